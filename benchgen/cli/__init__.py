@@ -1,0 +1,14 @@
+"""Command-line interface: `benchgen run|validate|list|leaderboard|export|evaluate|train|sample|preprocess|data|cache`."""
+
+import importlib
+
+from benchgen.cli.app import app
+
+# Each module registers its commands on `app` when imported.
+COMMAND_MODULES = ["run", "results"]
+
+
+def main() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"benchgen.cli.{name}")
+    app()

@@ -1,0 +1,72 @@
+"""The Typer app and the one place user errors become one clear line.
+
+Commands live in sibling modules (run.py, evaluate.py, ...) and register on ``app``; each is a thin
+wrapper around a library function.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any, Callable
+
+import typer
+from rich.console import Console
+
+from benchgen.errors import BenchgenError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="benchgen: benchmark generative models of 3D brain MRI.")
+console = Console(stderr=True, soft_wrap=True)  # progress and messages; stdout stays clean for --json / --format
+out = Console(soft_wrap=True)   # results
+state = {"debug": False}
+
+
+def fail(message: str, hint: str | None = None, code: int = 2) -> None:
+    """Print one line (and a hint) to stderr and exit with `code`."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    if hint:
+        console.print(f"[dim]hint: {hint}[/]", highlight=False)
+    raise typer.Exit(code)
+
+
+def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator for commands: BenchgenError -> one line, exit 2; Ctrl-C -> exit 130; --debug -> traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BenchgenError as exc:
+            if state["debug"]:
+                raise
+            fail(exc.message, exc.hint)
+        except KeyboardInterrupt:
+            console.print("[yellow]interrupted[/]; finished results are stored, re-run to resume")
+            raise typer.Exit(130) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:  # an unexpected failure: still one line unless --debug
+            if state["debug"]:
+                raise
+            fail(f"{type(exc).__name__}: {exc}", "re-run with --debug for the traceback", code=1)
+
+    return wrapper
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        from benchgen import __version__
+        out.print(f"benchgen {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks."),
+    version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    state["debug"] = debug
+    if debug:
+        sys.tracebacklimit = 1000

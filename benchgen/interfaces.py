@@ -1,0 +1,194 @@
+"""The five plugin kinds. A plugin is a class registered under an entry point; the registry builds it
+with its parsed ``Params`` dataclass: ``PluginClass(params)``.
+
+Every class declares ``version`` (bump it when its numbers can change) and ``Params`` (a dataclass,
+see :mod:`benchgen.params`). Anything that can change a score is in the params and so in the record.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Literal, Sequence
+
+import numpy as np
+import torch
+
+from benchgen.hashing import fingerprint
+from benchgen.params import NoParams, params_to_dict
+from benchgen.volumes import Cohort, Volume
+
+Status = Literal["ok", "skipped", "error"]
+
+# progress(description, completed, total, **fields); a no-op by default so library use stays silent.
+ProgressFn = Callable[..., None]
+
+
+def _no_progress(*_args: Any, **_kwargs: Any) -> None:
+    return None
+
+
+class Plugin:
+    """Shared by all kinds: a name (the entry-point name), a version and typed params."""
+
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type] = NoParams
+    name: str = "?"  # set by the registry to the entry-point name
+    # Small params that make this plugin fast enough for the shared contract tests (tests/contracts).
+    tiny_params: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, params: Any = None):
+        self.params = params if params is not None else self.Params()
+
+    def config(self) -> dict[str, Any]:
+        """Everything needed to rebuild this plugin: stored with every score."""
+        return {"plugin": self.name, "version": self.version, "params": params_to_dict(self.params)}
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.config())
+
+
+# ---------------------------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class DataItem:
+    """One scan a source can load. `key` identifies its content (a file hash or generation params)."""
+
+    subject_id: str
+    key: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: str | None = None
+
+
+class DatasetSource(Plugin, abc.ABC):
+    """Lists scans and loads them one at a time, so one bad file is reported, not fatal."""
+
+    @abc.abstractmethod
+    def items(self) -> list[DataItem]:
+        """Every scan with its subject id and metadata (cheap: no voxels read)."""
+
+    @abc.abstractmethod
+    def load(self, item: DataItem) -> Volume:
+        """The voxels of one item; raise DataError with a one-line reason when it is unusable."""
+
+
+@dataclass
+class PrepContext:
+    """What a preprocessing step may need besides the volume."""
+
+    target_shape: tuple[int, int, int]
+    first_volume: bool = False
+
+
+class Preprocessor(Plugin, abc.ABC):
+    """Volume -> Volume, deterministic; its fingerprint (params + version) keys the cache."""
+
+    @abc.abstractmethod
+    def __call__(self, volume: Volume, ctx: PrepContext) -> Volume: ...
+
+
+# --------------------------------------------------------------------------------------- generators
+@dataclass
+class FitContext:
+    """Where and how a generator trains. `workdir` survives interruptions: resume from it."""
+
+    workdir: Path
+    seed: int = 0
+    device: str = "cpu"
+    profile: str = "default"
+    val: Cohort | None = None  # validation split: for validation loss (ddpm) or held-out scans (holdout)
+    progress: ProgressFn = _no_progress
+    quiet: bool = False
+    resume: bool = True
+
+
+class Generator(Plugin, abc.ABC):
+    """Fitted on the training split; samples volumes in [0, 1] at the training shape."""
+
+    @abc.abstractmethod
+    def fit(self, train: Cohort, ctx: FitContext) -> None: ...
+
+    @abc.abstractmethod
+    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+        """``n×1×D×H×W`` float32 in [0, 1]; the same seed gives the same volumes."""
+
+    @abc.abstractmethod
+    def save(self, folder: Path) -> None:
+        """Write everything `load` needs into `folder` (no pickles of arbitrary objects)."""
+
+    @abc.abstractmethod
+    def load(self, folder: Path) -> None:
+        """Restore the fitted state written by `save` into this (already configured) instance."""
+
+    def sampler_info(self) -> dict[str, Any]:
+        """How samples are drawn (sampler, steps), recorded with every score."""
+        return {}
+
+
+# ------------------------------------------------------------------------------------------ metrics
+@dataclass
+class MetricResult:
+    value: float | None
+    ci: tuple[float, float] | None = None
+    status: Status = "ok"
+    message: str | None = None
+    reference: float | None = None  # the real set's own value where that means something (MS-SSIM)
+    details: dict[str, Any] = field(default_factory=dict)
+    higher_is_better: bool | None = None  # set per sub-result when a metric returns several
+
+
+@dataclass
+class MetricContext:
+    seed: int = 0
+    device: str = "cpu"
+    cache_dir: Path | None = None  # for real-set features
+    real_fingerprint: str | None = None
+    progress: ProgressFn = _no_progress
+
+
+class Metric(Plugin, abc.ABC):
+    """Scores a synthetic set against the real reference set (and the training set if it needs it).
+
+    ``score`` returns one :class:`MetricResult`, or a dict of named sub-results (e.g. PRDC's four
+    numbers), each stored and ranked as its own column ``<label>.<key>``.
+    """
+
+    higher_is_better: ClassVar[bool] = False
+    needs_train: ClassVar[bool] = False
+
+    @abc.abstractmethod
+    def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,
+              ctx: MetricContext) -> MetricResult | dict[str, MetricResult]: ...
+
+
+class FeatureExtractor(Plugin, abc.ABC):
+    """Volumes -> feature vectors (float64 ``N×F``)."""
+
+    @abc.abstractmethod
+    def extract(self, volumes: torch.Tensor, device: str = "cpu") -> np.ndarray: ...
+
+    def weights_sha256(self) -> str | None:
+        """sha256 of pretrained weights, or None for weight-free extractors; recorded with scores."""
+        return None
+
+
+KINDS: dict[str, type[Plugin]] = {
+    "generators": Generator,
+    "metrics": Metric,
+    "preprocessors": Preprocessor,
+    "datasets": DatasetSource,
+    "features": FeatureExtractor,
+}
+
+
+def replace_params(plugin: Plugin, **changes: Any) -> Any:
+    """A copy of a plugin's params with some fields changed (params are frozen dataclasses)."""
+    return dataclasses.replace(plugin.params, **changes)
+
+
+__all__ = [
+    "Cohort", "DataItem", "DatasetSource", "FeatureExtractor", "FitContext", "Generator", "KINDS",
+    "Metric", "MetricContext", "MetricResult", "Plugin", "PrepContext", "Preprocessor", "ProgressFn",
+    "Sequence", "Volume", "replace_params",
+]

@@ -1,0 +1,56 @@
+"""Versions and environment recorded with every score."""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import torch
+
+
+def _version(pkg: str) -> str:
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return "?"
+
+
+@functools.lru_cache(maxsize=1)
+def git_sha() -> str | None:
+    """The benchgen source tree's commit (None when installed without git metadata)."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def resolve_device(requested: str = "auto") -> str:
+    from benchgen.errors import ConfigError
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device 'cuda' was asked for but no CUDA device is available", "use device = \"auto\" or \"cpu\"")
+    return requested
+
+
+def device_name(device: str) -> str:
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return f"cuda:{torch.cuda.get_device_name(0)}"
+    return "cpu"
+
+
+def environment(device: str) -> dict[str, str | None]:
+    from benchgen import __version__
+
+    return {"benchgen_version": __version__, "git_sha": git_sha(), "torch_version": torch.__version__,
+            "monai_version": _version("monai"), "device": device_name(device)}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

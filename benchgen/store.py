@@ -1,0 +1,162 @@
+"""The result store: one SQLite database (WAL), one row per finished (suite, generator, seed, metric) cell.
+
+Each cell is written in its own transaction as soon as it is done, so an interrupted run keeps what it
+finished and a re-run skips it. Several processes may write one database at once (WAL + busy timeout +
+``INSERT OR REPLACE`` on the cell key).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from benchgen.errors import ConfigError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Record:
+    """Everything that can change a score, stored with it. See docs/results.md for each field."""
+
+    cell_key: str
+    suite: str
+    suite_version: str
+    profile: str
+    primary_metric: str
+    generator: str  # the suite's label
+    generator_plugin: str
+    generator_version: str
+    generator_config_hash: str
+    generator_config: dict[str, Any]
+    sampler: dict[str, Any]
+    metric: str  # label, or label.sub for metrics with several numbers
+    metric_plugin: str
+    metric_version: str
+    metric_params: dict[str, Any]
+    higher_is_better: bool | None
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    reference: float | None
+    status: str  # ok | skipped | error
+    message: str | None
+    details: dict[str, Any]
+    n_real: int
+    n_synthetic: int
+    seed: int
+    duration_s: float
+    data_fingerprint: str
+    benchgen_version: str
+    git_sha: str | None
+    torch_version: str
+    monai_version: str
+    device: str
+    created_at: str
+    run_id: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_JSON_FIELDS = {f.name for f in fields(Record) if f.type in ("dict[str, Any]",)}
+_COLUMNS = [f.name for f in fields(Record)]
+
+
+def _sql_type(name: str) -> str:
+    if name in ("value", "ci_low", "ci_high", "reference", "duration_s"):
+        return "REAL"
+    if name in ("n_real", "n_synthetic", "seed", "higher_is_better"):
+        return "INTEGER"
+    return "TEXT"
+
+
+class ResultStore:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA busy_timeout=60000")
+            cols = ", ".join(f"{c} {_sql_type(c)}" + (" PRIMARY KEY" if c == "cell_key" else "") for c in _COLUMNS)
+            self.conn.execute(f"CREATE TABLE IF NOT EXISTS results ({cols})")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"{self.path}: cannot open the result store ({exc})",
+                              "choose a writable location with --results PATH") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def done_keys(self, keys: Iterable[str]) -> set[str]:
+        """Cells already finished (ok or skipped); errors are retried on the next run."""
+        keys = list(keys)
+        found: set[str] = set()
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            q = f"SELECT cell_key FROM results WHERE status != 'error' AND cell_key IN ({','.join('?' * len(chunk))})"
+            found.update(r[0] for r in self.conn.execute(q, chunk))
+        return found
+
+    def put(self, record: Record) -> None:
+        row = asdict(record)
+        values = [json.dumps(row[c], sort_keys=True) if c in _JSON_FIELDS else row[c]
+                  for c in _COLUMNS]
+        sql = f"INSERT OR REPLACE INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute(sql, values)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def records(self, suite: str | None = None, profile: str | None = None) -> list[dict[str, Any]]:
+        q, args = "SELECT * FROM results WHERE 1=1", []
+        if suite:
+            q += " AND suite = ?"
+            args.append(suite)
+        if profile:
+            q += " AND profile = ?"
+            args.append(profile)
+        cur = self.conn.execute(q + " ORDER BY created_at, cell_key", args)
+        names = [d[0] for d in cur.description]
+        out = []
+        for row in cur:
+            rec = dict(zip(names, row))
+            for c in _JSON_FIELDS:
+                if rec.get(c) is not None:
+                    rec[c] = json.loads(rec[c])
+            if rec.get("higher_is_better") is not None:
+                rec["higher_is_better"] = bool(rec["higher_is_better"])
+            out.append(rec)
+        return out
+
+    def suites(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM results ORDER BY suite")]
+
+
+def open_existing(path: str | Path) -> ResultStore:
+    """For read-only commands: a missing database is an error, not a new empty file."""
+    if not Path(path).is_file():
+        raise ConfigError(f"{path}: no result store here", "run `benchgen run SUITE` first, or pass --results PATH")
+    return ResultStore(path)
+
+
+def export(records: list[dict[str, Any]], fmt: str, stream: TextIO = sys.stdout) -> None:
+    """Write records as csv or jsonl (every field; JSON fields as JSON text in CSV)."""
+    if fmt == "jsonl":
+        for rec in records:
+            stream.write(json.dumps(rec, sort_keys=True) + "\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(stream, fieldnames=_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for rec in records:
+            writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in rec.items()})
+    else:
+        raise ConfigError(f"--format: {fmt!r} is not allowed; choose csv or jsonl")

@@ -1,0 +1,262 @@
+"""Benchmark suites: a strict TOML schema -> :class:`Suite`.
+
+Unknown keys, wrong types, unknown plugins and impossible values are :class:`ConfigError` s naming
+the file, the key path and what is allowed. ``[profiles.NAME]`` tables are partial suites merged over
+the base (e.g. ``quick`` shrinks shape and sample counts for a CPU); ``profile="auto"`` takes
+``quick`` when no CUDA device is present, else ``paper``.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchgen import registry
+from benchgen.errors import BenchgenError, ConfigError
+from benchgen.hashing import fingerprint
+from benchgen.params import params_to_dict, parse_params, unknown_key_error
+
+# --------------------------------------------------------------------------------------- the schema
+# A schema is {key: (type, required)} or {key: nested schema}; "*" matches any label (generators, metrics).
+PLUGIN_TABLE = {"plugin": (str, False), "params": (dict, False), "description": (str, False)}
+SCHEMA: dict[str, Any] = {
+    "suite": {"name": (str, True), "version": (str, True), "description": (str, False),
+              "primary_metric": (str, False)},
+    "dataset": {"source": (str, True), "params": (dict, False), "shape": (list, True),
+                "split": {"train": (float, True), "val": (float, False), "test": (float, True)},
+                "split_seed": (int, False), "first_volume": (bool, False), "jobs": (int, False)},
+    "preprocessing": {"steps": (list, False)},
+    "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False)}},
+    "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False),
+                   "device": (str, False), "metrics": {"*": PLUGIN_TABLE}},
+    "profiles": {"*": (dict, False)},
+}
+REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
+
+
+@dataclass(frozen=True)
+class PluginSpec:
+    """One configured plugin in a suite: its label, plugin name and strictly parsed params."""
+
+    kind: str  # registry kind: generators, metrics, preprocessors, datasets
+    label: str
+    plugin: str
+    params: Any  # the plugin's Params dataclass instance
+    seed: int = 0
+
+    def config(self) -> dict[str, Any]:
+        return {"plugin": self.plugin, "version": registry.load_class(self.kind, self.plugin).version,
+                "params": params_to_dict(self.params)}
+
+    def build(self) -> Any:
+        """A fresh plugin instance with these params."""
+        obj = registry.load_class(self.kind, self.plugin)(self.params)
+        obj.name = self.plugin
+        return obj
+
+
+@dataclass
+class Suite:
+    path: Path
+    name: str
+    version: str
+    description: str
+    profile: str
+    profile_reason: str
+    profiles: list[str]
+    primary_metric: str
+    shape: tuple[int, int, int]
+    source: PluginSpec
+    split: dict[str, float]
+    split_seed: int
+    first_volume: bool
+    jobs: int
+    steps: list[PluginSpec]
+    generators: dict[str, PluginSpec]
+    n_samples: int
+    seeds: list[int]
+    bootstrap: int
+    device: str
+    metrics: dict[str, PluginSpec]
+    document: dict[str, Any] = field(repr=False, default_factory=dict)  # the merged TOML
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.document)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _type_ok(value: Any, tp: type) -> bool:
+    if tp is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if tp is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, tp)
+
+
+_TYPE_WORDS = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+               list: "an array", dict: "a table"}
+
+
+def check_table(table: Any, schema: dict[str, Any], where: str, partial: bool = False) -> None:
+    """Check keys and value types of `table` against `schema`; `partial` skips required keys (profiles)."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"[{where}] must be a table, got {table!r}")
+    for key, value in table.items():
+        spec = schema.get(key, schema.get("*"))
+        if spec is None:
+            raise unknown_key_error(key, [k for k in schema if k != "*"], f"[{where}]" if where else "top level")
+        path = f"{where}.{key}" if where else key
+        if isinstance(spec, dict):
+            check_table(value, spec, path, partial)
+        elif not _type_ok(value, spec[0]):
+            raise ConfigError(f"{path}: expected {_TYPE_WORDS[spec[0]]}, got {value!r}")
+    if not partial:
+        for key, spec in schema.items():
+            if key != "*" and isinstance(spec, tuple) and spec[1] and key not in table:
+                raise ConfigError(f"[{where}]: missing required key '{key}'")
+
+
+def deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def cuda_available() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def choose_profile(requested: str, profiles: list[str]) -> tuple[str, str]:
+    """(profile, why). `auto`: quick without CUDA, paper with it; 'default' when the suite has none."""
+    if requested != "auto":
+        if requested not in profiles and requested != "default":
+            raise ConfigError(f"unknown profile '{requested}'", f"this suite has: {', '.join(profiles) or 'none'}")
+        return requested, "chosen on the command line"
+    if not profiles:
+        return "default", "the suite defines no profiles"
+    if cuda_available():
+        return ("paper" if "paper" in profiles else profiles[0]), "a CUDA device is present"
+    return ("quick" if "quick" in profiles else profiles[0]), "no CUDA device found"
+
+
+def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> PluginSpec:
+    name = table.get("plugin", label)
+    try:
+        cls = registry.load_class(kind, name)
+    except BenchgenError as exc:
+        raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
+    params = parse_params(cls.Params, table.get("params"), f"{where}.params")
+    return PluginSpec(kind, label, name, params, int(table.get("seed", 0)))
+
+
+def _step_specs(steps: list[Any]) -> list[PluginSpec]:
+    out = []
+    for i, step in enumerate(steps):
+        where = f"preprocessing.steps[{i}]"
+        if isinstance(step, str):
+            table: dict[str, Any] = {"plugin": step}
+        elif isinstance(step, dict):
+            check_table(step, {"step": (str, True), "params": (dict, False)}, where)
+            table = {"plugin": step["step"], "params": step.get("params")}
+        else:
+            raise ConfigError(f"{where}: expected a step name or a table {{step = ..., params = {{...}}}}")
+        out.append(_plugin_spec("preprocessors", table["plugin"], table, where))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ loading
+def read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise ConfigError(f"{path}: no such suite file", "pass a path like benchmarks/healthy_t1.toml")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a suite file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read the suite file ({exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+
+
+def load_suite(path: str | Path, profile: str = "auto") -> Suite:
+    """Read, merge the chosen profile, validate strictly and resolve every plugin."""
+    path = Path(path)
+    raw = read_toml(path)
+    try:
+        return _build(path, raw, profile)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", exc.hint) from None
+
+
+def _build(path: Path, raw: dict[str, Any], requested: str) -> Suite:
+    check_table(raw, SCHEMA, "", partial=True)
+    profiles = raw.get("profiles", {})
+    for pname, ptable in profiles.items():
+        body = {k: v for k, v in ptable.items() if k != "description"}
+        check_table(body, {k: v for k, v in SCHEMA.items() if k != "profiles"}, f"profiles.{pname}", partial=True)
+    for table in REQUIRED_TABLES:
+        if table not in raw:
+            raise ConfigError(f"missing required table [{table}]")
+    profile, reason = choose_profile(requested, list(profiles))
+    doc = {k: v for k, v in raw.items() if k != "profiles"}
+    if profile in profiles:
+        doc = deep_merge(doc, {k: v for k, v in profiles[profile].items() if k != "description"})
+    check_table(doc, SCHEMA, "")
+
+    ds, ev = doc["dataset"], doc["evaluation"]
+    shape = ds["shape"]
+    if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 2 for s in shape):
+        raise ConfigError(f"dataset.shape: expected three integers ≥ 2 like [84, 128, 84], got {shape!r}")
+    split = {k: float(v) for k, v in ds["split"].items()}
+    if any(v < 0 or v >= 1 for v in split.values()):
+        raise ConfigError(f"dataset.split: fractions must be in [0, 1), got {split}")
+    if abs(sum(split.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"dataset.split: fractions must sum to 1, got {sum(split.values()):g} from {split}")
+    if split["test"] <= 0 or split["train"] <= 0:
+        raise ConfigError("dataset.split: train and test must both be > 0")
+    if ev["n_samples"] < 2:
+        raise ConfigError(f"evaluation.n_samples: must be at least 2, got {ev['n_samples']}")
+    seeds = ev["seeds"]
+    if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
+        raise ConfigError(f"evaluation.seeds: expected a non-empty array of integers, got {seeds!r}")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"evaluation.seeds: seeds repeat in {seeds!r}")
+    if ev.get("bootstrap", 200) < 0:
+        raise ConfigError("evaluation.bootstrap: must be ≥ 0 (0 turns confidence intervals off)")
+    device = ev.get("device", "auto")
+    if device not in ("auto", "cpu", "cuda"):
+        raise ConfigError(f"evaluation.device: {device!r} is not allowed; choose auto, cpu or cuda")
+    if not doc["generators"]:
+        raise ConfigError("[generators]: the suite names no generator")
+    if not ev.get("metrics"):
+        raise ConfigError("[evaluation.metrics]: the suite names no metric")
+
+    generators = {label: _plugin_spec("generators", label, t, f"generators.{label}")
+                  for label, t in doc["generators"].items()}
+    metrics = {label: _plugin_spec("metrics", label, t, f"evaluation.metrics.{label}")
+               for label, t in ev["metrics"].items()}
+    primary = doc["suite"].get("primary_metric", next(iter(metrics)))
+    if primary.split(".")[0] not in metrics:
+        raise ConfigError(f"suite.primary_metric: '{primary}' is not one of the suite's metrics",
+                          f"choose one of {', '.join(metrics)}")
+    source = _plugin_spec("datasets", ds["source"], {"plugin": ds["source"], "params": ds.get("params")},
+                          "dataset")
+    return Suite(
+        path=path, name=doc["suite"]["name"], version=doc["suite"]["version"],
+        description=doc["suite"].get("description", ""), profile=profile, profile_reason=reason,
+        profiles=list(profiles), primary_metric=primary, shape=tuple(shape), source=source, split=split,
+        split_seed=ds.get("split_seed", 0), first_volume=ds.get("first_volume", False),
+        jobs=ds.get("jobs", 1), steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
+        generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
+        bootstrap=ev.get("bootstrap", 200), device=device, metrics=metrics, document=doc)

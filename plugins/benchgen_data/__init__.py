@@ -1,0 +1,1 @@
+"""Built-in dataset sources (phantom, NIfTI folder, BIDS, manifest) and preprocessing steps."""

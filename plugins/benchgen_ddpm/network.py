@@ -1,0 +1,51 @@
+"""Build the MONAI ``DiffusionModelUNet`` from the params, and check a volume shape fits it."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from monai.networks.nets import DiffusionModelUNet
+
+from benchgen.errors import ConfigError
+from benchgen_ddpm.params import DDPMParams
+
+
+def build_unet(p: DDPMParams) -> DiffusionModelUNet:
+    """The 3D denoising UNet (1 channel in, 1 out) exactly as configured; no forward pass."""
+    # Levels without attention get head channels 0 in the paper; MONAI ignores them there, but its
+    # attention blocks need a positive value, so only attention levels carry the configured number.
+    heads = tuple(h if att else 0 for h, att in zip(p.num_head_channels, p.attention_levels))
+    return DiffusionModelUNet(
+        spatial_dims=3, in_channels=1, out_channels=1,
+        channels=tuple(p.channels), attention_levels=tuple(p.attention_levels), num_head_channels=heads,
+        num_res_blocks=p.num_res_blocks, norm_num_groups=p.norm_num_groups,
+        use_flash_attention=p.use_flash_attention,
+    )
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def check_shape(shape: Sequence[int], p: DDPMParams) -> None:
+    """Each level but the last halves the volume: every side must be divisible by 2^(levels-1)."""
+    factor = 2 ** (len(p.channels) - 1)
+    bad = [int(s) for s in shape if int(s) % factor]
+    if len(shape) != 3 or bad:
+        raise ConfigError(
+            f"ddpm: volume shape {tuple(int(s) for s in shape)} does not fit a {len(p.channels)}-level UNet: "
+            f"every side must be divisible by 2^{len(p.channels) - 1} = {factor}",
+            "change dataset.shape or the number of ddpm channels levels")
+
+
+def resolve_device(p: DDPMParams) -> str:
+    """'auto' -> cuda when present, else cpu; asking for cuda without it is a ConfigError."""
+    has_cuda = torch.cuda.is_available()
+    if p.device == "cuda" and not has_cuda:
+        raise ConfigError("ddpm: device = \"cuda\" but no CUDA device is available",
+                          "set device = \"auto\" or \"cpu\"")
+    if p.mixed_precision == "fp16" and not (p.device != "cpu" and has_cuda):
+        raise ConfigError("ddpm: mixed_precision = \"fp16\" needs a CUDA device",
+                          "use \"bf16\" or \"no\" on CPU")
+    return "cuda" if (p.device in ("auto", "cuda") and has_cuda) else "cpu"

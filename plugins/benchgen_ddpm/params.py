@@ -1,0 +1,119 @@
+"""Every setting of the DDPM plugin in one frozen dataclass; defaults are the reference study's model.
+
+The defaults (the `paper` profile) are the published configuration: MONAI ``DiffusionModelUNet`` with
+channels (128, 128, 256), attention at the deepest level with 256 head channels, 2 residual blocks,
+``DDPMScheduler(1000, "scaled_linear_beta", 0.0005, 0.0195)``, epsilon (noise) MSE, Adam 5e-5,
+400 epochs, 1000-step DDPM sampling. Settings the paper does not state are marked "(unstated)".
+The suite's `quick` profile overrides them for a 2-core CPU (see docs/ddpm.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class DDPMParams:
+    # ------------------------------------------------------------------ network (MONAI DiffusionModelUNet)
+    channels: tuple[int, ...] = (128, 128, 256)
+    attention_levels: tuple[bool, ...] = (False, False, True)
+    num_head_channels: tuple[int, ...] = (0, 0, 256)
+    num_res_blocks: int = 2
+    norm_num_groups: int = 32  # MONAI's default; the paper does not change it
+    use_flash_attention: bool = True  # PyTorch SDPA inside MONAI's attention blocks (same maths, faster)
+    # ------------------------------------------------------------------------------ noise schedule
+    num_train_timesteps: int = 1000
+    schedule: Literal["scaled_linear_beta", "linear_beta", "cosine"] = "scaled_linear_beta"
+    beta_start: float = 0.0005
+    beta_end: float = 0.0195
+    prediction_type: Literal["epsilon", "v_prediction"] = "epsilon"
+    clip_sample: bool = True  # clamp predicted x0 to [-1, 1] while sampling (MONAI's default)
+    # ------------------------------------------------------------------------------ optimisation
+    lr: float = 5e-5
+    warmup_steps: int = 0  # linear learning-rate warm-up, in optimizer steps
+    epochs: float = 400.0
+    max_steps: int | None = None  # if set, train exactly this many optimizer steps instead of `epochs`
+    batch_size: int = 2  # per process (unstated in the paper; MONAI's 3D DDPM tutorial value)
+    grad_accum: int = 1
+    clip_grad: float | None = None  # max gradient L2 norm; None = no clipping (unstated: none)
+    ema_decay: float | None = None  # EMA of the weights, used for sampling when set (unstated: none)
+    mixed_precision: Literal["no", "bf16", "fp16"] = "no"  # unstated in the paper: full precision
+    compile: bool = False  # torch.compile the UNet
+    val_every: int = 10  # validation loss every N epochs (0 = never)
+    checkpoint_every: int = 500  # resumable training state every N optimizer steps (and at the end)
+    time_budget_s: float | None = None  # stop training after this many seconds of wall time
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    deterministic: bool = True  # seeded everything + torch deterministic algorithms (where available)
+    log_with: tuple[str, ...] = ()  # Accelerate trackers: "tensorboard", "mlflow", "wandb", ... or "all"
+    # ------------------------------------------------------------------------------ sampling
+    sampler: Literal["ddpm", "ddim"] = "ddpm"
+    inference_steps: int = 1000
+    eta: float = 0.0  # DDIM stochasticity (0 = deterministic DDIM); ignored by the DDPM sampler
+    sample_batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        n = len(self.channels)
+        if n < 1:
+            raise ValueError("channels: give at least one level")
+        if len(self.attention_levels) != n or len(self.num_head_channels) != n:
+            raise ValueError(f"channels, attention_levels and num_head_channels must have the same length "
+                             f"(got {n}, {len(self.attention_levels)}, {len(self.num_head_channels)})")
+        if any(c <= 0 for c in self.channels):
+            raise ValueError(f"channels must be positive, got {list(self.channels)}")
+        if self.norm_num_groups <= 0:
+            raise ValueError("norm_num_groups must be positive")
+        bad = [c for c in self.channels if c % self.norm_num_groups]
+        if bad:
+            raise ValueError(f"channels {bad} are not divisible by norm_num_groups={self.norm_num_groups}")
+        for lvl, (att, c, h) in enumerate(zip(self.attention_levels, self.channels, self.num_head_channels)):
+            if att and (h <= 0 or c % h):
+                raise ValueError(f"num_head_channels[{lvl}]={h} must be > 0 and divide channels[{lvl}]={c} "
+                                 f"at a level with attention")
+        if self.num_res_blocks < 1:
+            raise ValueError("num_res_blocks must be >= 1")
+        if self.num_train_timesteps < 2:
+            raise ValueError("num_train_timesteps must be >= 2")
+        if not 0 < self.beta_start < self.beta_end < 1:
+            raise ValueError(f"need 0 < beta_start < beta_end < 1, got {self.beta_start}, {self.beta_end}")
+        if self.lr <= 0:
+            raise ValueError("lr must be > 0")
+        if self.warmup_steps < 0:
+            raise ValueError("warmup_steps must be >= 0")
+        if self.epochs <= 0:
+            raise ValueError("epochs must be > 0")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ValueError("max_steps must be >= 1 (or omitted to train for `epochs`)")
+        if self.batch_size < 1 or self.grad_accum < 1 or self.sample_batch_size < 1:
+            raise ValueError("batch_size, grad_accum and sample_batch_size must be >= 1")
+        if self.clip_grad is not None and self.clip_grad <= 0:
+            raise ValueError("clip_grad must be > 0 (or omitted for no clipping)")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.val_every < 0 or self.checkpoint_every < 1:
+            raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ValueError("time_budget_s must be > 0 (or omitted for no limit)")
+        if not 1 <= self.inference_steps <= self.num_train_timesteps:
+            raise ValueError(f"inference_steps must be in [1, num_train_timesteps={self.num_train_timesteps}], "
+                             f"got {self.inference_steps}")
+        if self.sampler == "ddpm" and self.inference_steps != self.num_train_timesteps:
+            raise ValueError(f"the ddpm sampler runs all num_train_timesteps={self.num_train_timesteps} steps; "
+                             f"got inference_steps={self.inference_steps} (use sampler = \"ddim\" for fewer)")
+        if not 0 <= self.eta <= 1:
+            raise ValueError(f"eta must be in [0, 1], got {self.eta}")
+
+
+# Fields that change what is trained (a checkpoint is only valid for the same values); the sampling
+# fields and bookkeeping (progress, trackers, checkpoint interval) are not among them.
+TRAINING_FIELDS = (
+    "channels", "attention_levels", "num_head_channels", "num_res_blocks", "norm_num_groups",
+    "use_flash_attention", "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type",
+    "lr", "warmup_steps", "epochs", "max_steps", "batch_size", "grad_accum", "clip_grad", "ema_decay",
+    "mixed_precision", "compile", "deterministic", "time_budget_s",
+)
+# Fields that define the network and its noise schedule: what `load` must agree with.
+MODEL_FIELDS = (
+    "channels", "attention_levels", "num_head_channels", "num_res_blocks", "norm_num_groups",
+    "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type",
+)

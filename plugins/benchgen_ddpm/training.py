@@ -1,0 +1,277 @@
+"""The DDPM training loop on ``accelerate.Accelerator``: one CPU, one GPU, or many via ``accelerate launch``.
+
+Mixed precision, gradient accumulation, clipping, EMA, torch.compile, validation loss, time budget and
+resumable checkpoints. Randomness is derived from ``(seed, step)`` rather than carried in RNG state,
+so a run resumed from a checkpoint draws exactly the batches, noise and timesteps the uninterrupted run
+would have drawn (and, on CPU in deterministic mode, reproduces its loss trajectory).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from accelerate import Accelerator
+from accelerate.utils import broadcast
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+from benchgen.errors import ConfigError
+from benchgen.hashing import fingerprint
+from benchgen.params import params_to_dict
+from benchgen_ddpm.checkpoint import (config_mismatch, flatten_optimizer, load_training_state,
+                                      save_training_state, unflatten_optimizer)
+from benchgen_ddpm.network import build_unet
+from benchgen_ddpm.params import TRAINING_FIELDS, DDPMParams
+from benchgen_ddpm.schedule import ddpm_scheduler, training_target
+from benchgen_ddpm.telemetry import LossLog
+
+ProgressFn = Callable[..., None]
+
+
+@dataclass
+class TrainResult:
+    weights: dict[str, torch.Tensor]  # the weights to sample with (EMA when on)
+    steps: int
+    total_steps: int
+    epochs: float
+    final_loss: float | None
+    final_val_loss: float | None
+    elapsed_s: float
+    stopped_by_budget: bool
+    resumed_from: int | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def training_config(p: DDPMParams) -> dict[str, Any]:
+    d = params_to_dict(p)
+    return {k: d[k] for k in TRAINING_FIELDS}
+
+
+def _seed_for(*parts: int) -> int:
+    """A 63-bit seed from integers (splitmix-style), so streams for different (seed, step, ...) differ."""
+    h = 0x9E3779B97F4A7C15
+    for x in parts:
+        h = (h ^ (x & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
+        h ^= h >> 31
+    return h & 0x7FFFFFFFFFFFFFFF
+
+
+class IndexStream:
+    """Training order as an endless concatenation of per-epoch permutations; any position is computable,
+    so resuming needs no data-loader state. (The cohort is already one in-memory tensor, so a
+    DataLoader would only add the sampler state we avoid here.)"""
+
+    def __init__(self, n: int, seed: int):
+        self.n, self.seed = n, seed
+        self._cache: dict[int, torch.Tensor] = {}
+
+    def perm(self, epoch: int) -> torch.Tensor:
+        if epoch not in self._cache:
+            if len(self._cache) > 4:
+                self._cache.clear()
+            g = torch.Generator().manual_seed(_seed_for(self.seed, 1, epoch))
+            self._cache[epoch] = torch.randperm(self.n, generator=g)
+        return self._cache[epoch]
+
+    def take(self, start: int, count: int) -> torch.Tensor:
+        pos = torch.arange(start, start + count)
+        return torch.stack([self.perm(int(p) // self.n)[int(p) % self.n] for p in pos])
+
+
+@contextlib.contextmanager
+def deterministic_mode(on: bool) -> Iterator[None]:
+    """torch deterministic algorithms while training (restored afterwards: it is process-global)."""
+    before = torch.are_deterministic_algorithms_enabled()
+    before_warn = torch.is_deterministic_algorithms_warn_only_enabled()
+    bench = torch.backends.cudnn.benchmark
+    if on:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)  # warn, not fail, where none exists
+        torch.backends.cudnn.benchmark = False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before, warn_only=before_warn)
+        torch.backends.cudnn.benchmark = bench
+
+
+def lr_at(p: DDPMParams, step: int) -> float:
+    """Linear warm-up over `warmup_steps`, then constant (the paper: constant 5e-5)."""
+    if p.warmup_steps and step < p.warmup_steps:
+        return p.lr * (step + 1) / p.warmup_steps
+    return p.lr
+
+
+def make_accelerator(p: DDPMParams, device: str, workdir: Path, trackers: Any) -> Accelerator:
+    return Accelerator(cpu=(device == "cpu"), mixed_precision=p.mixed_precision,
+                       gradient_accumulation_steps=p.grad_accum, log_with=trackers,
+                       project_dir=str(workdir / "trackers") if trackers else None)
+
+
+def validation_loss(model: torch.nn.Module, val: torch.Tensor, p: DDPMParams, seed: int,
+                    accelerator: Accelerator) -> float:
+    """Mean loss over the validation split with fixed (seeded per volume) noise and timesteps, so values
+    from different epochs are comparable; each process takes every W-th volume, then a sum-reduce."""
+    scheduler = ddpm_scheduler(p)
+    rank, world = accelerator.process_index, accelerator.num_processes
+    total = torch.zeros(2, device=accelerator.device)
+    was_training = model.training
+    model.eval()
+    with torch.no_grad(), accelerator.autocast():
+        idx = list(range(rank, len(val), world))
+        for start in range(0, len(idx), p.batch_size):
+            chunk = idx[start:start + p.batch_size]
+            x0 = val[chunk].to(accelerator.device)
+            noise, t = [], []
+            for i in chunk:
+                g = torch.Generator().manual_seed(_seed_for(seed, 3, i))
+                t.append(torch.randint(0, p.num_train_timesteps, (1,), generator=g))
+                noise.append(torch.randn(x0.shape[1:], generator=g))
+            t_ = torch.cat(t).to(accelerator.device)
+            n_ = torch.stack(noise).to(accelerator.device)
+            pred = model(scheduler.add_noise(x0, n_, t_), t_)
+            per = F.mse_loss(pred.float(), training_target(scheduler, x0, n_, t_).float(), reduction="none")
+            total[0] += per.mean(dim=tuple(range(1, per.ndim))).sum()
+            total[1] += len(chunk)
+    model.train(was_training)
+    total = accelerator.reduce(total, "sum") if world > 1 else total
+    return float(total[0] / total[1].clamp(min=1))
+
+
+def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, workdir: Path, seed: int,
+          device: str, resume: bool = True, progress: ProgressFn | None = None,
+          trackers: Any = None) -> TrainResult:
+    """Train from `train_x` (N×1×D×H×W in [-1, 1]); resume from `workdir` when it holds a state."""
+    progress = progress or (lambda *a, **k: None)
+    workdir = Path(workdir)
+    cfg = training_config(p)
+    data_fp = fingerprint({"shape": list(train_x.shape), "sum": float(train_x.double().sum()),
+                           "sq": float((train_x.double() ** 2).sum())})
+    accelerator = make_accelerator(p, device, workdir, trackers)
+    main = accelerator.is_main_process
+    rank, world = accelerator.process_index, accelerator.num_processes
+    with deterministic_mode(p.deterministic):
+        torch.manual_seed(seed)  # same initial weights on every process
+        model = build_unet(p)
+        ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(p.ema_decay), use_buffers=True)
+               if p.ema_decay is not None else None)
+        optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
+
+        step, elapsed_before, resumed_from, done = 0, 0.0, None, False
+        state = load_training_state(workdir) if resume else None
+        if state is not None:
+            groups, meta = state
+            diff = config_mismatch(meta.get("config", {}), cfg)
+            if diff or meta.get("data") != data_fp:
+                what = f"settings {', '.join(diff)}" if diff else "training data"
+                raise ConfigError(f"ddpm: {workdir} holds a training state from another config ({what} differ)",
+                                  "delete that folder or train without resume")
+            model.load_state_dict(groups["model"])
+            if ema is not None:
+                ema.load_state_dict(groups["ema"])
+            optimizer.load_state_dict(unflatten_optimizer(groups.get("optimizer", {}), meta["optimizer"]))
+            step, elapsed_before, done = int(meta["step"]), float(meta["elapsed_s"]), bool(meta["done"])
+            resumed_from = step
+
+        n = len(train_x)
+        global_batch = p.batch_size * world  # one micro-batch over all processes
+        per_step = global_batch * p.grad_accum
+        total_steps = p.max_steps if p.max_steps is not None else max(1, math.ceil(p.epochs * n / per_step))
+        log = LossLog(workdir / "loss.csv", resume_step=step, enabled=main)
+        stopped_by_budget = bool(state[1].get("stopped_by_budget")) if state else False
+
+        train_model: torch.nn.Module = torch.compile(model) if p.compile else model
+        train_model, optimizer = accelerator.prepare(train_model, optimizer)
+        scheduler = ddpm_scheduler(p)
+        stream = IndexStream(n, seed)
+        sampling_model = ema.module if ema is not None else model
+        if trackers:
+            accelerator.init_trackers("benchgen_ddpm", config={k: str(v) for k, v in cfg.items()})
+
+        def checkpoint(is_done: bool) -> None:
+            if main:
+                opt_tensors, opt_meta = flatten_optimizer(optimizer.state_dict())
+                groups = {"model": model.state_dict(), "optimizer": opt_tensors}
+                if ema is not None:
+                    groups["ema"] = ema.state_dict()
+                save_training_state(workdir, step, groups, {
+                    "config": cfg, "data": data_fp, "optimizer": opt_meta, "elapsed_s": elapsed(),
+                    "done": is_done, "total_steps": total_steps, "stopped_by_budget": stopped_by_budget})
+            accelerator.wait_for_everyone()
+
+        t0 = time.perf_counter()
+
+        def elapsed() -> float:
+            return elapsed_before + time.perf_counter() - t0
+
+        last_loss: float | None = float(log.rows[-1]["loss"]) if log.rows and log.rows[-1]["loss"] else None
+        last_val: float | None = None
+        t_rate, s_rate = time.perf_counter(), step
+        train_model.train()
+        while not done and step < total_steps:
+            for g_ in optimizer.param_groups:
+                g_["lr"] = lr_at(p, step)  # set directly: Accelerate's scheduler wrapper would step W times
+            step_loss = torch.zeros((), device=accelerator.device)
+            for micro in range(p.grad_accum):
+                start = (step * p.grad_accum + micro) * global_batch + rank * p.batch_size
+                x0 = train_x[stream.take(start, p.batch_size)].to(accelerator.device, non_blocking=True)
+                g = torch.Generator().manual_seed(_seed_for(seed, 2, step, micro, rank))
+                noise = torch.randn(x0.shape, generator=g).to(accelerator.device)
+                t = torch.randint(0, p.num_train_timesteps, (x0.shape[0],), generator=g).to(accelerator.device)
+                with accelerator.accumulate(train_model):
+                    pred = train_model(scheduler.add_noise(x0, noise, t), t)
+                    loss = F.mse_loss(pred.float(), training_target(scheduler, x0, noise, t).float())
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and p.clip_grad is not None:
+                        accelerator.clip_grad_norm_(train_model.parameters(), p.clip_grad)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                step_loss += loss.detach() / p.grad_accum
+            if ema is not None:
+                ema.update_parameters(model)
+            step += 1
+            if world > 1:
+                step_loss = accelerator.reduce(step_loss, "mean")
+            last_loss = float(step_loss)
+            epoch = step * per_step / n
+            prev_epoch = (step - 1) * per_step / n
+            val_loss = None
+            if val_x is not None and len(val_x) and p.val_every and (
+                    int(epoch // p.val_every) > int(prev_epoch // p.val_every) or step == total_steps):
+                val_loss = last_val = validation_loss(sampling_model, val_x, p, seed, accelerator)
+            log.add(step=step, epoch=round(epoch, 4), loss=last_loss, lr=lr_at(p, step - 1),
+                    val_loss=val_loss, elapsed_s=round(elapsed(), 3))
+            if trackers:
+                accelerator.log({"loss": last_loss, "lr": lr_at(p, step - 1), "epoch": epoch,
+                                 **({"val_loss": val_loss} if val_loss is not None else {})}, step=step)
+            now = time.perf_counter()
+            rate = (step - s_rate) / max(now - t_rate, 1e-9)
+            progress("ddpm: training", step, total_steps, loss=last_loss, steps_per_s=rate)
+            if p.time_budget_s is not None:
+                over = torch.tensor([float(elapsed() >= p.time_budget_s)], device=accelerator.device)
+                if world > 1:
+                    over = broadcast(over, from_process=0)  # every process stops at the same step
+                if bool(over.item()) and step < total_steps:
+                    stopped_by_budget = True
+                    break
+            if step % p.checkpoint_every == 0 and step < total_steps:
+                checkpoint(False)
+        if not done:
+            checkpoint(True)
+        if trackers:
+            accelerator.end_training()
+        weights = {k: v.detach().cpu().clone() for k, v in sampling_model.state_dict().items()}
+        if last_val is None:
+            vals = [r["val_loss"] for r in log.rows if r.get("val_loss") not in ("", None)]
+            last_val = float(vals[-1]) if vals else None
+        return TrainResult(weights=weights, steps=step, total_steps=total_steps, epochs=step * per_step / n,
+                           final_loss=last_loss, final_val_loss=last_val, elapsed_s=elapsed(),
+                           stopped_by_budget=stopped_by_budget, resumed_from=resumed_from,
+                           history=list(log.rows))

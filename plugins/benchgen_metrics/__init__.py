@@ -1,0 +1,1 @@
+"""Built-in metrics (MMD, Fréchet distances, MS-SSIM, PRDC, memorization) and feature extractors."""

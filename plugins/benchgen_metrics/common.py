@@ -1,0 +1,81 @@
+"""Checks and helpers shared by the metric plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchgen.errors import BenchgenError, MetricError
+from benchgen.interfaces import FeatureExtractor, MetricContext
+from benchgen.volumes import Cohort
+from benchgen_metrics import cache
+
+
+def check_cohorts(metric: str, **sets: Cohort | None) -> None:
+    """Every set: >= 2 volumes, finite voxels; all sets: one shape. MetricError naming metric and set."""
+    shapes = {}
+    for role, c in sets.items():
+        if c is None:
+            continue
+        if len(c) < 2:
+            raise MetricError(f"{metric}: the {role} set has {len(c)} volume(s); at least 2 are needed")
+        if not torch.isfinite(c.data).all():
+            bad = [c.subject_ids[i] for i in range(len(c)) if not torch.isfinite(c.data[i]).all()]
+            raise MetricError(f"{metric}: the {role} set has NaN/Inf voxels in {', '.join(bad[:5])}")
+        shapes[role] = c.shape
+    if len(set(shapes.values())) > 1:
+        desc = ", ".join(f"{r} {'×'.join(map(str, s))}" for r, s in shapes.items())
+        raise MetricError(f"{metric}: sets have different shapes ({desc}); resize them to one shape")
+
+
+def make_extractor(metric: str, name: str, weights: str | None) -> FeatureExtractor:
+    from benchgen import registry
+
+    params: dict[str, Any] = {}
+    if weights is not None:
+        params["weights"] = weights
+    try:
+        ext = registry.create("features", name, params, where=f"metric '{metric}' features '{name}'")
+    except BenchgenError as exc:
+        raise MetricError(f"{metric}: {exc.message}", exc.hint) from None
+    assert isinstance(ext, FeatureExtractor)
+    return ext
+
+
+def real_and_synthetic_features(metric: str, ext: FeatureExtractor, synthetic: Cohort, real: Cohort,
+                                ctx: MetricContext) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Features of both sets (real ones from the cache when possible) plus what to record about them."""
+    from benchgen_metrics.distributed import extract_split
+
+    ctx.progress(f"{metric}: real features", 0, 2)
+    f_real, hit = cache.cached(ext, ctx.cache_dir, ctx.real_fingerprint, len(real),
+                               lambda: extract_split(ext, real.data, ctx.device))
+    ctx.progress(f"{metric}: synthetic features", 1, 2)
+    f_syn = extract_split(ext, synthetic.data, ctx.device)
+    ctx.progress(f"{metric}: features", 2, 2)
+    if f_real.shape[1] != f_syn.shape[1]:
+        raise MetricError(f"{metric}: feature dimensions do not match ({f_real.shape[1]} vs {f_syn.shape[1]})")
+    for role, f in (("real", f_real), ("synthetic", f_syn)):
+        if not np.isfinite(f).all():
+            raise MetricError(f"{metric}: {ext.name} gave non-finite features for the {role} set")
+    info = {"features": ext.name, "features_config": ext.config(), "features_dim": int(f_real.shape[1]),
+            "weights_sha256": ext.weights_sha256(), "real_features_cached": hit}
+    return f_real, f_syn, info
+
+
+def zscore_against_real(f_real: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """Standardise every set with the real set's per-feature mean and std (constant features: std 1)."""
+    mu = f_real.mean(axis=0)
+    sd = f_real.std(axis=0, ddof=1)
+    sd = np.where(sd > 1e-12, sd, 1.0)
+    return [(f - mu) / sd for f in (f_real, *others)]
+
+
+def resolve_zscore(mode: str, ext: FeatureExtractor) -> bool:
+    return bool(getattr(ext, "standardize", False)) if mode == "auto" else mode == "real"
+
+
+def flatten(c: Cohort) -> torch.Tensor:
+    return c.data.reshape(len(c), -1)

@@ -1,0 +1,52 @@
+import pytest
+
+from benchgen.errors import ConfigError
+from benchgen.suite import load_suite
+from tests.core.conftest import SUITE
+
+
+def test_valid_suite_and_profile(fake_registry, suite_file):
+    s = load_suite(suite_file(), profile="default")
+    assert (s.name, s.shape, s.seeds, s.n_samples, s.bootstrap) == ("toy", (6, 8, 6), [0, 1], 4, 7)
+    assert s.generators["bad"].params.scale == 0.5 and s.generators["good"].params.scale == 1.0
+    q = load_suite(suite_file(), profile="quick")
+    assert q.profile == "quick" and q.seeds == [0]
+
+
+def test_auto_profile_without_cuda_is_quick(fake_registry, suite_file, monkeypatch):
+    monkeypatch.setattr("benchgen.suite.cuda_available", lambda: False)
+    s = load_suite(suite_file())
+    assert s.profile == "quick" and "no CUDA" in s.profile_reason
+
+
+@pytest.mark.parametrize("old,new,expect", [
+    ('n_samples = 4', 'n_samples = 1', "evaluation.n_samples: must be at least 2"),
+    ('n_samples = 4', 'n_sample = 4', "unknown key 'n_sample'; did you mean 'n_samples'?"),
+    ('test = 0.25 }', 'test = 0.3 }', "fractions must sum to 1"),
+    ('plugin = "mean"\n[generators.bad]', 'plugin = "maen"\n[generators.bad]', "did you mean 'mean'"),
+    ('scale = 0.5', 'scale = "big"', "generators.bad.params.scale: expected a number"),
+    ('scale = 0.5', 'scael = 0.5', "generators.bad.params: unknown key 'scael'"),
+    ('shape = [6, 8, 6]', 'shape = [6, 8]', "dataset.shape: expected three integers"),
+    ('seeds = [0, 1]', 'seeds = [0, 0]', "seeds repeat"),
+    ('primary_metric = "meandiff"', 'primary_metric = "fid"', "suite.primary_metric: 'fid' is not one"),
+    ('evaluation = { seeds = [0] }', 'evaluation = { seed = [0] }', "[profiles.quick.evaluation]: unknown key 'seed'"),
+    ('source = "blobs"', 'source = 3', "dataset.source: expected a string"),
+])
+def test_bad_suites_name_the_key(fake_registry, suite_file, old, new, expect):
+    assert old in SUITE
+    with pytest.raises(ConfigError) as err:
+        load_suite(suite_file(SUITE.replace(old, new)), profile="default")
+    assert expect in str(err.value)
+    assert "toy.toml" in str(err.value)
+
+
+def test_toml_syntax_error_has_line(fake_registry, suite_file):
+    with pytest.raises(ConfigError, match=r"TOML syntax error.*line 3"):
+        load_suite(suite_file('[suite]\nname = "x"\nversion = \n'))
+
+
+def test_missing_file_and_unknown_profile(fake_registry, suite_file, tmp_path):
+    with pytest.raises(ConfigError, match="no such suite file"):
+        load_suite(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="unknown profile 'paper'"):
+        load_suite(suite_file(), profile="paper")
