@@ -32,10 +32,10 @@ class Cell:
     status: str  # ok, skipped, error, mixed
     message: str | None = None
 
-    def text(self, digits: int = 4) -> str:
+    def text(self, digits: int = 3) -> str:
         if self.mean is None:
             return self.status if not self.message else f"{self.status}"
-        s = f"{self.mean:.{digits}g}"
+        s = f"{self.mean:.{digits}g}" if abs(self.mean) >= 1e-3 or self.mean == 0 else f"{self.mean:.2e}"
         if self.lo is not None and self.hi is not None:
             s += f" ± {(self.hi - self.lo) / 2:.2g}"
         return s
@@ -103,7 +103,7 @@ def build_boards(records: list[dict[str, Any]]) -> list[Board]:
     for (suite, version, profile, n_real, n_syn), recs in sorted(groups.items(), key=lambda kv: kv[0][:3]):
         latest_gen: dict[str, str] = {}
         latest_met: dict[str, str] = {}
-        for r in sorted(recs, key=lambda r: r["created_at"]):
+        for r in recs:  # insertion order: the latest config of each label wins
             latest_gen[r["generator"]] = r["generator_config_hash"]
             latest_met[r["metric"]] = json.dumps(r["metric_params"], sort_keys=True)
         keep = [r for r in recs if latest_gen[r["generator"]] == r["generator_config_hash"]

@@ -161,15 +161,32 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
     ctx = FitContext(workdir=workdir, seed=spec.seed, device=device, profile=suite.profile,
                      val=data.splits.val, progress=progress)
     gen.fit(data.splits.train, ctx)
-    tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir(parents=True)
-    gen.save(tmp)
-    write_generator_json(tmp, spec, data, suite)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    shutil.rmtree(workdir, ignore_errors=True)
+    if is_main_process():  # under `accelerate launch` only rank 0 writes files
+        tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        gen.save(tmp)
+        write_generator_json(tmp, spec, data, suite)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        shutil.rmtree(workdir, ignore_errors=True)
+    wait_for_everyone()
     return gen, final
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def wait_for_everyone() -> None:
+    if world_size() > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
 
 
 def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suite) -> None:
@@ -326,7 +343,8 @@ def _run_generator(plan: Plan, suite: Suite, data: Data, store: ResultStore, dev
                      reference=_float(res.reference), status=res.status, message=res.message,
                      details=_jsonable(res.details), seed=seed, duration_s=seconds, sampler=sampler,
                      created_at=now(), **base)
-        store.put(rec)
+        if is_main_process():
+            store.put(rec)
         # the (seed, metric) cell counts as done once its main key is stored, sub-results first
         if res.status == "error":
             summary.errors.append((f"{spec.label}/seed {seed}/{column}", res.message or "error"))
@@ -359,7 +377,7 @@ def _run_generator(plan: Plan, suite: Suite, data: Data, store: ResultStore, dev
         except Exception as exc:
             fail_cells([(seed, m) for m in todo], f"sampling failed: {_message(exc)}")
             continue
-        if save_samples and seed == suite.seeds[0]:
+        if save_samples and seed == suite.seeds[0] and is_main_process():
             summary.outputs += _save_outputs(suite, spec.label, synth, test)
         for mlabel in todo:
             mspec = suite.metrics[mlabel]

@@ -37,7 +37,10 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
         import typing
 
         tp = typing.get_type_hints(cls.Params)[key]
-        params = dataclasses.replace(params, **{key: coerce(value, tp, f"--{key}")})
+        try:
+            params = dataclasses.replace(params, **{key: coerce(value, tp, f"--{key}")})
+        except ValueError as exc:  # the plugin's own range checks
+            raise ConfigError(f"--{key} {value}: {exc}") from None
     gen = cls(params)
     gen.name = meta["plugin"]
     gen.load(folder)

@@ -124,7 +124,7 @@ class ResultStore:
         if profile:
             q += " AND profile = ?"
             args.append(profile)
-        cur = self.conn.execute(q + " ORDER BY created_at, cell_key", args)
+        cur = self.conn.execute(q + " ORDER BY rowid", args)  # insertion order = suite order
         names = [d[0] for d in cur.description]
         out = []
         for row in cur:

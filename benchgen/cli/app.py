@@ -18,7 +18,8 @@ from benchgen.errors import BenchgenError
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="benchgen: benchmark generative models of 3D brain MRI.")
 console = Console(stderr=True, soft_wrap=True)  # progress and messages; stdout stays clean for --json / --format
-out = Console(soft_wrap=True)   # results
+# results; wide when piped so tables are not squeezed to 80 columns
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 state = {"debug": False}
 
 

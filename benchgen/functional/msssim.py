@@ -159,12 +159,13 @@ def sample_pairs(n: int, max_pairs: int | None, seed: int) -> np.ndarray:
 def ms_ssim_within(volumes: torch.Tensor | np.ndarray, data_range: float = 1.0, kernel_size: int = 4,
                    kernel_sigma: float = 1.5, scales: int = 5, weights: Sequence[float] | None = None,
                    k1: float = 0.01, k2: float = 0.03, pairs: np.ndarray | None = None,
-                   batch: int = 8, max_memory_gb: float = 2.0,
+                   batch: int | None = None, max_memory_gb: float = 2.0,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """MS-SSIM of each given pair (default: all unordered pairs) of one set; returns a float64 array.
 
     Volumes are split into blocks whose statistics fit `max_memory_gb`; with one block (the usual
     case: 86 volumes of 84×128×84 need ~1.1 GB) each volume's statistics are computed exactly once.
+    `batch` partners of one volume are filtered together (default: ~8 M voxels per batch).
     """
     vols = _prep(volumes)
     n = vols.shape[0]
@@ -175,6 +176,8 @@ def ms_ssim_within(volumes: torch.Tensor | np.ndarray, data_range: float = 1.0, 
         pairs = all_pairs(n)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     taps = gaussian_1d(kernel_size, kernel_sigma).tolist()
+    if batch is None:
+        batch = max(1, (8 << 20) // math.prod(vols.shape[1:]))
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
 
     per_volume = 3 * 4 * math.prod(vols.shape[1:]) * 8 / 7  # x, μ, σ² over the pyramid, in bytes

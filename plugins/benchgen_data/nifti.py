@@ -1,0 +1,84 @@
+"""Reading NIfTI scans for the file-based sources: the first volume of a 4D file is read and its
+volume count recorded, so the driver can reject it unless ``--first-volume`` is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from benchgen.errors import DataError
+from benchgen.qc import add_qc
+from benchgen.volumes import Volume
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def is_nifti_name(name: str) -> bool:
+    low = name.lower()
+    return not name.startswith(".") and low.endswith(NIFTI_SUFFIXES)
+
+
+def strip_nifti_suffix(name: str) -> str:
+    low = name.lower()
+    for suffix in (".nii.gz", ".nii"):
+        if low.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _image_from_file(path: Path):
+    """The nibabel image of a .nii or .nii.gz file, read in one pass; a gzip stream is decompressed in
+    full so its CRC is checked (nibabel alone stops at the last data byte and would accept corrupted
+    data whose bytes still decode)."""
+    import gzip
+    import zlib
+
+    import nibabel as nib
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{path}: unreadable ({exc.strerror or exc})") from None
+    if raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataError(f"{path}: not a readable NIfTI file (corrupt or truncated gzip: {exc})") from None
+    if len(raw) < 348:
+        raise DataError(f"{path}: not a readable NIfTI file ({len(raw)} bytes, shorter than a NIfTI header)")
+    sizeof_hdr = int.from_bytes(raw[:4], "little"), int.from_bytes(raw[:4], "big")
+    klass = nib.Nifti2Image if 540 in sizeof_hdr else nib.Nifti1Image
+    try:
+        with nib.imageglobals.LoggingOutputSuppressor():  # nibabel logs header complaints to stderr
+            return klass.from_bytes(raw)
+    except Exception as exc:  # nibabel raises many types for bad headers; all mean "not a NIfTI"
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise DataError(f"{path}: not a readable NIfTI file ({reason})") from None
+
+
+def load_nifti(path: str | Path) -> Volume:
+    """A 3D float32 volume (the first volume of a 4D file, marked with its count) or a one-line
+    DataError naming the file."""
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: unreadable (a folder, not a file)")
+    if not path.exists():
+        raise DataError(f"{path}: no such file")
+    img = _image_from_file(path)
+    shape = tuple(int(s) for s in img.shape)
+    try:
+        if len(shape) == 4:
+            array = np.asarray(img.dataobj[..., 0], dtype=np.float32)
+        else:
+            array = np.asarray(img.dataobj, dtype=np.float32)
+        affine = np.asarray(img.affine, dtype=np.float64)
+    except Exception as exc:  # data shorter than the header says, bad datatype, ...
+        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise DataError(f"{path}: not a readable NIfTI file ({reason})") from None
+    if len(shape) > 4 or array.ndim < 3:
+        raise DataError(f"{path}: expected a 3D image, got {len(shape)}D with shape {shape}")
+    volume = Volume(array, affine, subject_id=strip_nifti_suffix(path.name), source=str(path))
+    if len(shape) == 4 and shape[3] > 1:
+        add_qc(volume, n_volumes=shape[3])
+    return volume

@@ -1,0 +1,123 @@
+"""The ``ddpm`` generator plugin: the reference study's 3D DDPM (MONAI) trained with Accelerate."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from benchgen.errors import ConfigError, PluginError
+from benchgen.interfaces import FitContext, Generator, ProgressFn, _no_progress
+from benchgen.params import params_to_dict
+from benchgen.volumes import Cohort
+from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
+from benchgen_ddpm.network import build_unet, check_shape, resolve_device
+from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
+from benchgen_ddpm.sampling import sample_volumes
+from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
+from benchgen_ddpm import training
+from benchgen_ddpm.training import TrainResult
+
+
+def _is_main_process() -> bool:
+    from accelerate import PartialState
+    return PartialState().is_main_process
+
+
+class DDPMGenerator(Generator):
+    """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler``; samples with
+    DDPM (all steps) or DDIM (N steps). Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
+
+    version: ClassVar[str] = "1"
+    Params: ClassVar[type] = DDPMParams
+    tiny_params: ClassVar[dict[str, Any]] = {
+        "channels": [8, 16], "attention_levels": [False, True], "num_head_channels": [0, 16],
+        "num_res_blocks": 1, "norm_num_groups": 8, "max_steps": 3, "batch_size": 2, "val_every": 0,
+        "sampler": "ddim", "inference_steps": 3, "lr": 1e-3,
+    }
+
+    def __init__(self, params: Any = None):
+        super().__init__(params)
+        self._model: torch.nn.Module | None = None
+        self._shape: tuple[int, int, int] | None = None
+        self.affine: np.ndarray | None = None  # the training cohort's affine, for NIfTI output
+        self.train_info: dict[str, Any] = {}
+        self._workdir: Path | None = None
+
+    # ------------------------------------------------------------------------------------ fitting
+    def fit(self, train: Cohort, ctx: FitContext) -> None:
+        p: DDPMParams = self.params
+        # every configuration error before any work
+        check_shape(train.shape, p)
+        device = resolve_device(p)
+        trackers = check_trackers(p.log_with)
+        if ctx.val is not None and ctx.val.shape != train.shape:
+            raise ConfigError(f"ddpm: validation shape {ctx.val.shape} differs from training shape {train.shape}")
+        workdir = Path(ctx.workdir)
+        result: TrainResult = training.train(
+            p, train.data * 2.0 - 1.0, None if ctx.val is None else ctx.val.data * 2.0 - 1.0,
+            workdir, seed=ctx.seed, device=device, resume=ctx.resume,
+            progress=None if ctx.quiet else ctx.progress, trackers=trackers)
+        self._set_model(result.weights, train.shape, train.affine)
+        self.train_info = {k: getattr(result, k) for k in (
+            "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",
+            "resumed_from")}
+        self.train_info["device"] = device
+        self._workdir = workdir
+        if _is_main_process() and (workdir / "loss.csv").exists():
+            plot_loss_curve(workdir / "loss.csv", workdir / "loss.png")
+
+    def _set_model(self, weights: dict[str, torch.Tensor], shape: tuple[int, ...], affine: Any) -> None:
+        model = build_unet(self.params)
+        model.load_state_dict(weights)
+        self._model = model.eval()
+        self._shape = tuple(int(s) for s in shape)  # type: ignore[assignment]
+        self.affine = np.asarray(affine, dtype=np.float64)
+
+    # ----------------------------------------------------------------------------------- sampling
+    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+        if self._model is None or self._shape is None:
+            raise PluginError("ddpm: sample() needs a fitted or loaded model", "call fit() or load() first")
+        return sample_volumes(self._model, self.params, n, seed, self._shape,
+                              device=resolve_device(self.params), progress=progress)
+
+    def sampler_info(self) -> dict[str, Any]:
+        p: DDPMParams = self.params
+        return {"sampler": p.sampler, "inference_steps": p.inference_steps, "eta": p.eta if p.sampler == "ddim"
+                else 0.0, "prediction_type": p.prediction_type}
+
+    # ---------------------------------------------------------------------------------- save/load
+    def model_config(self) -> dict[str, Any]:
+        d = params_to_dict(self.params)
+        return {k: d[k] for k in MODEL_FIELDS}
+
+    def save(self, folder: Path) -> None:
+        if self._model is None or self._shape is None:
+            raise PluginError("ddpm: save() needs a fitted model", "call fit() first")
+        if not _is_main_process():
+            return
+        folder = Path(folder)
+        weights = {k: v for k, v in self._model.state_dict().items()}
+        save_weights(folder, weights, {
+            "model": self.model_config(), "params": params_to_dict(self.params), "shape": list(self._shape),
+            "affine": np.asarray(self.affine).tolist(), "training": self.train_info, "version": self.version,
+            "weights": "ema" if self.params.ema_decay is not None else "model"})
+        if self._workdir is not None:
+            for name in ("loss.csv", "loss.png"):
+                if (self._workdir / name).exists():
+                    shutil.copyfile(self._workdir / name, folder / name)
+
+    def load(self, folder: Path) -> None:
+        weights, meta = load_weights(Path(folder))
+        diff = config_mismatch(meta.get("model", {}), self.model_config())
+        if diff:
+            stored = meta.get("model", {})
+            detail = "; ".join(f"{k}: checkpoint {stored.get(k)!r} vs config {self.model_config().get(k)!r}"
+                               for k in diff[:3])
+            raise ConfigError(f"ddpm: checkpoint {folder} was trained with another config ({detail})",
+                              "use the params it was trained with, or train again")
+        self._set_model(weights, tuple(meta["shape"]), meta["affine"])
+        self.train_info = dict(meta.get("training", {}))

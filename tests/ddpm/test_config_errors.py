@@ -1,0 +1,72 @@
+"""Bad configurations fail with one clear ConfigError before any work starts."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from benchgen import registry
+from benchgen.errors import ConfigError
+from benchgen.interfaces import FitContext
+from benchgen_ddpm.testing import mni_cohort
+
+from .conftest import tiny
+
+
+def make(**changes):
+    return registry.create("generators", "ddpm", tiny(**changes))
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"channels": [8, 12], "norm_num_groups": 8}, "not divisible by norm_num_groups"),
+    ({"num_head_channels": [0, 6]}, "num_head_channels[1]=6"),
+    ({"channels": [8, 16, 32], "attention_levels": [False, True]}, "same length"),
+    ({"sampler": "ddpm", "inference_steps": 50}, "use sampler = \"ddim\""),
+    ({"inference_steps": 2000}, "inference_steps must be in"),
+    ({"ema_decay": 1.5}, "ema_decay"),
+    ({"mixed_precision": "fp8"}, "not allowed"),
+    ({"chanels": [8, 16]}, "did you mean 'channels'"),
+])
+def test_bad_params_are_one_line_config_errors(changes, words):
+    with pytest.raises(ConfigError) as exc:
+        make(**changes)
+    assert words in str(exc.value)
+    assert "\n" not in exc.value.message
+
+
+def test_shape_not_divisible_fails_before_training(tmp_path: Path):
+    gen = make(channels=[8, 16, 16], attention_levels=[False, False, True], num_head_channels=[0, 0, 16])
+    bad = mni_cohort(2, (8, 12, 10), seed=0)  # 10 is not divisible by 2^(3-1)
+    with pytest.raises(ConfigError, match=r"\(8, 12, 10\).*divisible by 2\^2 = 4"):
+        gen.fit(bad, FitContext(workdir=tmp_path / "w"))
+    assert not (tmp_path / "w").exists()  # nothing was started
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_requested_but_absent(tmp_path: Path, tiny_train):
+    with pytest.raises(ConfigError, match="no CUDA device"):
+        make(device="cuda").fit(tiny_train, FitContext(workdir=tmp_path / "w"))
+    with pytest.raises(ConfigError, match="fp16"):
+        make(mixed_precision="fp16").fit(tiny_train, FitContext(workdir=tmp_path / "w"))
+    assert not (tmp_path / "w").exists()
+
+
+def test_missing_tracker_is_a_config_error(tmp_path: Path, tiny_train):
+    with pytest.raises(ConfigError, match="unknown tracker"):
+        make(log_with=["nope"]).fit(tiny_train, FitContext(workdir=tmp_path / "w"))
+
+
+def test_checkpoint_from_another_config(tmp_path: Path, tiny_train):
+    gen = make(max_steps=1, val_every=0)
+    gen.fit(tiny_train, FitContext(workdir=tmp_path / "w"))
+    gen.save(tmp_path / "ck")
+    other = make(channels=[16, 16], num_head_channels=[0, 16])
+    with pytest.raises(ConfigError, match=r"another config \(channels: checkpoint \[8, 16\]"):
+        other.load(tmp_path / "ck")
+    # sampling settings may differ: a checkpoint is loadable with another sampler
+    make(sampler="ddim", inference_steps=2, eta=0.5).load(tmp_path / "ck")
+    with pytest.raises(ConfigError, match="not a ddpm checkpoint"):
+        make().load(tmp_path / "nowhere")
+    # a training state left in the workdir by another config is refused, not silently reused
+    with pytest.raises(ConfigError, match="training state from another config.*lr"):
+        make(max_steps=1, val_every=0, lr=5e-4).fit(tiny_train, FitContext(workdir=tmp_path / "w"))

@@ -1,0 +1,100 @@
+"""`benchgen evaluate` on folders of NIfTI files: JSON schema, exit codes, one-line errors."""
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import benchgen.cli.evaluate  # noqa: F401  (registers the command)
+from benchgen.cli.app import app
+from benchgen.errors import ConfigError, DataError
+from benchgen.evaluate import evaluate, parse_param_overrides
+from benchgen.volumes import write_nifti
+
+from .conftest import make_brains
+
+FAST = ["--param", "ms-ssim.kernel_size=3", "--param", "ms-ssim.scales=3", "--param", "prdc.k=2"]
+
+
+def write_set(folder, arr, prefix="v"):
+    for i, a in enumerate(arr):
+        write_nifti(folder / f"{prefix}{i:02d}.nii.gz", a, np.eye(4))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    return {"real": write_set(root / "real", make_brains(6, seed=1)),
+            "syn": write_set(root / "syn", make_brains(5, seed=2)),
+            "train": write_set(root / "train", make_brains(7, seed=3), "t")}
+
+
+def run(*args):
+    return CliRunner().invoke(app, ["evaluate", *args])
+
+
+def test_json_output_schema(folders, monkeypatch, tmp_path):
+    monkeypatch.setenv("BENCHGEN_CACHE", str(tmp_path / "cache"))
+    r = run(str(folders["real"]), str(folders["syn"]), "--train", str(folders["train"]), "--format", "json",
+            "--param", "mmd.bootstrap=10", *FAST)
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["n_real"] == 6 and data["n_synthetic"] == 5
+    assert set(data["metrics"]) == {"mmd", "fid", "ms-ssim", "prdc.precision", "prdc.recall", "prdc.density",
+                                    "prdc.coverage", "memorization"}
+    for m in data["metrics"].values():
+        assert {"value", "ci", "higher_is_better", "reference", "status", "message", "params"} <= set(m)
+        assert m["status"] == "ok" and isinstance(m["value"], float)
+    assert data["metrics"]["mmd"]["params"]["bootstrap"] == 10
+    assert data["metrics"]["ms-ssim"]["reference"] is not None
+    assert data["metrics"]["prdc.recall"]["higher_is_better"] is True
+    assert list((tmp_path / "cache" / "features").glob("radiomics-*.npy"))  # real features cached
+
+
+def test_glob_and_table(folders):
+    r = run(str(folders["real"] / "*.nii.gz"), str(folders["syn"]), "--metric", "mmd")
+    assert r.exit_code == 0, r.output
+    assert "mmd" in r.stdout and "lower" in r.stdout
+
+
+def test_metric_error_exits_nonzero_with_one_line(folders):
+    r = run(str(folders["real"]), str(folders["syn"]), "--metric", "memorization", "--format", "json")
+    assert r.exit_code == 1
+    assert json.loads(r.stdout)["metrics"]["memorization"]["status"] == "error"
+    assert "memorization: needs the training set" in r.stderr
+
+
+def test_empty_folder_and_bad_param(folders, tmp_path):
+    (tmp_path / "empty").mkdir()
+    r = run(str(tmp_path / "empty"), str(folders["syn"]), "--metric", "mmd")
+    assert r.exit_code == 2 and "no NIfTI files" in r.stderr
+    r = run(str(folders["real"]), str(folders["syn"]), "--metric", "mmd", "--param", "mmd.kernal=x")
+    assert r.exit_code == 2 and "unknown key 'kernal'" in r.stderr
+    r = run(str(folders["real"]), str(folders["syn"]), "--metric", "ms-ssim")  # kernel 4, 5 scales: too big
+    assert r.exit_code == 1 and "what fits: kernel_size <= 4 with scales=3" in r.stderr
+
+
+def test_shape_mismatch_names_the_file(folders, tmp_path):
+    odd = write_set(tmp_path / "odd", make_brains(2, seed=1))
+    write_nifti(odd / "z.nii.gz", make_brains(1, (16, 24, 18))[0], np.eye(4))
+    with pytest.raises(DataError, match=r"z.nii.gz: shape 16×24×18 differs"):
+        evaluate(folders["real"], odd, ["mmd"])
+
+
+def test_normalize_rescales(folders, tmp_path):
+    scaled = write_set(tmp_path / "scaled", make_brains(5, seed=2) * 1000.0)
+    a = evaluate(folders["real"], folders["syn"], ["mmd"], params={"mmd": {"bootstrap": 0}})
+    b = evaluate(folders["real"], scaled, ["mmd"], params={"mmd": {"bootstrap": 0}}, normalize=True)
+    c = evaluate(folders["real"], scaled, ["mmd"], params={"mmd": {"bootstrap": 0}})
+    assert c["metrics"]["mmd"]["value"] > 1000 * abs(a["metrics"]["mmd"]["value"])
+    d = evaluate(folders["real"], folders["syn"], ["mmd"], params={"mmd": {"bootstrap": 0}}, normalize=True)
+    assert b["metrics"]["mmd"]["value"] == pytest.approx(d["metrics"]["mmd"]["value"], rel=1e-5)
+
+
+def test_param_parsing():
+    assert parse_param_overrides(["ms-ssim.kernel_size=3", "mmd.kernel=gaussian", "fid.eps=1e-4"]) == {
+        "ms-ssim": {"kernel_size": 3}, "mmd": {"kernel": "gaussian"}, "fid": {"eps": 1e-4}}
+    with pytest.raises(ConfigError, match="METRIC.KEY=VALUE"):
+        parse_param_overrides(["kernel_size"])
