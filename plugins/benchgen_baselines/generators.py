@@ -80,7 +80,8 @@ class _ScanPool(Generator):
     def _set_pool(self, cohort: Cohort) -> None:
         if len(cohort) < 1:
             raise DataError(f"generator '{self.name}': the {self.source} split is empty")
-        self._scans = cohort.data.detach().to("cpu", torch.float32).clone()
+        # No copy: cohorts are never modified in place, and a paper-sized training set is ~3 GB.
+        self._scans = cohort.data.detach().to("cpu", torch.float32)
         self._ids = list(cohort.subject_ids)
 
     def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
@@ -91,7 +92,7 @@ class _ScanPool(Generator):
         self._last = {"n": int(n), "seed": int(seed), "with_replacement": bool(n > pool),
                       "subject_ids": [self._ids[i] for i in idx]}
         progress("copying scans", n, n)
-        return self._scans[torch.from_numpy(idx).long()].clone()
+        return self._scans[torch.from_numpy(idx).long()]  # advanced indexing returns a copy
 
     def last_subject_ids(self) -> list[str]:
         """Subject ids of the scans returned by the last ``sample`` call, in order."""

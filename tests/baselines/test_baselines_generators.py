@@ -69,6 +69,9 @@ def test_holdout_seeded(splits, tmp_path):
     gen.fit(train, FitContext(tmp_path, val=val))
     assert torch.equal(gen.sample(5, 11), gen.sample(5, 11))
     assert match(gen.sample(5, 11), val) != match(gen.sample(5, 12), val)
+    out = gen.sample(6, 0)
+    out.zero_()  # the caller owns its samples: changing them leaves the pool (and val) alone
+    assert match(gen.sample(6, 0), val) == match(gen.sample(6, 0), val) and None not in match(gen.sample(6, 0), val)
 
 
 def test_holdout_without_val_is_a_clear_error(splits, tmp_path):

@@ -36,7 +36,7 @@ def test_background_zero_brain_positive_and_metadata():
         assert np.isfinite(v.array).all() and v.array.min() == 0.0
         brain = v.array > 0
         assert 0.1 < brain.mean() < 0.5  # a brain in the middle of the template box
-        assert brain[m.mask.astype(bool)].mean() > 0.8
+        assert brain[m.mask.astype(bool)].mean() > 0.7
         # background round the brain (the template's brainstem reaches its lowest slice, as in MNI152)
         for ax in range(2):
             assert not np.take(v.array, [0, -1], axis=ax).any()
