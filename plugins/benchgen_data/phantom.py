@@ -106,7 +106,8 @@ def _maps(voxel_mm: float) -> _Maps:
     design = np.stack([tpl.gm[mask], tpl.wm[mask], csf[mask]], axis=1)
     c_gm, c_wm, c_csf = np.linalg.lstsq(design, tpl.t1[mask], rcond=None)[0]
     centre_brain = xyz[mask].mean(axis=0)
-    deep_csf = mask & (csf > 0.5) & (depth > 20.0)
+    # the lateral ventricles: CSF deep inside the brain, near the midline, above the third ventricle
+    deep_csf = mask & (csf > 0.5) & (depth > 20.0) & (np.abs(xyz[..., 0]) < 30) & (xyz[..., 2] > 0)
     if deep_csf.sum() < 3:  # very coarse grids: fall back to a point near the ventricles in MNI space
         centre_vent = np.array([0.0, -10.0, 15.0], dtype=np.float32)
     else:
@@ -187,8 +188,8 @@ def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
     field_t = F.interpolate(torch.from_numpy(field)[None], size=cshape, mode="trilinear", align_corners=True)[0]
     pts = pts + field_t.permute(1, 2, 3, 0).numpy().astype(np.float64)
     # ventricle enlargement: p <- p - a (p - c_v) g(p); fold-free for a < 1 (a radial magnification)
-    amp = min(0.6, 0.35 * age_eff ** 1.5 + 0.03 * abs(rng.standard_normal()) + 0.15 * severity)
-    d = (pts - m.centre_vent) / np.array([14.0, 28.0, 16.0])
+    amp = min(0.7, 0.5 * age_eff ** 1.5 + 0.04 * abs(rng.standard_normal()) + 0.15 * severity)
+    d = (pts - m.centre_vent) / np.array([18.0, 30.0, 16.0])
     pts = pts - amp * (pts - m.centre_vent) * np.exp(-0.5 * (d ** 2).sum(-1, keepdims=True))
     # smooth multiplicative bias field: exp of a random quadratic polynomial in normalised coordinates
     u = (x - c) / 90.0

@@ -182,8 +182,7 @@ class BidsSource(DatasetSource):
         out = []
         for sid, ents, f in self.scans():
             meta = dict(participants.get(sid, {}))
-            if self.params.sessions == "all" or ents.get("session"):
-                meta.update({k: v for k, v in ents.items() if v is not None})
+            meta.update({k: v for k, v in ents.items() if v is not None})
             out.append(DataItem(sid, memo.key(f, self.params.hash), meta, path=str(f)))
         memo.save()
         return out

@@ -46,24 +46,23 @@ def test_background_zero_brain_positive_and_metadata():
         np.testing.assert_allclose(v.affine, m.affine)
 
 
-def _deep_dark_fraction(p, n=4):
-    """Fraction of voxels near the ventricles that are CSF-dark, averaged over subjects."""
+def _dark_near_ventricles(p, n=3):
+    """Dark (CSF-like) voxels in a box around the lateral ventricles, summed over subjects."""
+    from benchgen_data.templates import voxel_world_coords
+
     m = _maps(p.voxel_mm)
-    xyz = np.stack(np.meshgrid(*[np.arange(s) for s in m.shape], indexing="ij"), -1) @ m.affine[:3, :3].T \
-        + m.affine[:3, 3]
-    near = np.linalg.norm((xyz - m.centre_vent) / np.array([20, 35, 20]), axis=-1) < 1
-    out = []
-    for i in range(n):
-        a = generate_subject(p, i)
-        out.append(((a < 0.5 * m.c_wm) & near & (a > 0)).sum() / near.sum())
-    return float(np.mean(out))
+    xyz = voxel_world_coords(m.shape, m.affine)
+    box = (np.abs(xyz[..., 0]) < 25) & (xyz[..., 1] > -45) & (xyz[..., 1] < 25) & (xyz[..., 2] > 0) & (xyz[..., 2] < 30)
+    return sum(int(((a > 0) & (a < 0.5 * m.c_wm) & box).sum()) for a in (generate_subject(p, i) for i in range(n)))
 
 
 def test_ventricles_grow_with_age():
     base = dict(voxel_mm=3.0, noise=0.0, deformation_mm=0.0, bias=0.0, contrast=0.0, pose_deg=0.0, pose_mm=0.0)
-    young = _deep_dark_fraction(PhantomParams(age_min=20, age_max=21, **base))
-    old = _deep_dark_fraction(PhantomParams(age_min=89, age_max=90, **base))
-    assert old > young * 1.3
+    young = _dark_near_ventricles(PhantomParams(age_min=20, age_max=21, **base))
+    old = _dark_near_ventricles(PhantomParams(age_min=89, age_max=90, **base))
+    old_no_atrophy = _dark_near_ventricles(PhantomParams(age_min=89, age_max=90, atrophy=0.0, **base))
+    assert old > 1.15 * young
+    assert old > 1.15 * old_no_atrophy  # the same subjects without the age effect
 
 
 def test_ftd_like_loses_frontal_grey_matter():

@@ -115,5 +115,6 @@ def test_every_built_in_entry_point_is_registered_under_benchgen():
         kind = group[len("benchgen."):]
         found = registry.entries(kind)
         for name, value in table.items():
-            assert name in found, f"{kind} '{name}' declared in pyproject.toml but not registered"
+            assert name in found, (f"{kind} '{name}' declared in pyproject.toml but not registered "
+                                  "(stale install? re-run pip install -e .)")
             assert (found[name].value, found[name].distribution) == (value, "benchgen")

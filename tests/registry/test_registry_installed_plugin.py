@@ -5,6 +5,7 @@ tests and runs inside a tiny suite next to a built-in generator."""
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 import os
 import shutil
@@ -56,6 +57,9 @@ plugin = "example-intensity-gap"
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """pip-install the example package (no deps, no network) into a temporary site folder on sys.path."""
+    if importlib.util.find_spec("setuptools") is None:
+        pytest.fail("setuptools is needed to build the fixture plugin offline (--no-build-isolation); "
+                    "install benchgen's [test] extra", pytrace=False)
     tmp = tmp_path_factory.mktemp("example-plugin")
     src, site = tmp / "src", tmp / "site"
     shutil.copytree(FIXTURE, src, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))

@@ -18,7 +18,7 @@ from benchgen_data.sitk_io import from_sitk, to_sitk
 from benchgen_data.templates import MNI_BOX_MM, MNI_BOX_ORIGIN_MM, load_template
 
 
-@functools.lru_cache(maxsize=2)
+@functools.lru_cache(maxsize=4)
 def _fixed(template_mm: float, mask_dilate_mm: float):
     """The template and its (dilated) brain mask as SimpleITK images, cached per process."""
     import SimpleITK as sitk
@@ -132,8 +132,8 @@ class RegisterMNI(Preprocessor):
         reference = to_sitk(np.zeros(shape, dtype=np.float32), box_affine)
         out = from_sitk(sitk.Resample(moving, reference, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
         # QC: correlation with the template inside its brain mask, on the output grid
-        tpl = sitk.Resample(_fixed(1.0, 0.0)[0], reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-        tmask = sitk.Resample(_fixed(1.0, 0.0)[1], reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
+        tpl = sitk.Resample(_fixed(p.voxel_mm, 0.0)[0], reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+        tmask = sitk.Resample(_fixed(p.voxel_mm, 0.0)[1], reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
         t, m = from_sitk(tpl), from_sitk(tmask) > 0
         a, b = out[m].astype(np.float64), t[m].astype(np.float64)
         ncc = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else 0.0
