@@ -86,7 +86,8 @@ def run_item(source: DatasetSource, steps: Sequence[Preprocessor], ctx: PrepCont
         try:
             volume = step(volume, ctx)
         except Exception as exc:  # a step that cannot handle this scan excludes it, naming the step
-            return None, f"step '{getattr(step, 'name', type(step).__name__)}': {_strip_where(_one_line(exc), item)}", {}
+            name = getattr(step, "name", type(step).__name__)
+            return None, f"step '{name}': {_strip_where(_one_line(exc), item)}", {}
         if not np.isfinite(volume.array).all():
             return None, f"step '{getattr(step, 'name', '?')}' produced NaN or Inf voxels", {}
     step_qc = qclib.pop_qc(volume)
@@ -97,9 +98,8 @@ def run_item(source: DatasetSource, steps: Sequence[Preprocessor], ctx: PrepCont
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """Limit BLAS/OpenMP, torch and SimpleITK to one thread in this process (restored afterwards)."""
-    from threadpoolctl import threadpool_limits
-
     import torch
+    from threadpoolctl import threadpool_limits
 
     old_torch = torch.get_num_threads()
     sitk_old = None
@@ -121,9 +121,8 @@ def single_threaded() -> Iterator[None]:
 
 
 def _init_worker() -> None:
-    from threadpoolctl import threadpool_limits
-
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(1)
     try:
@@ -208,8 +207,9 @@ def split_duplicates(items: Sequence[DataItem]) -> tuple[list[tuple[int, DataIte
         ident = _identity(item)
         if ident in seen_id:
             first = seen_id[ident]
-            fails.append(Failure(item.subject_id, item.path, f"duplicate subject '{item.subject_id}'"
-                                 f"{' session ' + ident[1] if ident[1] else ''} (kept {first.path or first.subject_id})"))
+            session = f" session {ident[1]}" if ident[1] else ""
+            fails.append(Failure(item.subject_id, item.path, f"duplicate subject '{item.subject_id}'{session} "
+                                 f"(kept {first.path or first.subject_id})"))
             continue
         if item.path and re.fullmatch(r"[0-9a-f]{64}", item.key) and item.key in seen_key:
             first = seen_key[item.key]
@@ -284,13 +284,11 @@ def tool_versions() -> dict[str, str]:
 
 
 def detect_source(src: Path) -> str:
-    """'manifest' for a CSV, 'bids' for a folder with participants.tsv/dataset_description.json or
-    sub-*/anat folders, else 'nifti-folder'."""
+    """'manifest' for a CSV/TSV file, 'bids' for a folder with sub-*/[ses-*/]anat folders, else
+    'nifti-folder'."""
     if src.is_file() and src.suffix.lower() in (".csv", ".tsv"):
         return "manifest"
     if src.is_dir():
-        if (src / "dataset_description.json").is_file() or (src / "participants.tsv").is_file():
-            return "bids"
         if any(p.is_dir() for p in src.glob("sub-*/anat")) or any(p.is_dir() for p in src.glob("sub-*/ses-*/anat")):
             return "bids"
     return "nifti-folder"
@@ -451,10 +449,12 @@ def preprocess_folder(src: str | Path, dst: str | Path, chain: str = "paper", jo
     usable = sorted(records)
     report.qc_csv, report.outliers = _write_qc(dst, items, keep, records, outputs, report.failures)
     if not usable:
-        raise DataError(f"nothing usable in {src}: all {len(items)} scan(s) failed "
-                        f"(first: {report.failures[0].path or report.failures[0].subject_id}: {report.failures[0].reason})"
-                        if report.failures else f"nothing usable in {src}")
+        first = report.failures[0] if report.failures else None
+        detail = f" (first: {first.path or first.subject_id}: {first.reason})" if first else ""
+        raise DataError(f"nothing usable in {src}: all {len(items)} scan(s) failed{detail}")
     report.manifest = _write_manifest(dst, [(by_index[i], outputs[i]) for i in usable])
+    if kind == "bids":  # keep DST a BIDS-like folder whose participants.tsv carries the metadata
+        _write_participants(dst / "participants.tsv", [by_index[i] for i in usable])
     flagged = {sid for sid, _ in report.outliers}
     pick = [i for i in usable if by_index[i].subject_id in flagged]
     rest = [i for i in usable if by_index[i].subject_id not in flagged]
@@ -481,7 +481,8 @@ def _write_qc(dst: Path, items: Sequence[DataItem], keep: list[tuple[int, DataIt
     outliers = []
     for i, flag in zip(usable, flags):
         item = by_index[i]
-        rows.append({"subject_id": item.subject_id, "input": item.path or "", "output": str(outputs[i].relative_to(dst)),
+        rows.append({"subject_id": item.subject_id, "input": item.path or "",
+                     "output": str(outputs[i].relative_to(dst)),
                      "status": "ok", "reason": "", "outlier": bool(flag), "outlier_reason": flag, **records[i]})
         if flag:
             outliers.append((item.subject_id, flag))
@@ -499,6 +500,22 @@ def _write_qc(dst: Path, items: Sequence[DataItem], keep: list[tuple[int, DataIt
     path = dst / "qc.csv"
     _atomic_text(path, buf.getvalue())
     return path, outliers
+
+
+def _write_participants(path: Path, items: Sequence[DataItem]) -> Path:
+    """participants.tsv (participant_id + metadata columns; n/a for missing) of `items`, one row each."""
+    skip = {"session", "run"}
+    cols: list[str] = []
+    rows: dict[str, DataItem] = {}
+    for item in items:
+        rows.setdefault(item.subject_id, item)
+        cols += [k for k in item.metadata if k not in cols and not k.startswith("_") and k not in skip]
+    lines = ["\t".join(["participant_id", *cols])]
+    for sid, item in rows.items():
+        vals = [item.metadata.get(c) for c in cols]
+        lines.append("\t".join([sid, *["n/a" if v is None else str(v) for v in vals]]))
+    _atomic_text(path, "\n".join(lines) + "\n")
+    return path
 
 
 def _write_manifest(dst: Path, pairs: list[tuple[DataItem, Path]]) -> Path:
@@ -573,16 +590,8 @@ def export_dataset(source: DatasetSource, dst: str | Path, layout: str = "bids",
         else:
             written[i] = Path(path)
     report.written = [written[i] for i in sorted(written)]
-    cols: list[str] = []
-    for i in written:
-        cols += [k for k in items[i].metadata if k not in cols and not k.startswith("_")]
-    lines = ["\t".join(["participant_id", *cols])]
-    for i in sorted(written):
-        sid = written[i].name.split("_T1w")[0]
-        vals = [items[i].metadata.get(c) for c in cols]
-        lines.append("\t".join([sid, *["n/a" if v is None else str(v) for v in vals]]))
-    report.participants = dst / "participants.tsv"
-    _atomic_text(report.participants, "\n".join(lines) + "\n")
+    renamed = [DataItem(written[i].name.split("_T1w")[0], items[i].key, items[i].metadata) for i in sorted(written)]
+    report.participants = _write_participants(dst / "participants.tsv", renamed)
     desc = {"Name": f"benchgen export of dataset source '{getattr(source, 'name', '?')}'", "BIDSVersion": "1.9.0",
             "DatasetType": "raw", "GeneratedBy": [{"Name": "benchgen", "Version": tool_versions()["benchgen"]}],
             "benchgen_source": source.config()}

@@ -50,7 +50,7 @@ def failure_table(failures: Sequence[Any], title: str) -> Table:
 @handle_errors
 def preprocess_cmd(
     src: Path = typer.Argument(..., help="Folder of NIfTI files, BIDS folder or manifest CSV (never written to)."),
-    dst: Path = typer.Argument(..., help="Output folder (NIfTI + JSON sidecars, qc.csv, qc_montage.png, manifest.csv)."),
+    dst: Path = typer.Argument(..., help="Output folder: NIfTI + JSON sidecars, qc.csv, qc_montage.png, manifest.csv."),
     chain: str = typer.Option("paper", "--chain", help="'paper' or step names separated by commas."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes (one thread each)."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 if any file fails."),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Callable, Sequence
 
 import numpy as np
@@ -26,10 +27,21 @@ def bootstrap_replicates(stat: Callable[..., float], sizes: Sequence[int], n_boo
     """
     rng = np.random.default_rng(seed)
     out = np.empty(n_boot, dtype=np.float64)
-    for b in range(n_boot):
-        idx = [rng.integers(0, n, size=n) for n in sizes]
-        out[b] = stat(*idx)
+    with _single_threaded_blas():
+        for b in range(n_boot):
+            idx = [rng.integers(0, n, size=n) for n in sizes]
+            out[b] = stat(*idx)
     return out
+
+
+def _single_threaded_blas() -> contextlib.AbstractContextManager:
+    """Replicates are many small linear-algebra calls (e.g. 39×39 eigh), where multi-threaded BLAS only
+    adds synchronisation (30× slower on a busy 2-core CPU); limit it with threadpoolctl when installed."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
 
 
 def bootstrap_ci(stat: Callable[..., float], sizes: Sequence[int], n_boot: int, seed: int,

@@ -39,23 +39,29 @@ def gram_blocks(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray,
     return kxx.numpy(), kyy.numpy(), kxy.numpy()
 
 
+def _within(k: np.ndarray, idx: np.ndarray | None) -> float:
+    """Mean of k over pairs of distinct samples; with resampled indices, copies of one subject are not
+    a pair (else the bootstrap would count ``k(x, x)`` and inflate the within-set terms)."""
+    if idx is None:
+        m = k.shape[0]
+        return float((k.sum() - np.trace(k)) / (m * (m - 1)))
+    distinct = idx[:, None] != idx[None, :]
+    if not distinct.any():
+        return float("nan")
+    return float(k[np.ix_(idx, idx)][distinct].mean())
+
+
 def mmd_from_gram(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray,
                   ix: np.ndarray | None = None, iy: np.ndarray | None = None) -> float:
-    """Unbiased MMD² from Gram matrices; `ix`/`iy` select (resampled) rows for the bootstrap.
-
-    A repeated index counts as a separate sample: only the positional diagonal is dropped.
-    """
-    if ix is not None:
-        kxx, kxy = kxx[np.ix_(ix, ix)], kxy[ix]
-    if iy is not None:
-        kyy, kxy = kyy[np.ix_(iy, iy)], kxy[:, iy]
-    m, n = kxx.shape[0], kyy.shape[0]
+    """Unbiased MMD² from Gram matrices; `ix`/`iy` select (resampled) rows for the bootstrap, where
+    pairs of copies of the same subject are left out of the within-set terms."""
+    m = kxx.shape[0] if ix is None else len(ix)
+    n = kyy.shape[0] if iy is None else len(iy)
     if m < 2 or n < 2:
         raise ValueError("MMD needs at least 2 samples in each set")
-    a = (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-    b = (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
-    c = 2.0 * kxy.sum() / (m * n)
-    return float(a + b - c)
+    cross = kxy if ix is None else kxy[ix]
+    cross = cross if iy is None else cross[:, iy]
+    return _within(kxx, ix) + _within(kyy, iy) - 2.0 * float(cross.mean())
 
 
 def mmd_linear(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:

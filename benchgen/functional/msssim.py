@@ -16,8 +16,9 @@ applies whatever weights it is given verbatim; we pass it the same renormalised 
 
 from __future__ import annotations
 
+import contextlib
 import math
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -156,17 +157,43 @@ def sample_pairs(n: int, max_pairs: int | None, seed: int) -> np.ndarray:
     return all_pairs(n)[flat]
 
 
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Temporarily run torch's intra-op ops on `n` threads (None: leave as is)."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def ms_ssim_within(volumes: torch.Tensor | np.ndarray, data_range: float = 1.0, kernel_size: int = 4,
                    kernel_sigma: float = 1.5, scales: int = 5, weights: Sequence[float] | None = None,
                    k1: float = 0.01, k2: float = 0.03, pairs: np.ndarray | None = None,
-                   batch: int | None = None, max_memory_gb: float = 2.0,
+                   batch: int | None = None, max_memory_gb: float = 2.0, threads: int | None = 1,
                    progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """MS-SSIM of each given pair (default: all unordered pairs) of one set; returns a float64 array.
 
     Volumes are split into blocks whose statistics fit `max_memory_gb`; with one block (the usual
     case: 86 volumes of 84×128×84 need ~1.1 GB) each volume's statistics are computed exactly once.
     `batch` partners of one volume are filtered together (default: ~8 M voxels per batch).
+    `threads`: torch threads during the call. The work is memory-bound elementwise passes, where OpenMP
+    threads mostly add synchronisation: on a busy 2-core CPU one thread was 15× faster than two
+    (docs/performance.md). Pass None to keep torch's setting.
     """
+    with torch_threads(threads):
+        return _ms_ssim_within(volumes, data_range, kernel_size, kernel_sigma, scales, weights, k1, k2, pairs,
+                               batch, max_memory_gb, progress)
+
+
+def _ms_ssim_within(volumes: torch.Tensor | np.ndarray, data_range: float, kernel_size: int,
+                    kernel_sigma: float, scales: int, weights: Sequence[float] | None, k1: float, k2: float,
+                    pairs: np.ndarray | None, batch: int | None, max_memory_gb: float,
+                    progress: Callable[[int, int], None] | None) -> np.ndarray:
     vols = _prep(volumes)
     n = vols.shape[0]
     w = msssim_weights(scales, weights)

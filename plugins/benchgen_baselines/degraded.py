@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, _no_progress
+from benchgen.volumes import Cohort
 
 Kind = Literal["none", "noise", "blur", "shift", "collapse", "copies"]
 
@@ -91,7 +92,7 @@ class Degraded(Generator):
         super().__init__(params)
         self._source: np.ndarray | None = None
 
-    def fit(self, train, ctx: FitContext) -> None:  # type: ignore[no-untyped-def]
+    def fit(self, train: Cohort, ctx: FitContext) -> None:
         if self.params.kind == "copies":
             self._source = train.numpy().copy()
         else:

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
-from accelerate.utils import broadcast
+from accelerate.utils import broadcast, gather_object
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from benchgen.errors import ConfigError
@@ -186,6 +186,11 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
             step, elapsed_before, done = int(meta["step"]), float(meta["elapsed_s"]), bool(meta["done"])
             resumed_from = step
 
+        if world > 1:  # every process must resume from the same step (the workdir must be shared)
+            starts = gather_object([step])
+            if len(set(starts)) != 1:
+                raise ConfigError(f"ddpm: processes found different training states in {workdir} (steps {starts})",
+                                  "put the workdir on a filesystem all processes share")
         n = len(train_x)
         global_batch = p.batch_size * world  # one micro-batch over all processes
         per_step = global_batch * p.grad_accum
@@ -249,8 +254,13 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
             epoch = step * per_step / n
             prev_epoch = (step - 1) * per_step / n
             val_loss = None
+            over_budget = p.time_budget_s is not None and elapsed() >= p.time_budget_s
+            if world > 1 and p.time_budget_s is not None:  # every process stops at the same step
+                over_budget = bool(broadcast(torch.tensor([float(over_budget)], device=accelerator.device),
+                                             from_process=0).item())
+            last_step = step == total_steps or over_budget
             if val_x is not None and len(val_x) and p.val_every and (
-                    int(epoch // p.val_every) > int(prev_epoch // p.val_every) or step == total_steps):
+                    int(epoch // p.val_every) > int(prev_epoch // p.val_every) or last_step):
                 val_loss = last_val = validation_loss(sampling_model, val_x, p, seed, accelerator)
             log.add(step=step, epoch=round(epoch, 4), loss=last_loss, lr=lr_at(p, step - 1),
                     val_loss=val_loss, elapsed_s=round(elapsed(), 3))
@@ -260,13 +270,9 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
             now = time.perf_counter()
             rate = (step - s_rate) / max(now - t_rate, 1e-9)
             progress("ddpm: training", step, total_steps, loss=last_loss, steps_per_s=rate)
-            if p.time_budget_s is not None:
-                over = torch.tensor([float(elapsed() >= p.time_budget_s)], device=accelerator.device)
-                if world > 1:
-                    over = broadcast(over, from_process=0)  # every process stops at the same step
-                if bool(over.item()) and step < total_steps:
-                    stopped_by_budget = True
-                    break
+            if over_budget and step < total_steps:
+                stopped_by_budget = True
+                break
             if step % p.checkpoint_every == 0 and step < total_steps:
                 checkpoint(False)
         if not done:

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
+from benchgen_data.phantom import PhantomParams, _maps, generate_subject, subject_metadata
 
 from benchgen import registry
 from benchgen.errors import ConfigError
 from benchgen.interfaces import PrepContext
 from benchgen.preprocessing import process_items
-from benchgen_data.phantom import PhantomParams, _maps, generate_subject, subject_metadata
 
 VOX = 6.0  # coarse grid: fast
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
-
 from badfiles import brain_like, save
+
 from benchgen import registry
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import file_sha256
@@ -23,7 +23,8 @@ def test_nifti_folder_ids_keys_regex_and_participants(tmp_path):
     items = s.items()
     assert sorted(i.subject_id for i in items) == ["sub-01_T1w", "sub-02_T1w"]
     assert {i.key for i in items} == {file_sha256(a), file_sha256(b)}
-    s2 = src("nifti-folder", path=str(tmp_path / "d"), subject_regex=r"^(sub-[^_]+)", participants=str(tmp_path / "p.csv"))
+    s2 = src("nifti-folder", path=str(tmp_path / "d"), subject_regex=r"^(sub-[^_]+)",
+             participants=str(tmp_path / "p.csv"))
     meta = {i.subject_id: i.metadata for i in s2.items()}
     assert meta == {"sub-01": {"age": 70, "group": "AD"}, "sub-02": {"age": None, "group": "CN"}}
     v = s2.load(s2.items()[0])

@@ -1,12 +1,12 @@
 import nibabel as nib
 import numpy as np
 import pytest
+from benchgen_data.templates import load_template
 
 from benchgen import registry
 from benchgen.errors import DataError
 from benchgen.interfaces import PrepContext
 from benchgen.volumes import Volume
-from benchgen_data.templates import load_template
 
 CTX = PrepContext(target_shape=(16, 24, 16))
 

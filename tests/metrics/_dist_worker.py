@@ -4,9 +4,10 @@ import json
 import os
 import sys
 
+from benchgen_metrics.distributed import extract_split
+
 from benchgen import registry
 from benchgen.interfaces import MetricContext
-from benchgen_metrics.distributed import extract_split
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 from tests.metrics.conftest import cohort, make_brains  # noqa: E402

@@ -17,6 +17,12 @@ from .conftest import make_brains
 FAST = ["--param", "ms-ssim.kernel_size=3", "--param", "ms-ssim.scales=3", "--param", "prdc.k=2"]
 
 
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    """Feature caches of these tests go to a temporary folder, never ./.benchgen."""
+    monkeypatch.setenv("BENCHGEN_CACHE", str(tmp_path / "cache"))
+
+
 def write_set(folder, arr, prefix="v"):
     for i, a in enumerate(arr):
         write_nifti(folder / f"{prefix}{i:02d}.nii.gz", a, np.eye(4))

@@ -65,3 +65,30 @@ def test_gaussian_kernel_matches_loops():
 def test_needs_two_samples():
     with pytest.raises(ValueError, match="at least 2"):
         mmd_linear(torch.rand(1, 10), torch.rand(3, 10))
+
+
+def test_bootstrap_resamples_leave_out_copies_of_a_subject():
+    y, x = _sets(m=8, n=8, seed=4)
+    blocks = gram_blocks(y, x)
+    full = mmd_from_gram(*blocks)
+    assert mmd_from_gram(*blocks, np.arange(8), np.arange(8)) == pytest.approx(full, rel=1e-12)
+    ix = np.array([0, 0, 1, 2, 3, 4, 5, 6])  # subject 0 twice: its self-product is not a pair
+    a = y.reshape(8, -1).double().numpy()[ix]
+    pairs = [(i, j) for i in range(8) for j in range(8) if ix[i] != ix[j]]
+    t1 = np.mean([a[i] @ a[j] for i, j in pairs])
+    b = x.reshape(8, -1).double().numpy()
+    t2 = np.mean([b[i] @ b[j] for i in range(8) for j in range(8) if i != j])
+    t3 = np.mean([a[i] @ b[j] for i in range(8) for j in range(8)])
+    assert mmd_from_gram(*blocks, ix, None) == pytest.approx(t1 + t2 - 2 * t3, rel=1e-9)
+
+
+def test_plugin_ci_brackets_the_value():
+    from benchgen import registry
+    from benchgen.interfaces import MetricContext
+    from benchgen.volumes import Cohort
+
+    y, x = _sets(m=12, n=12, seed=5)
+    res = registry.create("metrics", "mmd", {"bootstrap": 200}).score(
+        Cohort(x, np.eye(4), [f"x{i}" for i in range(12)]), Cohort(y, np.eye(4), [f"y{i}" for i in range(12)]),
+        None, MetricContext(seed=0))
+    assert res.ci[0] < res.value < res.ci[1]

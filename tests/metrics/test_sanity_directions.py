@@ -22,7 +22,8 @@ def data():
 
 
 @pytest.fixture(scope="module")
-def scores(data):
+def scores(data, tmp_path_factory):
+    ctx = MetricContext(seed=0, cache_dir=tmp_path_factory.mktemp("features"), real_fingerprint="test-set")
     real, train = cohort(data["test"], "test"), cohort(data["train"], "train")
     metrics = {"mmd": registry.create("metrics", "mmd", {"bootstrap": 0}),
                "frd": registry.create("metrics", "fid", {"bootstrap": 0}),
@@ -39,7 +40,7 @@ def scores(data):
         syn = cohort(degrade_set(src, kind, level, N, seed=0), label)
         row = {}
         for name, m in metrics.items():
-            res = m.score(syn, real, train, MetricContext(seed=0))
+            res = m.score(syn, real, train, ctx)
             if isinstance(res, dict):
                 row.update({f"{name}.{k}": r.value for k, r in res.items()})
             else:
@@ -76,7 +77,7 @@ def test_degrade_functions():
     v = make_brains(1, seed=0)[0]
     assert np.array_equal(degrade(v, "none", 0.3, rng), v)
     noisy = degrade(v, "noise", 0.1, rng)
-    assert noisy.min() >= 0 and noisy.max() <= 1 and 0.05 < np.abs(noisy - v).mean() < 0.1
+    assert noisy.min() >= 0 and noisy.max() <= 1 and 0.03 < np.abs(noisy - v).mean() < 0.1
     blurred = degrade(v, "blur", 1.0, rng)
     assert np.abs(np.diff(blurred, axis=0)).mean() < np.abs(np.diff(v, axis=0)).mean()
     shifted = degrade(v, "shift", 0.1, rng)

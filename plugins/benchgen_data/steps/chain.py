@@ -8,8 +8,16 @@ from typing import Any
 
 from benchgen.interfaces import PrepContext, Preprocessor
 from benchgen.volumes import Volume
-from benchgen_data.steps.geometry import CropPadParams, CropPad, Reorient, Resample, ResampleParams, Resize, ResizeParams
-from benchgen_data.steps.intensity import (DenoiseNLM, N4BiasCorrection, N4Params, NormalizeInMask)
+from benchgen_data.steps.geometry import (
+    CropPad,
+    CropPadParams,
+    Reorient,
+    Resample,
+    ResampleParams,
+    Resize,
+    ResizeParams,
+)
+from benchgen_data.steps.intensity import DenoiseNLM, N4BiasCorrection, N4Params, NormalizeInMask
 from benchgen_data.steps.registration import RegisterMNI, RegisterParams, SkullStrip
 
 

@@ -50,7 +50,8 @@ class ScaleUnit(Preprocessor):
         else:
             lo, hi = (float(v) for v in np.percentile(vals, [p.lower, p.upper]))
         if not hi - lo > 1e-6 * max(abs(hi), abs(lo), 1e-12):
-            raise DataError(f"{volume.source or volume.subject_id}: constant foreground ({lo:g}); cannot scale to [0, 1]")
+            where = volume.source or volume.subject_id
+            raise DataError(f"{where}: constant foreground ({lo:g}); cannot scale to [0, 1]")
         out = np.clip((volume.array - lo) / (hi - lo), 0.0, 1.0)
         out[~fg] = 0.0
         return volume.replace(out)
@@ -116,6 +117,7 @@ class N4BiasCorrection(Preprocessor):
         small = sitk.Shrink(image, [p.shrink] * 3)
         small_mask = sitk.Shrink(mask, [p.shrink] * 3)
         n4 = sitk.N4BiasFieldCorrectionImageFilter()
+        n4.SetNumberOfThreads(1)  # identical results whatever the machine's thread count
         n4.SetMaximumNumberOfIterations(list(p.iterations))
         n4.SetConvergenceThreshold(p.convergence)
         n4.Execute(small, small_mask)

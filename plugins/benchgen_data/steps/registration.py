@@ -85,7 +85,9 @@ class RegisterMNI(Preprocessor):
         reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=p.bins)
         reg.SetMetricFixedMask(fmask)
         reg.SetMetricSamplingStrategy(reg.RANDOM)
-        reg.SetMetricSamplingPercentage(p.sampling, p.seed)
+        # SimpleITK reads seed 0 as "seed from the wall clock": shift by one to stay deterministic
+        reg.SetMetricSamplingPercentage(p.sampling, p.seed + 1)
+        reg.SetNumberOfThreads(1)  # threaded metric sums change with the thread count; keep runs identical
         reg.SetInterpolator(sitk.sitkLinear)
         reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3,
                                                      numberOfIterations=p.iterations,
@@ -132,7 +134,8 @@ class RegisterMNI(Preprocessor):
         reference = to_sitk(np.zeros(shape, dtype=np.float32), box_affine)
         out = from_sitk(sitk.Resample(moving, reference, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
         # QC: correlation with the template inside its brain mask, on the output grid
-        tpl = sitk.Resample(_fixed(p.voxel_mm, 0.0)[0], reference, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
+        tpl = sitk.Resample(_fixed(p.voxel_mm, 0.0)[0], reference, sitk.Transform(), sitk.sitkLinear, 0.0,
+                            sitk.sitkFloat32)
         tmask = sitk.Resample(_fixed(p.voxel_mm, 0.0)[1], reference, sitk.Transform(), sitk.sitkNearestNeighbor, 0)
         t, m = from_sitk(tpl), from_sitk(tmask) > 0
         a, b = out[m].astype(np.float64), t[m].astype(np.float64)
