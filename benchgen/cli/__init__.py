@@ -5,7 +5,7 @@ import importlib
 from benchgen.cli.app import app
 
 # Each module registers its commands on `app` when imported.
-COMMAND_MODULES = ["run", "results", "evaluate"]
+COMMAND_MODULES = ["run", "results", "evaluate", "preprocess", "data"]
 
 
 def main() -> None:

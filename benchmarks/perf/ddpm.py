@@ -96,6 +96,119 @@ def _rows(path: Path) -> list[dict]:
     return read_losses(path)
 
 
+# --------------------------------------------------------------------------------------------- speed
+def tutorial_loop(model: torch.nn.Module, data: torch.Tensor, batch_size: int, steps: int) -> list[float]:
+    """A training loop written the way MONAI's 3D DDPM tutorial writes it (DiffusionInferer, DataLoader,
+    Adam 5e-5, epsilon MSE; its autocast/GradScaler are CUDA-only and no-ops on CPU). Seconds per step."""
+    import torch.nn.functional as F
+    from monai.inferers import DiffusionInferer
+    from monai.networks.schedulers import DDPMScheduler
+    from torch.utils.data import DataLoader, TensorDataset
+
+    scheduler = DDPMScheduler(num_train_timesteps=1000, schedule="scaled_linear_beta", beta_start=0.0005,
+                              beta_end=0.0195)
+    inferer = DiffusionInferer(scheduler)
+    optimizer = torch.optim.Adam(params=model.parameters(), lr=5e-5)
+    loader = DataLoader(TensorDataset(data), batch_size=batch_size, shuffle=True, drop_last=True)
+    device = torch.device("cpu")
+    times: list[float] = []
+    model.train()
+    while len(times) < steps:
+        for (images,) in loader:
+            t0 = time.perf_counter()
+            images = images.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            noise = torch.randn_like(images).to(device)
+            timesteps = torch.randint(0, inferer.scheduler.num_train_timesteps, (images.shape[0],),
+                                      device=images.device).long()
+            noise_pred = inferer(inputs=images, diffusion_model=model, noise=noise, timesteps=timesteps)
+            loss = F.mse_loss(noise_pred.float(), noise.float())
+            loss.backward()
+            optimizer.step()
+            times.append(time.perf_counter() - t0)
+            if len(times) >= steps:
+                break
+    return times
+
+
+def plugin_steps(params: DDPMParams, train, steps: int, workdir: Path) -> list[float]:
+    """Seconds per optimizer step of the plugin's own loop (from its loss.csv), everything included."""
+    import shutil
+
+    from benchgen_ddpm.telemetry import read_losses
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    gen = DDPMGenerator(dataclasses.replace(params, max_steps=steps, val_every=0, checkpoint_every=10**6))
+    gen.fit(train, FitContext(workdir=workdir, seed=0, resume=False))
+    el = [r["elapsed_s"] for r in read_losses(workdir / "loss.csv")]
+    return [b - a for a, b in zip(el, el[1:])]
+
+
+def flops_per_step(params: DDPMParams, shape: tuple[int, int, int], batch: int) -> tuple[float, float]:
+    """(forward, forward+backward) FLOPs of one training batch, counted by FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from benchgen_ddpm.network import build_unet
+
+    with torch.device("meta"):  # shapes only: counting needs no real arithmetic (the paper model is huge)
+        model = build_unet(params)
+        x = torch.randn(batch, 1, *shape)
+        t = torch.randint(0, 1000, (batch,))
+    with FlopCounterMode(display=False) as fc:
+        with torch.no_grad():
+            model(x, t)
+    fwd = fc.get_total_flops()
+    with FlopCounterMode(display=False) as fc:
+        model(x, t).square().mean().backward()
+    return float(fwd), float(fc.get_total_flops())
+
+
+def cmd_speed(args: argparse.Namespace) -> None:
+    from benchgen_ddpm.network import build_unet
+    from benchgen_ddpm.testing import mni_cohort
+
+    shape = tuple(int(s) for s in args.shape.split(","))
+    base = DDPMParams(**{**QUICK, "time_budget_s": None, "ema_decay": None})  # EMA is added below
+    train = mni_cohort(64, shape, seed=0)
+    data = train.data * 2 - 1
+    b = base.batch_size
+    fwd, fwdbwd = flops_per_step(base, shape, b)
+    paper_fwd, paper_fb = flops_per_step(DDPMParams(), (84, 128, 84), 1)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; shape {shape}, batch {b}, fp32")
+    print(f"FLOPs per training step (FlopCounterMode): forward {fwd / 1e9:.2f} GFLOP, "
+          f"forward+backward {fwdbwd / 1e9:.2f} GFLOP")
+    if paper_fwd:  # the issue's reference numbers: 15.4 / 46.2 TFLOP
+        print(f"paper model per 84x128x84 volume: forward {paper_fwd / 1e12:.1f} TFLOP, "
+              f"forward+backward {paper_fb / 1e12:.1f} TFLOP")
+    work = Path(tempfile.mkdtemp(prefix="ddpm-speed-"))
+    runs: dict[str, list[float]] = {"plugin (SDPA, EMA)": [], "plain loop + SDPA": [], "plain loop (tutorial)": []}
+    for r in range(args.repeats):  # interleaved A, B, C, A, B, C, ... so load changes hit all alike
+        runs["plugin (SDPA, EMA)"] += plugin_steps(dataclasses.replace(base, ema_decay=0.99), train,
+                                                   args.steps + 2, work / "p")[2:]
+        for label, flash in (("plain loop + SDPA", True), ("plain loop (tutorial)", False)):
+            torch.manual_seed(r)
+            model = build_unet(dataclasses.replace(base, use_flash_attention=flash))
+            runs[label] += tutorial_loop(model, data, b, args.steps + 2)[2:]
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    print(f"\n{'training step':28s} {'s/step':>8s} {'steps/s':>8s} {'GFLOP/s':>8s}  (median of {len(runs['plain loop + SDPA'])})")
+    for k, v in med.items():
+        print(f"{k:28s} {v:8.3f} {1 / v:8.2f} {fwdbwd / v / 1e9:8.1f}")
+    print(f"ratio plugin / plain+SDPA (speed): {med['plain loop + SDPA'] / med['plugin (SDPA, EMA)']:.2f}x  (target >= 0.95)")
+    print(f"ratio plugin / tutorial    (speed): {med['plain loop (tutorial)'] / med['plugin (SDPA, EMA)']:.2f}x  (target >= 1.4)")
+
+    # sampling seconds per volume
+    gen = DDPMGenerator(dataclasses.replace(base, max_steps=1, val_every=0))
+    gen.fit(train, FitContext(workdir=work / "s", seed=0, resume=False))
+    n = args.sampling_volumes
+    print(f"\nsampling {n} volumes in one batch ({shape})")
+    for sampler, steps in (("ddim", 50), ("ddim", 100), ("ddim", 250), ("ddpm", 1000)):
+        gen.params = dataclasses.replace(base, sampler=sampler, inference_steps=steps, sample_batch_size=n)
+        t0 = time.perf_counter()
+        gen.sample(n, 0)
+        dt = time.perf_counter() - t0
+        print(f"{sampler.upper()}-{steps:<5d} {dt / n:8.3f} s/volume  ({dt:.1f} s)")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -114,10 +227,6 @@ def main(argv: list[str] | None = None) -> None:
     s.set_defaults(fn=lambda a: cmd_speed(a))
     args = ap.parse_args(argv)
     args.fn(args)
-
-
-def cmd_speed(args: argparse.Namespace) -> None:  # defined below
-    raise NotImplementedError
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import torch
@@ -20,6 +21,18 @@ from benchgen_ddpm.sampling import sample_volumes
 from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
 from benchgen_ddpm import training
 from benchgen_ddpm.training import TrainResult
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    """torch's CPU thread count for the duration of a fit or sample (it is process-global)."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _is_main_process() -> bool:
@@ -57,10 +70,11 @@ class DDPMGenerator(Generator):
         if ctx.val is not None and ctx.val.shape != train.shape:
             raise ConfigError(f"ddpm: validation shape {ctx.val.shape} differs from training shape {train.shape}")
         workdir = Path(ctx.workdir)
-        result: TrainResult = training.train(
-            p, train.data * 2.0 - 1.0, None if ctx.val is None else ctx.val.data * 2.0 - 1.0,
-            workdir, seed=ctx.seed, device=device, resume=ctx.resume,
-            progress=None if ctx.quiet else ctx.progress, trackers=trackers)
+        with _threads(p.num_threads):
+            result: TrainResult = training.train(
+                p, train.data * 2.0 - 1.0, None if ctx.val is None else ctx.val.data * 2.0 - 1.0,
+                workdir, seed=ctx.seed, device=device, resume=ctx.resume,
+                progress=None if ctx.quiet else ctx.progress, trackers=trackers)
         self._set_model(result.weights, train.shape, train.affine)
         self.train_info = {k: getattr(result, k) for k in (
             "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",
@@ -81,8 +95,9 @@ class DDPMGenerator(Generator):
     def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
         if self._model is None or self._shape is None:
             raise PluginError("ddpm: sample() needs a fitted or loaded model", "call fit() or load() first")
-        return sample_volumes(self._model, self.params, n, seed, self._shape,
-                              device=resolve_device(self.params), progress=progress)
+        with _threads(self.params.num_threads):
+            return sample_volumes(self._model, self.params, n, seed, self._shape,
+                                  device=resolve_device(self.params), progress=progress)
 
     def sampler_info(self) -> dict[str, Any]:
         p: DDPMParams = self.params

@@ -44,6 +44,7 @@ class DDPMParams:
     checkpoint_every: int = 500  # resumable training state every N optimizer steps (and at the end)
     time_budget_s: float | None = None  # stop training after this many seconds of wall time
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_threads: int | None = None  # torch CPU threads while fitting and sampling (None = torch's default)
     deterministic: bool = True  # seeded everything + torch deterministic algorithms (where available)
     log_with: tuple[str, ...] = ()  # Accelerate trackers: "tensorboard", "mlflow", "wandb", ... or "all"
     # ------------------------------------------------------------------------------ sampling
@@ -90,6 +91,8 @@ class DDPMParams:
             raise ValueError("clip_grad must be > 0 (or omitted for no clipping)")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError("num_threads must be >= 1 (or omitted for torch's default)")
         if self.val_every < 0 or self.checkpoint_every < 1:
             raise ValueError("val_every must be >= 0 and checkpoint_every >= 1")
         if self.time_budget_s is not None and self.time_budget_s <= 0:

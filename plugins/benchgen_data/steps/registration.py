@@ -17,6 +17,8 @@ from benchgen_data.geometry import voxel_sizes
 from benchgen_data.sitk_io import from_sitk, to_sitk
 from benchgen_data.templates import MNI_BOX_MM, MNI_BOX_ORIGIN_MM, load_template
 
+BRAIN_RADIUS_MM = 80.0
+
 
 @functools.lru_cache(maxsize=4)
 def _fixed(template_mm: float, mask_dilate_mm: float):
@@ -92,7 +94,12 @@ class RegisterMNI(Preprocessor):
         reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3,
                                                      numberOfIterations=p.iterations,
                                                      gradientMagnitudeTolerance=1e-6)
-        reg.SetOptimizerScalesFromPhysicalShift()
+        # Scales as ITK's physical-shift estimator computes them, but fixed: that estimator samples
+        # points at random with an unseeded generator, which made runs differ. A unit change of a
+        # rotation angle or matrix entry moves brain points by about BRAIN_RADIUS_MM; a translation by 1.
+        n = initial.GetNumberOfParameters()
+        n_lin = 3 if n == 6 else 9
+        reg.SetOptimizerScales([BRAIN_RADIUS_MM ** 2] * n_lin + [1.0] * (n - n_lin))
         reg.SetShrinkFactorsPerLevel(list(p.shrink_factors))
         reg.SetSmoothingSigmasPerLevel(list(p.smoothing_mm))
         reg.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
@@ -101,6 +108,18 @@ class RegisterMNI(Preprocessor):
         return out, reg.GetMetricValue()
 
     def __call__(self, volume: Volume, ctx: PrepContext) -> Volume:
+        import SimpleITK as sitk
+
+        # ITK's threaded reductions (image moments, metric sums) merge partial sums in completion
+        # order, so results vary in the last bits between runs; one thread makes them identical.
+        old = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+        try:
+            return self._call(volume)
+        finally:
+            sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(old)
+
+    def _call(self, volume: Volume) -> Volume:
         import SimpleITK as sitk
 
         p = self.params
