@@ -1,8 +1,9 @@
 """DDPM plugin benchmarks (a script, not a test: timings never decide pass/fail).
 
     python benchmarks/perf/ddpm.py quick [--out DIR] [--montage docs/img/ddpm_quick_montage.png]
-        trains the suite's `quick` profile from scratch on MNI152-derived volumes (or the phantom source
-        with --phantom), samples with DDIM-50 and prints the brain-shape checks and timings.
+        trains the suite's `quick` profile from scratch on MNI152-derived volumes (or on the data of a
+        suite's quick profile with --suite benchmarks/healthy_t1.toml), samples with DDIM-50 and prints
+        the brain-shape checks and timings.
     python benchmarks/perf/ddpm.py speed [--repeats 3] [--steps 6]
         plugin training step vs a plain loop written as MONAI's 3D DDPM tutorial writes it (same model,
         batch, size, dtype), with and without SDPA, interleaved A,B,A,B; FLOPs with FlopCounterMode;
@@ -24,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from benchgen.interfaces import FitContext
 from benchgen_ddpm.generator import DDPMGenerator
 from benchgen_ddpm.params import DDPMParams
+
+from benchgen.interfaces import FitContext
 
 # The suite's quick profile (benchmarks/healthy_t1.toml, [profiles.quick.generators.ddpm.params]).
 QUICK = dict(
@@ -39,12 +40,15 @@ QUICK = dict(
 QUICK_SHAPE = (16, 24, 16)
 
 
-def _data(n_train: int, n_val: int, n_test: int, phantom: bool):
-    if phantom:
-        from benchgen import registry
+def _data(n_train: int, n_val: int, n_test: int, suite: str | None):
+    """(train, val, test) cohorts: the suite's quick-profile splits (its dataset source and preprocessing,
+    through the runner's cached loader) or, without a suite, MNI152-derived volumes."""
+    if suite:
+        from benchgen.runner import load_data
+        from benchgen.suite import load_suite
 
-        src = registry.create("datasets", "phantom", {"n_subjects": n_train + n_val + n_test})
-        raise SystemExit(f"phantom source found ({src}); wire its preprocessing here")  # pragma: no cover
+        splits = load_data(load_suite(suite, "quick")).splits
+        return splits.train, splits.val, splits.test
     from benchgen_ddpm.testing import mni_cohort
 
     return (mni_cohort(n_train, QUICK_SHAPE, seed=0), mni_cohort(n_val, QUICK_SHAPE, seed=1),
@@ -56,7 +60,7 @@ def cmd_quick(args: argparse.Namespace) -> None:
     from benchgen_ddpm.telemetry import rich_progress
     from benchgen_ddpm.testing import brain_shape_scores
 
-    train, val, test = _data(180, 60, 60, args.phantom)
+    train, val, test = _data(180, 60, 60, args.suite)
     params = DDPMParams(**{**QUICK, **json.loads(args.override)})
     gen = DDPMGenerator(params)
     out = Path(args.out or tempfile.mkdtemp(prefix="ddpm-quick-"))
@@ -146,9 +150,8 @@ def plugin_steps(params: DDPMParams, train, steps: int, workdir: Path) -> list[f
 
 def flops_per_step(params: DDPMParams, shape: tuple[int, int, int], batch: int) -> tuple[float, float]:
     """(forward, forward+backward) FLOPs of one training batch, counted by FlopCounterMode."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     from benchgen_ddpm.network import build_unet
+    from torch.utils.flop_counter import FlopCounterMode
 
     with torch.device("meta"):  # shapes only: counting needs no real arithmetic (the paper model is huge)
         model = build_unet(params)
@@ -190,11 +193,13 @@ def cmd_speed(args: argparse.Namespace) -> None:
             model = build_unet(dataclasses.replace(base, use_flash_attention=flash))
             runs[label] += tutorial_loop(model, data, b, args.steps + 2)[2:]
     med = {k: statistics.median(v) for k, v in runs.items()}
-    print(f"\n{'training step':28s} {'s/step':>8s} {'steps/s':>8s} {'GFLOP/s':>8s}  (median of {len(runs['plain loop + SDPA'])})")
+    n_med = len(runs["plain loop + SDPA"])
+    print(f"\n{'training step':28s} {'s/step':>8s} {'steps/s':>8s} {'GFLOP/s':>8s}  (median of {n_med})")
     for k, v in med.items():
         print(f"{k:28s} {v:8.3f} {1 / v:8.2f} {fwdbwd / v / 1e9:8.1f}")
-    print(f"ratio plugin / plain+SDPA (speed): {med['plain loop + SDPA'] / med['plugin (SDPA, EMA)']:.2f}x  (target >= 0.95)")
-    print(f"ratio plugin / tutorial    (speed): {med['plain loop (tutorial)'] / med['plugin (SDPA, EMA)']:.2f}x  (target >= 1.4)")
+    ours = med["plugin (SDPA, EMA)"]
+    print(f"ratio plugin / plain+SDPA (speed): {med['plain loop + SDPA'] / ours:.2f}x  (target >= 0.95)")
+    print(f"ratio plugin / tutorial    (speed): {med['plain loop (tutorial)'] / ours:.2f}x  (target >= 1.4)")
 
     # sampling seconds per volume
     gen = DDPMGenerator(dataclasses.replace(base, max_steps=1, val_every=0))
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     q.add_argument("--out", default=None)
     q.add_argument("--montage", default=None)
     q.add_argument("--override", default="{}", help="JSON dict of params to change")
-    q.add_argument("--phantom", action="store_true")
+    q.add_argument("--suite", default=None, help="take the data from this suite's quick profile")
     q.add_argument("--resume", action="store_true")
     q.set_defaults(fn=cmd_quick)
     s = sub.add_parser("speed", help="training-step and sampling speed vs the plain MONAI loop")

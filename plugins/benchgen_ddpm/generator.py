@@ -14,12 +14,12 @@ from benchgen.errors import ConfigError, PluginError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, _no_progress
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
+from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
 from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
 from benchgen_ddpm.sampling import sample_volumes
 from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
-from benchgen_ddpm import training
 from benchgen_ddpm.training import TrainResult
 
 

@@ -26,8 +26,13 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
 from benchgen.params import params_to_dict
-from benchgen_ddpm.checkpoint import (config_mismatch, flatten_optimizer, load_training_state,
-                                      save_training_state, unflatten_optimizer)
+from benchgen_ddpm.checkpoint import (
+    config_mismatch,
+    flatten_optimizer,
+    load_training_state,
+    save_training_state,
+    unflatten_optimizer,
+)
 from benchgen_ddpm.network import build_unet
 from benchgen_ddpm.params import TRAINING_FIELDS, DDPMParams
 from benchgen_ddpm.schedule import ddpm_scheduler, training_target

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from benchgen_ddpm.testing import mni_cohort
 
 SHAPE = (8, 12, 8)

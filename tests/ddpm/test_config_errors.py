@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from benchgen_ddpm.testing import mni_cohort
 
 from benchgen import registry
 from benchgen.errors import ConfigError
 from benchgen.interfaces import FitContext
-from benchgen_ddpm.testing import mni_cohort
 
 from .conftest import tiny
 

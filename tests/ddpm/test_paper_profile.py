@@ -1,10 +1,10 @@
 """The paper profile: the published network size and noise schedule (no forward pass at full size)."""
 
 import torch
-
-from benchgen import registry
 from benchgen_ddpm.network import build_unet, check_shape, count_parameters
 from benchgen_ddpm.schedule import ddim_scheduler, ddpm_scheduler
+
+from benchgen import registry
 
 
 def test_paper_network_and_schedule():

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from benchgen_ddpm.checkpoint import load_training_state
 from benchgen_ddpm.telemetry import read_losses
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from benchgen_ddpm.checkpoint import load_training_state
+from benchgen_ddpm.telemetry import read_losses
 from safetensors.torch import load_file
 
 from benchgen import registry
 from benchgen.errors import PluginError
 from benchgen.interfaces import FitContext
-from benchgen_ddpm.checkpoint import load_training_state
-from benchgen_ddpm.telemetry import read_losses
 
 from .conftest import SHAPE, tiny
 

@@ -14,9 +14,10 @@ import torch
 
 torch.set_num_threads(1)  # identical kernels in every run, so trajectories can be compared exactly
 
+from benchgen_ddpm.testing import mni_cohort  # noqa: E402
+
 from benchgen import registry  # noqa: E402
 from benchgen.interfaces import FitContext  # noqa: E402
-from benchgen_ddpm.testing import mni_cohort  # noqa: E402
 
 
 def digest(weights: dict[str, torch.Tensor]) -> str:
