@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import math
-import tomllib
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -20,7 +19,7 @@ from benchgen import registry
 from benchgen.errors import BenchgenError, ConfigError, DataError
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
-from benchgen.params import params_to_dict
+from benchgen.params import params_to_dict, parse_overrides
 from benchgen.volumes import Cohort, read_nifti
 
 DEFAULT_METRICS = ("mmd", "fid", "ms-ssim", "prdc")
@@ -64,22 +63,8 @@ def set_fingerprint(files: Sequence[Path], normalize: bool) -> str:
 
 
 def parse_param_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``["mmd.kernel=gaussian", "ms-ssim.kernel_size=3"]`` -> ``{"mmd": {"kernel": "gaussian"}, ...}``.
-
-    Values are TOML literals (``3``, ``1.5``, ``true``, ``[1, 2]``, ``"x"``); anything else is a string.
-    """
-    out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        name_key, sep, raw = item.partition("=")
-        metric, dot, key = name_key.rpartition(".")
-        if not sep or not dot or not metric or not key:
-            raise ConfigError(f"--param {item!r}: expected METRIC.KEY=VALUE, e.g. ms-ssim.kernel_size=3")
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        out.setdefault(metric, {})[key] = value
-    return out
+    """``--param METRIC.KEY=VALUE`` -> {metric: {key: value}} (see :func:`benchgen.params.parse_overrides`)."""
+    return parse_overrides(items, "METRIC.KEY=VALUE, e.g. ms-ssim.kernel_size=3")
 
 
 def _num(x: Any) -> float | None:

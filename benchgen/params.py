@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import tomllib
 import types
 import typing
 from typing import Any, Literal, Union, get_args, get_origin
@@ -141,4 +142,28 @@ def describe(params_cls: type) -> list[tuple[str, str, Any]]:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else "(required)")
         out.append((f.name, _type_name(hints[f.name]), default))
+    return out
+
+
+def parse_overrides(items: typing.Sequence[str], example: str = "NAME.KEY=VALUE",
+                    default_owner: str | None = None) -> dict[str, dict[str, Any]]:
+    """Command-line ``--param OWNER.KEY=VALUE`` (or ``KEY=VALUE`` with a `default_owner`) ->
+    {owner: {key: value}}. Values are TOML literals (``3``, ``true``, ``[84, 128, 84]``); ``none`` is
+    None; anything else is a string. The owner may contain dots' neighbours like ``ms-ssim``."""
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        lhs, sep, raw = item.partition("=")
+        owner, dot, key = lhs.rpartition(".")
+        if not dot:
+            owner, key = default_owner or "", lhs
+        if not sep or not owner or not key:
+            raise ConfigError(f"--param {item!r}: expected {example}")
+        if raw.strip().lower() in ("none", "null"):
+            value: Any = None
+        else:
+            try:
+                value = tomllib.loads(f"v = {raw}")["v"]
+            except tomllib.TOMLDecodeError:
+                value = raw
+        out.setdefault(owner, {})[key] = value
     return out

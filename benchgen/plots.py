@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+from benchgen.atomic import atomic_path
 
 
 def mid_slices(volume: np.ndarray) -> list[np.ndarray]:
@@ -18,16 +18,9 @@ def mid_slices(volume: np.ndarray) -> list[np.ndarray]:
 
 def save_figure(fig: "object", path: str | Path) -> Path:
     """Save atomically (temporary file + rename) so a killed run leaves no half-written PNG."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, ".png") as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def montage(groups: Sequence[tuple[str, np.ndarray]], path: str | Path, n: int = 4, title: str = "") -> Path:

@@ -21,7 +21,6 @@ import io
 import json
 import os
 import re
-import tempfile
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from benchgen import qc as qclib
+from benchgen.atomic import write_text
 from benchgen.errors import BenchgenError, ConfigError, DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import DataItem, DatasetSource, PrepContext, Preprocessor
@@ -345,11 +345,7 @@ def sidecar_path(output: Path) -> Path:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 def _finished(output: Path, item: DataItem, chain_fp: str) -> dict[str, Any] | None:

@@ -35,7 +35,8 @@ def resolve_device(requested: str = "auto") -> str:
     if requested == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if requested == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device 'cuda' was asked for but no CUDA device is available", "use device = \"auto\" or \"cpu\"")
+        raise ConfigError("device 'cuda' was asked for but no CUDA device is available",
+                          'use device = "auto" or "cpu"')
     return requested
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from benchgen import paths
+from benchgen.atomic import atomic_path, write_text
 from benchgen.errors import BenchgenError, DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext, Generator, Metric, MetricContext, MetricResult, PrepContext
@@ -64,14 +65,11 @@ def _cache_write_cohort(cohort: Cohort, failures: list[tuple[str, str]], stem: P
     """Tensor in safetensors + metadata in JSON, each written to a temp name and renamed."""
     from safetensors.torch import save_file
 
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    tmp = stem.with_name(f".tmp-{uuid.uuid4().hex}")
-    save_file({"data": cohort.data.contiguous()}, str(tmp) + ".safetensors")
+    with atomic_path(str(stem) + ".safetensors", ".safetensors") as tmp:
+        save_file({"data": cohort.data.contiguous()}, tmp)
     meta = {"affine": cohort.affine.tolist(), "subject_ids": cohort.subject_ids, "metadata": cohort.metadata,
             "failures": failures}
-    Path(str(tmp) + ".json").write_text(json.dumps(meta))
-    os.replace(str(tmp) + ".safetensors", str(stem) + ".safetensors")
-    os.replace(str(tmp) + ".json", str(stem) + ".json")  # the JSON is the "complete" marker
+    write_text(str(stem) + ".json", json.dumps(meta))  # written last: the JSON marks the entry complete
 
 
 def _cache_read_cohort(stem: Path) -> tuple[Cohort, list[tuple[str, str]]] | None:
@@ -221,10 +219,8 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, suite: Suite, l
         data = load_file(str(path))["data"]
     else:
         data = check_samples(gen.sample(n, seed, progress=progress), n, suite.shape, label)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{uuid.uuid4().hex}.safetensors")
-        save_file({"data": data.contiguous()}, str(tmp))
-        os.replace(tmp, path)
+        with atomic_path(path, ".safetensors") as tmp:
+            save_file({"data": data.contiguous()}, tmp)
     return Cohort(data, affine, [f"{label}-s{seed}-{i:03d}" for i in range(n)])
 
 
@@ -294,7 +290,8 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
     if unknown:
         from benchgen.errors import ConfigError
 
-        raise ConfigError(f"unknown generator '{unknown[0]}' in this suite", f"choose from {', '.join(suite.generators)}")
+        raise ConfigError(f"unknown generator '{unknown[0]}' in this suite",
+                          f"choose from {', '.join(suite.generators)}")
 
     with ProgressReporter(console=console, enabled=not quiet) as progress:
         data: Data | None = None

@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -17,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from benchgen.atomic import atomic_path
 from benchgen.errors import DataError
 
 
@@ -81,7 +80,8 @@ class Cohort:
 
     def volumes(self) -> list[Volume]:
         arr = self.numpy()
-        return [Volume(arr[i], self.affine, s, dict(m)) for i, (s, m) in enumerate(zip(self.subject_ids, self.metadata))]
+        pairs = enumerate(zip(self.subject_ids, self.metadata))
+        return [Volume(arr[i], self.affine, s, dict(m)) for i, (s, m) in pairs]
 
 
 def check_finite(array: np.ndarray, where: str) -> None:
@@ -128,18 +128,11 @@ def write_nifti(path: str | Path, array: np.ndarray, affine: np.ndarray) -> Path
     import nibabel as nib
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     img = nib.Nifti1Image(np.asarray(array, dtype=np.float32), np.asarray(affine, dtype=np.float64))
     img.header.set_xyzt_units("mm")
     suffix = ".nii.gz" if path.name.endswith(".nii.gz") else ".nii"
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix) as tmp:
         nib.save(img, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 

@@ -1,4 +1,4 @@
-"""Command-line interface: `benchgen run|validate|list|leaderboard|export|evaluate|train|sample|preprocess|data|cache`."""
+"""Command-line interface: `benchgen run|validate|list|leaderboard|export|evaluate|train|sample|...`."""
 
 import importlib
 

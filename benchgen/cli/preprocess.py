@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,28 +11,12 @@ from rich.table import Table
 
 from benchgen.cli.app import app, console, handle_errors, out
 from benchgen.errors import ConfigError
+from benchgen.params import parse_overrides
 
 
 def parse_kv(items: Sequence[str], default_owner: str | None = None) -> dict[str, dict[str, Any]]:
-    """``OWNER.KEY=VALUE`` (or ``KEY=VALUE`` when `default_owner` is given) -> {owner: {key: value}}.
-    Values are TOML literals (``3``, ``true``, ``[84, 128, 84]``); ``none`` is None; else a string."""
-    out_: dict[str, dict[str, Any]] = {}
-    for item in items:
-        lhs, sep, raw = item.partition("=")
-        owner, dot, key = lhs.rpartition(".")
-        if not dot:
-            owner, key = default_owner or "", lhs
-        if not sep or not owner or not key:
-            raise ConfigError(f"--param {item!r}: expected STEP.KEY=VALUE, e.g. paper.denoise=false")
-        if raw.strip().lower() in ("none", "null"):
-            value: Any = None
-        else:
-            try:
-                value = tomllib.loads(f"v = {raw}")["v"]
-            except tomllib.TOMLDecodeError:
-                value = raw
-        out_.setdefault(owner, {})[key] = value
-    return out_
+    """``STEP.KEY=VALUE`` options for a chain or source (see :func:`benchgen.params.parse_overrides`)."""
+    return parse_overrides(items, "STEP.KEY=VALUE, e.g. paper.denoise=false", default_owner)
 
 
 def failure_table(failures: Sequence[Any], title: str) -> Table:

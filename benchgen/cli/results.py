@@ -11,6 +11,7 @@ import typer
 from benchgen.cli.app import app, console, handle_errors, out
 from benchgen.errors import ConfigError
 
+RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
 FORMATS = ("table", "markdown", "csv", "json", "html")
 
 
@@ -20,7 +21,7 @@ def leaderboard_cmd(
     suite: str = typer.Option(None, "--suite", "-s", help="Suite name (default: every suite in the store)."),
     profile: str = typer.Option(None, "--profile", "-p", help="Only this profile."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, markdown, csv, json or html"),
-    results: Path = typer.Option(None, "--results", help="SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"),
+    results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
     output: Path = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
 ) -> None:
     """Rank generators per suite and profile: mean ± 95% CI over seeds, ↑/↓ per metric."""

@@ -10,6 +10,7 @@ import typer
 from benchgen.cli.app import app, console, handle_errors, out
 from benchgen.errors import ConfigError
 
+RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
 PROFILE_HELP = "Suite profile: auto (quick without CUDA, paper with it), or a profile name from the suite."
 
 
@@ -43,7 +44,7 @@ def load(suite_path: Path, profile: str, quiet: bool):
 def run_cmd(
     suite_path: Path = typer.Argument(..., metavar="SUITE", help="Suite TOML file, e.g. benchmarks/healthy_t1.toml"),
     profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
-    results: Path = typer.Option(None, "--results", help="SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"),
+    results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
     generator: list[str] = typer.Option(None, "--generator", "-g", help="Run only these generator labels."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary and leaderboard on stdout."),
@@ -111,7 +112,8 @@ def train_cmd(
 
     suite = load(suite_path, profile, quiet)
     if generator not in suite.generators:
-        raise ConfigError(f"unknown generator '{generator}' in {suite_path}", f"choose from {', '.join(suite.generators)}")
+        raise ConfigError(f"unknown generator '{generator}' in {suite_path}",
+                          f"choose from {', '.join(suite.generators)}")
     with ProgressReporter(console=console, enabled=not quiet) as progress:
         data = load_data(suite, progress)
         _, ckpt = fit_or_load(suite.generators[generator], data, suite, resolve_device(suite.device), progress,

@@ -4,11 +4,10 @@ large dataset a second time costs one stat per file instead of reading every byt
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from benchgen import paths
+from benchgen.atomic import write_text
 from benchgen.hashing import file_sha256
 
 
@@ -54,10 +53,6 @@ class HashMemo:
         if not (self.enabled and self.dirty):
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
-            with os.fdopen(fd, "w") as f:
-                json.dump(self.table, f)
-            os.replace(tmp, self.path)
+            write_text(self.path, json.dumps(self.table))
         except OSError:  # a read-only cache only costs speed
             pass

@@ -7,13 +7,12 @@ name, version, params and, for pretrained extractors, the weights' sha256). One 
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from benchgen.atomic import atomic_path
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FeatureExtractor
 
@@ -37,13 +36,6 @@ def cached(extractor: FeatureExtractor, cache_dir: Path | None, real_fingerprint
         except (OSError, ValueError):
             pass  # a damaged cache entry is recomputed
     feats = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, ".npy") as tmp:
         np.save(tmp, feats)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return feats, False

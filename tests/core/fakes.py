@@ -11,8 +11,17 @@ import numpy as np
 import torch
 
 from benchgen.errors import DataError, MetricError
-from benchgen.interfaces import (DataItem, DatasetSource, FitContext, Generator, Metric, MetricContext,
-                                 MetricResult, PrepContext, Preprocessor)
+from benchgen.interfaces import (
+    DataItem,
+    DatasetSource,
+    FitContext,
+    Generator,
+    Metric,
+    MetricContext,
+    MetricResult,
+    PrepContext,
+    Preprocessor,
+)
 from benchgen.volumes import Cohort, Volume
 
 SHAPE = (6, 8, 6)

@@ -1,8 +1,6 @@
 import json
 import sqlite3
 
-import pytest
-
 from benchgen.leaderboard import build_boards, render_csv, render_json, render_markdown
 from benchgen.runner import run_suite
 from benchgen.store import ResultStore
