@@ -44,7 +44,8 @@ def test_failures_are_stored_and_run_continues(fake_registry, suite_file, home, 
     by = {(r["generator"], r["metric"], r["seed"]): r for r in recs}
     assert by[("bad", "meandiff", 0)]["status"] == "error"
     assert "deliberate fit failure" in by[("bad", "meandiff", 0)]["message"]
-    assert by[("good", "boom", 1)]["status"] == "error" and "deliberate metric failure" in by[("good", "boom", 1)]["message"]
+    boom = by[("good", "boom", 1)]
+    assert boom["status"] == "error" and "deliberate metric failure" in boom["message"]
     assert by[("good", "meandiff", 1)]["status"] == "ok"
     assert len(s.errors) == 6  # bad: 2 seeds x 2 metrics, good: boom x 2 seeds
     # errors are retried on the next run, ok cells are not
