@@ -56,9 +56,10 @@ def _data(n_train: int, n_val: int, n_test: int, suite: str | None):
 
 
 def cmd_quick(args: argparse.Namespace) -> None:
-    from benchgen_ddpm.montage import save_montage
     from benchgen_ddpm.telemetry import rich_progress
     from benchgen_ddpm.testing import brain_shape_scores
+
+    from benchgen.plots import montage
 
     train, val, test = _data(180, 60, 60, args.suite)
     params = DDPMParams(**{**QUICK, **json.loads(args.override)})
@@ -85,8 +86,8 @@ def cmd_quick(args: argparse.Namespace) -> None:
               f"min {s['corr'].min():.3f} mean {s['corr'].mean():.3f}; background > 0: "
               f"mean {100 * s['background_frac'].mean():.2f} % max {100 * s['background_frac'].max():.2f} %")
     if args.montage:
-        save_montage(test.numpy(), samples, args.montage, n=4,
-                     title=f"quick profile, 16×24×16: real (top) vs DDIM-{params.inference_steps} samples (bottom)")
+        montage([("real", test.numpy()), ("ddpm", samples)], args.montage, n=4,
+                title=f"quick profile, 16×24×16: real vs DDIM-{params.inference_steps} samples")
         import shutil
 
         shutil.copyfile(out / "work" / "loss.png", Path(args.montage).with_name("ddpm_quick_loss.png"))

@@ -135,18 +135,3 @@ def test_time_budget_and_bf16(tmp_path, tiny_train):
     bf.fit(tiny_train, FitContext(workdir=tmp_path / "b"))
     rows = read_losses(tmp_path / "b" / "loss.csv")
     assert len(rows) == 2 and all(np.isfinite(r["loss"]) for r in rows)
-
-
-def test_montage_png(tmp_path, tiny_train):
-    from benchgen_ddpm.montage import mid_slices, save_montage
-
-    vol = np.zeros(SHAPE, dtype=np.float32)
-    vol[SHAPE[0] // 2, :, :] = 1.0  # a sagittal plane: bright in the sagittal view only
-    planes = dict(mid_slices(vol))
-    assert planes["sagittal"].min() == 1.0 and planes["axial"].shape == (SHAPE[1], SHAPE[0])
-    assert planes["axial"].mean() == pytest.approx(1 / SHAPE[0])
-    path = save_montage(tiny_train.data, torch.flip(tiny_train.data, [0]), tmp_path / "m.png", n=3)
-    import matplotlib.image as mpimg
-
-    img = mpimg.imread(path)
-    assert img.ndim == 3 and img.shape[0] > img.shape[1]  # 6 plane rows x 3 columns
