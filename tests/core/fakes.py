@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,6 +106,9 @@ class MeanDiff(Metric):
     def score(self, synthetic, real, train, ctx: MetricContext):
         if self.params.explode:
             raise MetricError("deliberate metric failure")
+        if os.environ.get("BENCHGEN_TEST_HANG_SEED") == str(ctx.seed):  # lets a test kill -9 mid-run
+            while True:
+                time.sleep(0.05)
         v = float((synthetic.data.mean() - real.data.mean()).abs())
         return MetricResult(v, ci=(v * 0.9, v * 1.1), details={"bootstrap": self.params.bootstrap})
 
