@@ -19,6 +19,9 @@ def atomic_path(path: str | Path, suffix: str = "") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600 files; give them the user's usual permissions
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)
