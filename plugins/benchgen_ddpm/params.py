@@ -29,6 +29,9 @@ class DDPMParams:
     beta_end: float = 0.0195
     prediction_type: Literal["epsilon", "v_prediction"] = "epsilon"
     clip_sample: bool = True  # clamp predicted x0 to [-1, 1] while sampling (MONAI's default)
+    # Rescale the betas so that the last step is pure noise (Lin et al. 2023) and let DDIM start there
+    # ("trailing" steps): training then sees what sampling starts from. Needs v-prediction. Off = the paper.
+    zero_terminal_snr: bool = False
     # ------------------------------------------------------------------------------ optimisation
     lr: float = 5e-5
     warmup_steps: int = 0  # linear learning-rate warm-up, in optimizer steps
@@ -103,6 +106,9 @@ class DDPMParams:
         if self.sampler == "ddpm" and self.inference_steps != self.num_train_timesteps:
             raise ValueError(f"the ddpm sampler runs all num_train_timesteps={self.num_train_timesteps} steps; "
                              f"got inference_steps={self.inference_steps} (use sampler = \"ddim\" for fewer)")
+        if self.zero_terminal_snr and self.prediction_type != "v_prediction":
+            raise ValueError("zero_terminal_snr needs prediction_type = \"v_prediction\" (epsilon is undefined "
+                             "at zero signal)")
         if not 0 <= self.eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
 
@@ -112,11 +118,12 @@ class DDPMParams:
 TRAINING_FIELDS = (
     "channels", "attention_levels", "num_head_channels", "num_res_blocks", "norm_num_groups",
     "use_flash_attention", "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type",
+    "zero_terminal_snr",
     "lr", "warmup_steps", "epochs", "max_steps", "batch_size", "grad_accum", "clip_grad", "ema_decay",
     "mixed_precision", "compile", "deterministic", "time_budget_s",
 )
 # Fields that define the network and its noise schedule: what `load` must agree with.
 MODEL_FIELDS = (
     "channels", "attention_levels", "num_head_channels", "num_res_blocks", "norm_num_groups",
-    "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type",
+    "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type", "zero_terminal_snr",
 )

@@ -15,15 +15,39 @@ def _schedule_args(p: DDPMParams) -> dict:
     return args
 
 
+def zero_terminal_snr_betas(betas: torch.Tensor) -> torch.Tensor:
+    """Lin et al. 2023, Algorithm 1: shift and scale sqrt(alphas_cumprod) so the last one is exactly 0 and
+    the first is unchanged. Written here because MONAI's schedulers have no such option."""
+    abar_sqrt = torch.cumprod(1.0 - betas.double(), 0).sqrt()
+    first, last = abar_sqrt[0].clone(), abar_sqrt[-1].clone()
+    abar = ((abar_sqrt - last) * first / (first - last)) ** 2
+    alphas = torch.cat([abar[:1], abar[1:] / abar[:-1]])
+    return (1.0 - alphas).to(betas.dtype)
+
+
+def _apply_zero_snr(s: DDPMScheduler | DDIMScheduler) -> None:
+    s.betas = zero_terminal_snr_betas(s.betas)
+    s.alphas = 1.0 - s.betas
+    s.alphas_cumprod = torch.cumprod(s.alphas, 0)
+
+
 def ddpm_scheduler(p: DDPMParams) -> DDPMScheduler:
     """The training (and 1000-step sampling) scheduler."""
-    return DDPMScheduler(**_schedule_args(p), prediction_type=p.prediction_type, clip_sample=p.clip_sample)
+    s = DDPMScheduler(**_schedule_args(p), prediction_type=p.prediction_type, clip_sample=p.clip_sample)
+    if p.zero_terminal_snr:
+        _apply_zero_snr(s)
+    return s
 
 
 def ddim_scheduler(p: DDPMParams, steps: int) -> DDIMScheduler:
     """A DDIM scheduler on the same betas, set to `steps` inference steps."""
     s = DDIMScheduler(**_schedule_args(p), prediction_type=p.prediction_type, clip_sample=p.clip_sample)
     s.set_timesteps(steps)
+    if p.zero_terminal_snr:
+        _apply_zero_snr(s)
+        # "trailing" steps: start at the last (pure-noise) timestep, e.g. 999, 979, ..., 19 for 50 steps
+        ratio = p.num_train_timesteps // steps
+        s.timesteps = torch.arange(p.num_train_timesteps - 1, -1, -ratio)[:steps]
     return s
 
 
