@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+from benchgen.atomic import atomic_path, write_text
 from benchgen.errors import ConfigError
 
 FORMAT = "benchgen-ddpm/1"
@@ -29,27 +30,12 @@ _CKPT = re.compile(r"^ckpt-(\d{9})$")
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write a small text file through a temporary file in the same folder and an atomic rename."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text(path, text)
 
 
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path, ".safetensors") as tmp:
         save_file(_plain(tensors), tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _plain(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
