@@ -7,7 +7,6 @@ resumes where it stopped. A failing cell is stored as an error and the run goes 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
@@ -225,14 +224,6 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, suite: Suite, l
 
 
 # ------------------------------------------------------------------------------------------- metrics
-def metric_instance(spec: PluginSpec, bootstrap: int) -> Metric:
-    """The suite's bootstrap B reaches every metric that has a `bootstrap` parameter."""
-    metric: Metric = spec.build()
-    if any(f.name == "bootstrap" for f in dataclasses.fields(metric.params)):
-        metric.params = dataclasses.replace(metric.params, bootstrap=bootstrap)
-    return metric
-
-
 def metric_results(result: MetricResult | dict[str, MetricResult], label: str,
                    metric: Metric) -> list[tuple[str, MetricResult]]:
     """Flatten a metric's result(s) to (column, result); sub-results become `label.key`."""
@@ -262,16 +253,9 @@ class Plan:
         return [cell for cell, key in self.keys.items() if key not in self.done]
 
 
-def _metric_config(spec: PluginSpec, bootstrap: int) -> dict[str, Any]:
-    cfg = spec.config()
-    if "bootstrap" in cfg["params"]:
-        cfg["params"]["bootstrap"] = bootstrap
-    return cfg
-
-
 def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str) -> str:
     return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
-                        "fit_seed": gen.seed, "seed": seed, "metric": _metric_config(metric, suite.bootstrap),
+                        "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
                         "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp}, 24)
 
 
@@ -350,7 +334,7 @@ def _run_generator(plan: Plan, suite: Suite, data: Data, store: ResultStore, dev
 
     def fail_cells(cells: list[tuple[int, str]], message: str) -> None:
         for seed, mlabel in cells:
-            cfg = _metric_config(suite.metrics[mlabel], suite.bootstrap)
+            cfg = suite.metrics[mlabel].config()
             store_cell(seed, mlabel, mlabel, MetricResult(None, status="error", message=message), cfg, {}, 0.0)
 
     progress.log(f"[bold]{spec.label}[/] ({spec.plugin}): {len(plan.pending)} cells to compute")
@@ -378,10 +362,10 @@ def _run_generator(plan: Plan, suite: Suite, data: Data, store: ResultStore, dev
             summary.outputs += _save_outputs(suite, spec.label, synth, test)
         for mlabel in todo:
             mspec = suite.metrics[mlabel]
-            cfg = _metric_config(mspec, suite.bootstrap)
+            cfg = mspec.config()
             t0 = time.perf_counter()
             try:
-                metric = metric_instance(mspec, suite.bootstrap)
+                metric: Metric = mspec.build()
                 ctx = MetricContext(seed=seed, device=device, cache_dir=paths.cache_dir("features"),
                                     real_fingerprint=fingerprint([data.fingerprint, "test"]), progress=progress)
                 result = metric.score(synth, test, train if metric.needs_train else None, ctx)

@@ -9,6 +9,7 @@ the base (e.g. ``quick`` shrinks shape and sample counts for a CPU); ``profile="
 from __future__ import annotations
 
 import copy
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,14 @@ def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> Pl
     return PluginSpec(kind, label, name, params, int(table.get("seed", 0)))
 
 
+def _with_bootstrap(spec: PluginSpec, bootstrap: int) -> PluginSpec:
+    """The suite's bootstrap B reaches every metric that has a `bootstrap` parameter, so the stored
+    params (and the cell keys made from them) say which B produced each CI."""
+    if not any(f.name == "bootstrap" for f in dataclasses.fields(spec.params)):
+        return spec
+    return dataclasses.replace(spec, params=dataclasses.replace(spec.params, bootstrap=bootstrap))
+
+
 def _step_specs(steps: list[Any]) -> list[PluginSpec]:
     out = []
     for i, step in enumerate(steps):
@@ -244,7 +253,8 @@ def _build(path: Path, raw: dict[str, Any], requested: str) -> Suite:
 
     generators = {label: _plugin_spec("generators", label, t, f"generators.{label}")
                   for label, t in doc["generators"].items()}
-    metrics = {label: _plugin_spec("metrics", label, t, f"evaluation.metrics.{label}")
+    bootstrap = ev.get("bootstrap", 200)
+    metrics = {label: _with_bootstrap(_plugin_spec("metrics", label, t, f"evaluation.metrics.{label}"), bootstrap)
                for label, t in ev["metrics"].items()}
     primary = doc["suite"].get("primary_metric", next(iter(metrics)))
     if primary.split(".")[0] not in metrics:
@@ -259,4 +269,4 @@ def _build(path: Path, raw: dict[str, Any], requested: str) -> Suite:
         split_seed=ds.get("split_seed", 0), first_volume=ds.get("first_volume", False),
         jobs=ds.get("jobs", 1), steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
         generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
-        bootstrap=ev.get("bootstrap", 200), device=device, metrics=metrics, document=doc)
+        bootstrap=bootstrap, device=device, metrics=metrics, document=doc)
