@@ -16,6 +16,7 @@ from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
 from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
+from benchgen_ddpm.intensity import encode
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
 from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
 from benchgen_ddpm.sampling import sample_volumes
@@ -70,9 +71,10 @@ class DDPMGenerator(Generator):
         if ctx.val is not None and ctx.val.shape != train.shape:
             raise ConfigError(f"ddpm: validation shape {ctx.val.shape} differs from training shape {train.shape}")
         workdir = Path(ctx.workdir)
+        val = None if ctx.val is None else encode(ctx.val.data, p.background_gap)
         with _threads(p.num_threads):
             result: TrainResult = training.train(
-                p, train.data * 2.0 - 1.0, None if ctx.val is None else ctx.val.data * 2.0 - 1.0,
+                p, encode(train.data, p.background_gap), val,
                 workdir, seed=ctx.seed, device=device, resume=ctx.resume,
                 progress=None if ctx.quiet else ctx.progress, trackers=trackers)
         self._set_model(result.weights, train.shape, train.affine)
@@ -127,9 +129,11 @@ class DDPMGenerator(Generator):
 
     def load(self, folder: Path) -> None:
         weights, meta = load_weights(Path(folder))
-        diff = config_mismatch(meta.get("model", {}), self.model_config())
+        # a field a checkpoint predates holds its default (what that checkpoint was trained with)
+        defaults = params_to_dict(DDPMParams())
+        stored = {**{k: defaults[k] for k in MODEL_FIELDS}, **meta.get("model", {})}
+        diff = config_mismatch(stored, self.model_config())
         if diff:
-            stored = meta.get("model", {})
             detail = "; ".join(f"{k}: checkpoint {stored.get(k)!r} vs config {self.model_config().get(k)!r}"
                                for k in diff[:3])
             raise ConfigError(f"ddpm: checkpoint {folder} was trained with another config ({detail})",

@@ -32,6 +32,9 @@ class DDPMParams:
     # Rescale the betas so that the last step is pure noise (Lin et al. 2023) and let DDIM start there
     # ("trailing" steps): training then sees what sampling starts from. Needs v-prediction. Off = the paper.
     zero_terminal_snr: bool = False
+    # Encode the exact-zero background at -1 and tissue in [-1 + gap, 1] (benchgen_ddpm.intensity): background
+    # errors under the gap decode to exactly 0. 0 = the plain affine map of the paper.
+    background_gap: float = 0.0
     # ------------------------------------------------------------------------------ optimisation
     lr: float = 5e-5
     warmup_steps: int = 0  # linear learning-rate warm-up, in optimizer steps
@@ -109,6 +112,8 @@ class DDPMParams:
         if self.zero_terminal_snr and self.prediction_type != "v_prediction":
             raise ValueError("zero_terminal_snr needs prediction_type = \"v_prediction\" (epsilon is undefined "
                              "at zero signal)")
+        if not 0 <= self.background_gap < 1:
+            raise ValueError(f"background_gap must be in [0, 1), got {self.background_gap}")
         if not 0 <= self.eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
 
@@ -118,7 +123,7 @@ class DDPMParams:
 TRAINING_FIELDS = (
     "channels", "attention_levels", "num_head_channels", "num_res_blocks", "norm_num_groups",
     "use_flash_attention", "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type",
-    "zero_terminal_snr",
+    "zero_terminal_snr", "background_gap",
     "lr", "warmup_steps", "epochs", "max_steps", "batch_size", "grad_accum", "clip_grad", "ema_decay",
     "mixed_precision", "compile", "deterministic", "time_budget_s",
 )
@@ -126,4 +131,5 @@ TRAINING_FIELDS = (
 MODEL_FIELDS = (
     "channels", "attention_levels", "num_head_channels", "num_res_blocks", "norm_num_groups",
     "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type", "zero_terminal_snr",
+    "background_gap",
 )

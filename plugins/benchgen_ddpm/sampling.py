@@ -11,6 +11,7 @@ from typing import Callable
 
 import torch
 
+from benchgen_ddpm.intensity import decode
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.schedule import ddim_scheduler, ddpm_scheduler
 
@@ -25,7 +26,7 @@ def _seed(seed: int, *parts: int) -> int:
 @torch.inference_mode()
 def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, shape: tuple[int, int, int],
                    device: str = "cpu", progress: ProgressFn | None = None) -> torch.Tensor:
-    """``n×1×D×H×W`` float32 volumes in [0, 1] (the model works in [-1, 1])."""
+    """``n×1×D×H×W`` float32 volumes in [0, 1] (the model works in [-1, 1], see ``intensity``)."""
     progress = progress or (lambda *a, **k: None)
     model = model.to(device).eval()
     if p.sampler == "ddim":
@@ -52,5 +53,5 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
                 x, _ = scheduler.step(pred, t, x, generator=g)
             done += b
             progress("ddpm: sampling", done, total, sampler=p.sampler, steps=len(timesteps))
-        out.append(((x.float().cpu() + 1.0) / 2.0).clamp_(0.0, 1.0))
+        out.append(decode(x.float().cpu(), p.background_gap))
     return torch.cat(out)

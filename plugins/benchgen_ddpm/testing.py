@@ -57,12 +57,21 @@ def mni_cohort(n: int, shape: tuple[int, int, int] = (16, 24, 16), seed: int = 0
 
 
 def brain_shape_scores(samples: np.ndarray, real: np.ndarray, threshold: float = 0.0) -> dict[str, np.ndarray]:
-    """Per-sample Pearson correlation with the real mean image, and the fraction of voxels > threshold
-    in the real set's background (voxels that are zero in every real volume)."""
+    """Per-sample Pearson correlation with the real mean image, the fraction of voxels > threshold in the
+    real set's background (voxels that are zero in every real volume) and, as the check that a clean
+    background is not bought by erasing tissue, the same fraction in its brain core (voxels > 0 in every
+    real volume), the fraction of clearly-brain voxels (real mean >= 0.1) that are 0, and the fraction of
+    brain-core voxels darker than 0.01 (compare with the real set's own)."""
     mean = real.mean(0)
-    background = (real <= 0).all(0)
+    background, core = (real <= 0).all(0), (real > 0).all(0)
     m = (mean - mean.mean()).ravel()
     corr = np.array([np.dot((s - s.mean()).ravel(), m) / (np.linalg.norm(s - s.mean()) * np.linalg.norm(m) + 1e-12)
                      for s in samples])
-    bg = np.array([(s[background] > threshold).mean() if background.any() else 0.0 for s in samples])
-    return {"corr": corr, "background_frac": bg}
+
+    def frac(mask: np.ndarray) -> np.ndarray:
+        return np.array([(s[mask] > threshold).mean() if mask.any() else 0.0 for s in samples])
+
+    clear = core & (mean >= 0.1)  # voxels that are clearly brain, not a dark partial-volume edge
+    return {"corr": corr, "background_frac": frac(background), "tissue_frac": frac(core),
+            "clear_tissue_zero": 1.0 - frac(clear),
+            "dark_core_frac": np.array([(s[core] < 0.01).mean() if core.any() else 0.0 for s in samples])}
