@@ -1,12 +1,15 @@
 """DDPM plugin benchmarks (a script, not a test: timings never decide pass/fail).
 
-    python benchmarks/perf/ddpm.py quick [--out DIR] [--montage docs/img/ddpm_quick_montage.png]
+    python benchmarks/perf/ddpm.py quick [--out DIR] [--montage FILE.png] [--suite benchmarks/healthy_t1.toml]
         trains the suite's `quick` profile from scratch on MNI152-derived volumes (or on the data of a
         suite's quick profile with --suite benchmarks/healthy_t1.toml), samples with DDIM-50 and prints
         the brain-shape checks and timings.
     python benchmarks/perf/ddpm.py suite-samples [--suite benchmarks/healthy_t1.toml] [--profile quick]
         the same brain-shape checks on the DDPM samples a `benchgen run` of the suite wrote (NIfTI under
         $BENCHGEN_HOME/runs/<suite>/<profile>/samples/ddpm), against the suite's test split.
+    python benchmarks/perf/ddpm.py kernels [--shape 16,24,16] [--batch 8] [--steps 15]
+        the raw training step with MONAI attention, SDPA, channels_last_3d, torch.compile and bf16
+        autocast, interleaved, and the profiler's share of convolutions and attention in it.
     python benchmarks/perf/ddpm.py speed [--repeats 3] [--steps 6] [--shape 16,24,16] [--batch 8]
         plugin training step vs a plain loop written as MONAI's 3D DDPM tutorial writes it (same model,
         batch, size, dtype), with and without SDPA, interleaved A,B,A,B; FLOPs with FlopCounterMode;
@@ -312,6 +315,69 @@ def _sampling_speed(base: DDPMParams, shape: tuple[int, int, int], n: int) -> No
         print(f"{sampler.upper()}-{steps:<5d} {dt / n:8.3f} s/volume  ({dt:.1f} s)")
 
 
+def cmd_kernels(args: argparse.Namespace) -> None:
+    """Raw forward+backward+Adam step of the quick network under kernel and layout variants, interleaved,
+    as ratios to MONAI's own attention in fp32; then where the fp32 step's time goes (torch.profiler)."""
+    import torch.nn.functional as F
+    from benchgen_ddpm.network import build_unet
+
+    shape = tuple(int(s) for s in args.shape.split(","))
+    base = quick_params(batch_size=args.batch)
+    x = torch.randn(args.batch, 1, *shape)
+    t = torch.randint(0, 1000, (args.batch,))
+
+    def make(variant: str):
+        torch.manual_seed(0)
+        model = build_unet(dataclasses.replace(base, use_flash_attention=variant != "fp32 (MONAI attention)"))
+        inp = x
+        if variant == "channels_last_3d":
+            model, inp = model.to(memory_format=torch.channels_last_3d), x.contiguous(
+                memory_format=torch.channels_last_3d)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+        run = torch.compile(model) if variant == "torch.compile" else model
+        amp = (torch.autocast("cpu", dtype=torch.bfloat16) if variant == "bf16 autocast (other dtype)"
+               else torch.autocast("cpu", enabled=False))
+
+        def step() -> None:
+            opt.zero_grad(set_to_none=True)
+            with amp:
+                out = run(inp, t)
+            F.mse_loss(out.float(), inp).backward()
+            opt.step()
+        t0 = time.perf_counter()
+        step(), step()  # warm-up (and compilation)
+        return step, time.perf_counter() - t0
+
+    variants = ["fp32 (MONAI attention)", "SDPA", "channels_last_3d", "torch.compile", "bf16 autocast (other dtype)"]
+    steps, warm = {}, {}
+    for v in variants:
+        steps[v], warm[v] = make(v)
+    times: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(args.steps):  # interleaved, one step of each in turn
+        for v in variants:
+            t0 = time.perf_counter()
+            steps[v]()
+            times[v].append(time.perf_counter() - t0)
+    ref = statistics.median(times[variants[0]])
+    print(f"quick network at {shape}, batch {args.batch}, {torch.get_num_threads()} threads; "
+          f"median of {args.steps} interleaved steps")
+    for v in variants:
+        med = statistics.median(times[v])
+        print(f"{v:30s} {med:.4f} s/step  speed {ref / med:.2f}x  (warm-up {warm[v]:.1f} s)")
+    from torch.profiler import profile
+
+    with profile() as prof:
+        for _ in range(3):
+            steps[variants[0]]()
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    conv = sum(e.self_cpu_time_total for e in events if "convolution" in e.key)
+    attn = sum(e.self_cpu_time_total for e in events if e.key in ("aten::bmm", "aten::baddbmm", "aten::_softmax",
+                                                                     "aten::_softmax_backward_data"))
+    print(f"fp32 step (torch.profiler, self CPU time): convolutions {conv / total:.0%}, "
+          f"attention matmuls + softmax {attn / total:.1%}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -327,6 +393,11 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--profile", default="quick")
     v.add_argument("--label", default="ddpm")
     v.set_defaults(fn=cmd_suite_samples)
+    k = sub.add_parser("kernels", help="kernel / layout / compile variants of the raw training step")
+    k.add_argument("--shape", default="16,24,16")
+    k.add_argument("--batch", type=int, default=8)
+    k.add_argument("--steps", type=int, default=15)
+    k.set_defaults(fn=cmd_kernels)
     s = sub.add_parser("speed", help="training-step and sampling speed vs the plain MONAI loop")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--steps", type=int, default=6)

@@ -70,3 +70,18 @@ def test_checkpoint_from_another_config(tmp_path: Path, tiny_train):
     # a training state left in the workdir by another config is refused, not silently reused
     with pytest.raises(ConfigError, match="training state from another config.*lr"):
         make(max_steps=1, val_every=0, lr=5e-4).fit(tiny_train, FitContext(workdir=tmp_path / "w"))
+
+
+def test_checkpoint_that_predates_a_model_field_loads_with_its_default(tmp_path: Path, tiny_train):
+    import json
+
+    gen = make(max_steps=1, val_every=0)
+    gen.fit(tiny_train, FitContext(workdir=tmp_path / "w"))
+    gen.save(tmp_path / "ck")
+    meta_file = tmp_path / "ck" / "ddpm.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["model"]["background_gap"]  # as written before the field existed
+    meta_file.write_text(json.dumps(meta))
+    make().load(tmp_path / "ck")  # the default (0, the plain 2x - 1 map) is what it was trained with
+    with pytest.raises(ConfigError, match=r"another config \(background_gap: checkpoint 0.0 vs config 0.3"):
+        make(background_gap=0.3).load(tmp_path / "ck")
