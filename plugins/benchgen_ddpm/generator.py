@@ -103,8 +103,12 @@ class DDPMGenerator(Generator):
 
     def sampler_info(self) -> dict[str, Any]:
         p: DDPMParams = self.params
-        return {"sampler": p.sampler, "inference_steps": p.inference_steps, "eta": p.eta if p.sampler == "ddim"
+        info = {"sampler": p.sampler, "inference_steps": p.inference_steps, "eta": p.eta if p.sampler == "ddim"
                 else 0.0, "prediction_type": p.prediction_type}
+        # the optimizer steps the sampled weights had: with `time_budget_s` they depend on the machine's speed
+        if "steps" in self.train_info:
+            info["trained_steps"] = int(self.train_info["steps"])
+        return info
 
     # ---------------------------------------------------------------------------------- save/load
     def model_config(self) -> dict[str, Any]:

@@ -81,6 +81,7 @@ def test_sampling_is_seeded_batched_and_in_range(fitted, tiny_train):
                                                        max_steps=6, sample_batch_size=1))
     small.load(root / "ckpt")
     assert torch.allclose(small.sample(3, seed=0), a, atol=1e-5)
+    assert small.sampler_info()["trained_steps"] == 6  # a loaded checkpoint knows how long it trained
     # eta > 0 adds noise along the chain; the DDPM sampler runs every training step
     noisy = make(ema_decay=0.9, eta=1.0)
     noisy.load(root / "ckpt")
@@ -97,7 +98,7 @@ def test_ddpm_sampler_runs_every_training_step(tmp_path, tiny_train):
     assert steps[-1] == (40, 40) and len(steps) == 20 and out.shape == (2, 1, *SHAPE)
     assert torch.equal(out, full.sample(2, seed=0))
     assert full.sampler_info() == {"sampler": "ddpm", "inference_steps": 20, "eta": 0.0,
-                                   "prediction_type": "epsilon"}
+                                   "prediction_type": "epsilon", "trained_steps": 1}
 
 
 def test_load_round_trip_and_unfitted_errors(fitted, tmp_path):
@@ -131,6 +132,7 @@ def test_time_budget_and_bf16(tmp_path, tiny_train):
     gen = make(max_steps=50, time_budget_s=1e-6, val_every=0)
     gen.fit(tiny_train, FitContext(workdir=tmp_path / "a"))
     assert gen.train_info["steps"] == 1 and gen.train_info["stopped_by_budget"]
+    assert gen.sampler_info()["trained_steps"] == 1  # recorded with every score of these samples
     bf = make(max_steps=2, mixed_precision="bf16", val_every=0)
     bf.fit(tiny_train, FitContext(workdir=tmp_path / "b"))
     rows = read_losses(tmp_path / "b" / "loss.csv")
