@@ -14,6 +14,11 @@
         plugin training step vs a plain loop written as MONAI's 3D DDPM tutorial writes it (same model,
         batch, size, dtype), with and without SDPA, interleaved A,B,A,B; FLOPs with FlopCounterMode;
         sampling seconds per volume for DDPM-1000 vs DDIM-50/100/250.
+    python benchmarks/perf/ddpm.py gpu [--shape 84,128,84] [--batch 1] [--steps 10] [--max-batch 64]
+        on a CUDA device: the plugin's training step with the paper's network in fp32 (MONAI attention),
+        fp32 + SDPA and bf16 + SDPA (s/step, TFLOP/s, utilisation of the card's peak, peak memory), then the
+        largest batch that fits at that size for fp32 + SDPA and bf16 + SDPA (each try in its own process).
+        `--device cpu --network quick --shape 16,24,16` runs the same code on a CPU as a smoke test.
 
 The machine may be shared: compare the ratios measured within one run, not absolute numbers across runs.
 """
@@ -378,6 +383,101 @@ def cmd_kernels(args: argparse.Namespace) -> None:
           f"attention matmuls + softmax {attn / total:.1%}")
 
 
+# ----------------------------------------------------------------------------------------------- gpu
+# Dense peak TFLOP/s by card and dtype, from the vendors' data sheets (SXM parts). fp32 convolutions run as
+# TF32 on tensor cores under PyTorch's default (torch.backends.cudnn.allow_tf32 = True), hence the TF32 peak.
+PEAK_TFLOPS = {"H100": {"bf16": 989.4, "tf32": 494.7}, "H200": {"bf16": 989.4, "tf32": 494.7},
+               "A100": {"bf16": 312.0, "tf32": 156.0}}
+GPU_VARIANTS = {"fp32, MONAI attention": (False, "no"), "fp32 + SDPA": (True, "no"), "bf16 + SDPA": (True, "bf16")}
+
+
+def _gpu_params(network: str, variant: str, batch: int, device: str) -> DDPMParams:
+    flash, precision = GPU_VARIANTS[variant]
+    base = DDPMParams() if network == "paper" else quick_params()
+    return dataclasses.replace(base, use_flash_attention=flash, mixed_precision=precision, batch_size=batch,
+                               device=device, ema_decay=None, time_budget_s=None, num_threads=None)
+
+
+def _gpu_child(network: str, variant: str, shape: tuple[int, int, int], batch: int, steps: int,
+               device: str) -> dict:
+    """The plugin's own fit for `steps` optimizer steps in this (fresh) process: seconds per step, peak
+    memory, or {"oom": True} when the batch does not fit."""
+    import resource
+
+    from benchgen_ddpm.testing import mni_cohort
+
+    params = _gpu_params(network, variant, batch, device)
+    train = mni_cohort(batch, shape, seed=0)
+    try:
+        times = plugin_steps(params, train, steps, Path(tempfile.mkdtemp(prefix="ddpm-gpu-")))
+    except torch.OutOfMemoryError:
+        return {"oom": True}
+    if device == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**30
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return {"oom": False, "times": times, "peak_gb": peak}
+
+
+def cmd_gpu(args: argparse.Namespace) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    if args.device == "cuda" and not torch.cuda.is_available():
+        sys.exit("gpu: no CUDA device on this machine (use --device cpu for a smoke run of the same code)")
+    shape = tuple(int(s) for s in args.shape.split(","))
+    spawn = get_context("spawn")
+
+    def run(variant: str, batch: int, steps: int) -> dict:
+        with ProcessPoolExecutor(1, mp_context=spawn) as pool:  # a fresh process: clean memory, OOM contained
+            return pool.submit(_gpu_child, args.network, variant, shape, batch, steps, args.device).result()
+
+    name = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+    peaks = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
+    _, fwdbwd = flops_per_step(_gpu_params(args.network, "fp32 + SDPA", 1, args.device), shape, 1)
+    print(f"{name}; torch {torch.__version__}; {args.network} network; shape {shape}; plugin fit, "
+          f"{args.steps} timed steps per row; {fwdbwd / 1e12:.2f} TFLOP forward+backward per volume")
+    print(f"{'variant':24s} {'batch':>5s} {'s/step':>8s} {'vol/s':>7s} {'TFLOP/s':>8s} {'of peak':>8s} "
+          f"{'peak mem':>9s}")
+    speed = {}
+    for variant in GPU_VARIANTS:
+        out = run(variant, args.batch, args.steps + 1)  # the first step (allocator, kernel choice) is dropped
+        if out["oom"]:
+            print(f"{variant:24s} {args.batch:5d}  out of memory")
+            continue
+        step = statistics.median(out["times"])
+        speed[variant] = step
+        tflops = fwdbwd * args.batch / step / 1e12
+        peak = peaks and peaks["bf16" if "bf16" in variant else "tf32"]
+        print(f"{variant:24s} {args.batch:5d} {step:8.3f} {args.batch / step:7.2f} {tflops:8.3g} "
+              f"{(f'{tflops / peak:.0%}' if peak else 'n/a'):>8s} {out['peak_gb']:7.2f} GB")
+    if "bf16 + SDPA" in speed and "fp32 + SDPA" in speed:
+        print(f"bf16 + SDPA vs fp32 + SDPA: {speed['fp32 + SDPA'] / speed['bf16 + SDPA']:.2f}x")
+    if "bf16 + SDPA" in speed and "fp32, MONAI attention" in speed:
+        print(f"bf16 + SDPA vs fp32 with MONAI attention: {speed['fp32, MONAI attention'] / speed['bf16 + SDPA']:.2f}x")
+    for variant in ("fp32 + SDPA", "bf16 + SDPA"):
+        fits, too_big, peak_gb = 0, None, None
+        batch = 1
+        while batch <= args.max_batch:  # double until it fails, then bisect between the last fit and the failure
+            out = run(variant, batch, 2)
+            if out["oom"]:
+                too_big = batch
+                break
+            fits, peak_gb = batch, out["peak_gb"]
+            batch *= 2
+        while too_big is not None and too_big - fits > 1:
+            mid = (fits + too_big) // 2
+            out = run(variant, mid, 2)
+            if out["oom"]:
+                too_big = mid
+            else:
+                fits, peak_gb = mid, out["peak_gb"]
+        limit = (f"first batch that did not fit: {too_big}" if too_big
+                 else f"no failure up to --max-batch {args.max_batch}")
+        print(f"largest batch at {shape}, {variant}: {fits} ({peak_gb:.2f} GB peak; {limit})" if fits
+              else f"largest batch at {shape}, {variant}: none fits")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -406,6 +506,14 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--warmup", type=int, default=2, help="steps per loop dropped before timing")
     s.add_argument("--sampling-volumes", type=int, default=8, help="0 skips the sampling timings")
     s.set_defaults(fn=lambda a: cmd_speed(a))
+    g = sub.add_parser("gpu", help="fp32 vs bf16 + SDPA training steps and the largest batch, on a CUDA device")
+    g.add_argument("--shape", default="84,128,84")
+    g.add_argument("--batch", type=int, default=1)
+    g.add_argument("--steps", type=int, default=10)
+    g.add_argument("--max-batch", type=int, default=64)
+    g.add_argument("--network", choices=("paper", "quick"), default="paper")
+    g.add_argument("--device", choices=("cuda", "cpu"), default="cuda")
+    g.set_defaults(fn=cmd_gpu)
     args = ap.parse_args(argv)
     args.fn(args)
 
