@@ -55,6 +55,18 @@ def quick_params(**changes) -> DDPMParams:
 QUICK_SHAPE = (16, 24, 16)
 
 
+def volume_shape(text: str) -> tuple[int, int, int]:
+    """--shape D,H,W: three positive integers, each divisible by 4 (the quick and paper UNets have 3 levels)."""
+    try:
+        shape = tuple(int(s) for s in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 3 or any(s <= 0 or s % 4 for s in shape):
+        raise argparse.ArgumentTypeError(f"{text!r} is not D,H,W with each side a positive multiple of 4 "
+                                         "(e.g. 16,24,16 or 84,128,84)")
+    return shape  # type: ignore[return-value]
+
+
 def _data(n_train: int, n_val: int, n_test: int, suite: str | None):
     """(train, val, test) cohorts: the suite's quick-profile splits (its dataset source and preprocessing,
     through the runner's cached loader) or, without a suite, MNI152-derived volumes."""
@@ -260,7 +272,7 @@ def cmd_speed(args: argparse.Namespace) -> None:
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    shape = tuple(int(s) for s in args.shape.split(","))
+    shape = args.shape
     b = args.batch
     base = quick_params(batch_size=b)
     fwd, fwdbwd = flops_per_step(base, shape, b)
@@ -326,7 +338,7 @@ def cmd_kernels(args: argparse.Namespace) -> None:
     import torch.nn.functional as F
     from benchgen_ddpm.network import build_unet
 
-    shape = tuple(int(s) for s in args.shape.split(","))
+    shape = args.shape
     base = quick_params(batch_size=args.batch)
     x = torch.randn(args.batch, 1, *shape)
     t = torch.randint(0, 1000, (args.batch,))
@@ -425,7 +437,7 @@ def cmd_gpu(args: argparse.Namespace) -> None:
 
     if args.device == "cuda" and not torch.cuda.is_available():
         sys.exit("gpu: no CUDA device on this machine (use --device cpu for a smoke run of the same code)")
-    shape = tuple(int(s) for s in args.shape.split(","))
+    shape = args.shape
     spawn = get_context("spawn")
 
     def run(variant: str, batch: int, steps: int) -> dict:
@@ -494,20 +506,20 @@ def main(argv: list[str] | None = None) -> None:
     v.add_argument("--label", default="ddpm")
     v.set_defaults(fn=cmd_suite_samples)
     k = sub.add_parser("kernels", help="kernel / layout / compile variants of the raw training step")
-    k.add_argument("--shape", default="16,24,16")
+    k.add_argument("--shape", type=volume_shape, default="16,24,16")
     k.add_argument("--batch", type=int, default=8)
     k.add_argument("--steps", type=int, default=15)
     k.set_defaults(fn=cmd_kernels)
     s = sub.add_parser("speed", help="training-step and sampling speed vs the plain MONAI loop")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--steps", type=int, default=6)
-    s.add_argument("--shape", default="16,24,16")
+    s.add_argument("--shape", type=volume_shape, default="16,24,16")
     s.add_argument("--batch", type=int, default=8)
     s.add_argument("--warmup", type=int, default=2, help="steps per loop dropped before timing")
     s.add_argument("--sampling-volumes", type=int, default=8, help="0 skips the sampling timings")
     s.set_defaults(fn=lambda a: cmd_speed(a))
     g = sub.add_parser("gpu", help="fp32 vs bf16 + SDPA training steps and the largest batch, on a CUDA device")
-    g.add_argument("--shape", default="84,128,84")
+    g.add_argument("--shape", type=volume_shape, default="84,128,84")
     g.add_argument("--batch", type=int, default=1)
     g.add_argument("--steps", type=int, default=10)
     g.add_argument("--max-batch", type=int, default=64)
