@@ -108,14 +108,8 @@ def cmd_quick(args: argparse.Namespace) -> None:
     print(f"trained {info['steps']}/{info['total_steps']} steps in {fit_s:.0f} s "
           f"({info['elapsed_s'] / max(info['steps'], 1):.3f} s/step; budget stop: {info['stopped_by_budget']})")
     print(f"loss: mean of first 50 steps {first:.4f} -> last 50 steps {last:.4f}; val {info['final_val_loss']}")
-    dark_real = 100 * brain_shape_scores(test.numpy(), test.numpy())["dark_core_frac"].mean()
     for seed, (secs, s) in scores.items():
-        print(f"seed {seed}: DDIM-{params.inference_steps} 48 volumes in {secs:.1f} s; corr with real mean "
-              f"min {s['corr'].min():.3f} mean {s['corr'].mean():.3f}; background > 0: "
-              f"mean {100 * s['background_frac'].mean():.2f} % max {100 * s['background_frac'].max():.2f} %; "
-              f"brain core > 0: mean {100 * s['tissue_frac'].mean():.2f} % min {100 * s['tissue_frac'].min():.2f} %")
-        print(f"        clear tissue == 0: {100 * s['clear_tissue_zero'].mean():.2f} %; brain core < 0.01: "
-              f"{100 * s['dark_core_frac'].mean():.1f} % (real test volumes: {dark_real:.1f} %)")
+        print_brain_shape(s, test, f"seed {seed}: DDIM-{params.inference_steps} 48 volumes in {secs:.1f} s; ")
     if args.montage:
         montage([("real", test.numpy()), ("ddpm", samples)], args.montage, n=4,
                 title=f"quick profile, 16×24×16: real vs DDIM-{params.inference_steps} samples")
@@ -124,6 +118,18 @@ def cmd_quick(args: argparse.Namespace) -> None:
         shutil.copyfile(out / "work" / "loss.png", Path(args.montage).with_name("ddpm_quick_loss.png"))
         print(f"montage -> {args.montage}")
     print(f"checkpoint -> {out / 'checkpoint'}")
+
+
+def print_brain_shape(s: dict[str, np.ndarray], test, head: str) -> None:
+    """The issue's two brain-shape measures and the checks that tissue was not erased, on two lines."""
+    from benchgen_ddpm.testing import brain_shape_scores
+
+    dark_real = 100 * brain_shape_scores(test.numpy(), test.numpy())["dark_core_frac"].mean()
+    print(f"{head}corr with real mean min {s['corr'].min():.3f} mean {s['corr'].mean():.3f}; background > 0: "
+          f"mean {100 * s['background_frac'].mean():.2f} % max {100 * s['background_frac'].max():.2f} %; "
+          f"brain core > 0: mean {100 * s['tissue_frac'].mean():.2f} % min {100 * s['tissue_frac'].min():.2f} %")
+    print(f"        clear tissue == 0: {100 * s['clear_tissue_zero'].mean():.2f} %; brain core < 0.01: "
+          f"{100 * s['dark_core_frac'].mean():.1f} % (real test volumes: {dark_real:.1f} %)")
 
 
 def cmd_suite_samples(args: argparse.Namespace) -> None:
@@ -145,14 +151,8 @@ def cmd_suite_samples(args: argparse.Namespace) -> None:
     print(f"{len(files)} NIfTI samples in {folder}, shape {vols[0].array.shape} (suite: {test.shape}); "
           f"wrong shape: {bad or 'none'}; affine equals the data's: "
           f"{all(np.allclose(v.affine, test.affine) for v in vols)}")
-    s = brain_shape_scores(np.stack([v.array for v in vols]), test.numpy())
-    print(f"corr with real mean min {s['corr'].min():.3f} mean {s['corr'].mean():.3f}; background > 0: mean "
-          f"{100 * s['background_frac'].mean():.2f} % max {100 * s['background_frac'].max():.2f} %; brain core "
-          f"> 0: mean {100 * s['tissue_frac'].mean():.2f} % min {100 * s['tissue_frac'].min():.2f} % "
-          f"(real test split: {len(test)} volumes)")
-    dark_real = 100 * brain_shape_scores(test.numpy(), test.numpy())["dark_core_frac"].mean()
-    print(f"clear tissue == 0: {100 * s['clear_tissue_zero'].mean():.2f} %; brain core < 0.01: "
-          f"{100 * s['dark_core_frac'].mean():.1f} % (real test volumes: {dark_real:.1f} %)")
+    print_brain_shape(brain_shape_scores(np.stack([v.array for v in vols]), test.numpy()), test,
+                      f"against the {len(test)} real test volumes: ")
 
 
 def _rows(path: Path) -> list[dict]:

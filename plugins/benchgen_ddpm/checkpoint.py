@@ -28,11 +28,6 @@ FORMAT = "benchgen-ddpm/1"
 _CKPT = re.compile(r"^ckpt-(\d{9})$")
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write a small text file through a temporary file in the same folder and an atomic rename."""
-    write_text(path, text)
-
-
 def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     with atomic_path(path, ".safetensors") as tmp:
         save_file(_plain(tensors), tmp)
@@ -84,7 +79,7 @@ def save_training_state(workdir: Path, step: int, groups: dict[str, dict[str, to
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    atomic_write_text(workdir / "latest.json", json.dumps({"checkpoint": final.name, "step": step}))
+    write_text(workdir / "latest.json", json.dumps({"checkpoint": final.name, "step": step}))
     for old in sorted(p for p in workdir.iterdir() if _CKPT.match(p.name))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     for junk in workdir.glob(".tmp-ckpt-*"):  # left by a process killed while writing
@@ -118,7 +113,7 @@ def load_training_state(workdir: Path) -> tuple[dict[str, dict[str, torch.Tensor
 def save_weights(folder: Path, weights: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     atomic_save_tensors(weights, folder / "weights.safetensors")
-    atomic_write_text(folder / "ddpm.json", json.dumps({"format": FORMAT, **meta}, indent=1))
+    write_text(folder / "ddpm.json", json.dumps({"format": FORMAT, **meta}, indent=1))
 
 
 def load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
