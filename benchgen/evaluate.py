@@ -8,18 +8,19 @@ rescales each volume by its own min and max.
 from __future__ import annotations
 
 import glob
-import math
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from benchgen import registry
-from benchgen.errors import BenchgenError, ConfigError, DataError
+from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.params import params_to_dict, parse_overrides
+from benchgen.progress import ProgressFn, no_progress
+from benchgen.scoring import finite_or_none, score_metric
 from benchgen.volumes import Cohort, read_nifti
 
 DEFAULT_METRICS = ("mmd", "fid", "ms-ssim", "prdc")
@@ -67,24 +68,18 @@ def parse_param_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
     return parse_overrides(items, "METRIC.KEY=VALUE, e.g. ms-ssim.kernel_size=3")
 
 
-def _num(x: Any) -> float | None:
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def result_entry(metric: Metric, res: MetricResult) -> dict[str, Any]:
-    hib = res.higher_is_better if res.higher_is_better is not None else metric.higher_is_better
-    return {"value": _num(res.value), "ci": [_num(res.ci[0]), _num(res.ci[1])] if res.ci else None,
-            "higher_is_better": bool(hib), "reference": _num(res.reference), "status": res.status,
-            "message": res.message, "params": params_to_dict(metric.params), "details": res.details}
+    return {"value": finite_or_none(res.value),
+            "ci": [finite_or_none(res.ci[0]), finite_or_none(res.ci[1])] if res.ci else None,
+            "higher_is_better": bool(res.higher_is_better), "reference": finite_or_none(res.reference),
+            "status": res.status, "message": res.message, "params": params_to_dict(metric.params),
+            "details": res.details}
 
 
 def evaluate(real: str | Path, synthetic: str | Path, metrics: Sequence[str] = (),
              train: str | Path | None = None, params: dict[str, dict[str, Any]] | None = None,
              normalize: bool = False, seed: int = 0, device: str = "cpu", cache_dir: Path | None = None,
-             progress: Callable[..., None] | None = None) -> dict[str, Any]:
+             progress: ProgressFn = no_progress) -> dict[str, Any]:
     """Score `synthetic` against `real` with each metric; one metric's failure is its own error entry.
 
     Returns ``{"n_real", "n_synthetic", "metrics": {name: {value, ci, higher_is_better, reference,
@@ -105,19 +100,12 @@ def evaluate(real: str | Path, synthetic: str | Path, metrics: Sequence[str] = (
     ctx = MetricContext(seed=seed, device=device,
                         cache_dir=cache_dir if cache_dir is not None else paths.cache_dir("features"),
                         real_fingerprint=set_fingerprint(real_files, normalize),
-                        progress=progress or (lambda *a, **k: None))
+                        progress=progress)
     results: dict[str, Any] = {}
     for name, metric in plugins.items():
         assert isinstance(metric, Metric)
-        try:
-            res = metric.score(syn_set, real_set, train_set if metric.needs_train else None, ctx)
-        except BenchgenError as exc:
-            res = MetricResult(None, status="error", message=str(exc))
-        except Exception as exc:  # a plugin bug must not hide the other metrics' results
-            res = MetricResult(None, status="error", message=f"{name}: {type(exc).__name__}: {exc}")
-        if isinstance(res, dict):
-            for key, sub in res.items():
-                results[f"{name}.{key}"] = result_entry(metric, sub)
-        else:
-            results[name] = result_entry(metric, res)
+        for column, res in score_metric(metric, name, syn_set, real_set, train_set, ctx):
+            if res.status == "error" and not (res.message or "").startswith(name):
+                res.message = f"{name}: {res.message}"
+            results[column] = result_entry(metric, res)
     return {"n_real": len(real_set), "n_synthetic": len(syn_set), "metrics": results}

@@ -8,27 +8,19 @@ see :mod:`benchgen.params`). Anything that can change a score is in the params a
 from __future__ import annotations
 
 import abc
-import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, Sequence
+from typing import Any, ClassVar, Literal, Sequence
 
 import numpy as np
 import torch
 
 from benchgen.hashing import fingerprint
 from benchgen.params import NoParams, params_to_dict
+from benchgen.progress import ProgressFn, no_progress
 from benchgen.volumes import Cohort, Volume
 
 Status = Literal["ok", "skipped", "error"]
-
-# progress(description, completed, total, **fields); a no-op by default so library use stays silent.
-ProgressFn = Callable[..., None]
-
-
-def _no_progress(*_args: Any, **_kwargs: Any) -> None:
-    return None
-
 
 class Plugin:
     """Shared by all kinds: a name (the entry-point name), a version and typed params."""
@@ -64,6 +56,9 @@ class DataItem:
 class DatasetSource(Plugin, abc.ABC):
     """Lists scans and loads them one at a time, so one bad file is reported, not fatal."""
 
+    # `benchgen preprocess` writes a participants.tsv of the metadata beside the outputs (BIDS does)
+    keeps_participants: ClassVar[bool] = False
+
     @abc.abstractmethod
     def items(self) -> list[DataItem]:
         """Every scan with its subject id and metadata (cheap: no voxels read)."""
@@ -71,6 +66,13 @@ class DatasetSource(Plugin, abc.ABC):
     @abc.abstractmethod
     def load(self, item: DataItem) -> Volume:
         """The voxels of one item; raise DataError with a one-line reason when it is unusable."""
+
+    @classmethod
+    def claim(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """Whether this source can read `path` as given to ``benchgen preprocess SRC``: (priority, the
+        params that point it there), or None. The highest priority wins; sources that read no files
+        (the phantom) claim nothing."""
+        return None
 
 
 @dataclass
@@ -98,19 +100,24 @@ class FitContext:
     device: str = "cpu"
     profile: str = "default"
     val: Cohort | None = None  # validation split: for validation loss (ddpm) or held-out scans (holdout)
-    progress: ProgressFn = _no_progress
+    progress: ProgressFn = no_progress
     quiet: bool = False
     resume: bool = True
 
 
 class Generator(Plugin, abc.ABC):
-    """Fitted on the training split; samples volumes in [0, 1] at the training shape."""
+    """Fitted on the training split; samples volumes in [0, 1] at the training shape.
+
+    ``device`` is the suite's device (``evaluation.device``, resolved), set by the runner before ``fit`` or
+    ``load``; a generator that has a device setting of its own lets an explicit value there win."""
+
+    device: str | None = None
 
     @abc.abstractmethod
     def fit(self, train: Cohort, ctx: FitContext) -> None: ...
 
     @abc.abstractmethod
-    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+    def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
         """``n×1×D×H×W`` float32 in [0, 1]; the same seed gives the same volumes."""
 
     @abc.abstractmethod
@@ -144,7 +151,7 @@ class MetricContext:
     device: str = "cpu"
     cache_dir: Path | None = None  # for real-set features
     real_fingerprint: str | None = None
-    progress: ProgressFn = _no_progress
+    progress: ProgressFn = no_progress
 
 
 class Metric(Plugin, abc.ABC):
@@ -182,13 +189,8 @@ KINDS: dict[str, type[Plugin]] = {
 }
 
 
-def replace_params(plugin: Plugin, **changes: Any) -> Any:
-    """A copy of a plugin's params with some fields changed (params are frozen dataclasses)."""
-    return dataclasses.replace(plugin.params, **changes)
-
-
 __all__ = [
     "Cohort", "DataItem", "DatasetSource", "FeatureExtractor", "FitContext", "Generator", "KINDS",
     "Metric", "MetricContext", "MetricResult", "Plugin", "PrepContext", "Preprocessor", "ProgressFn",
-    "Sequence", "Volume", "replace_params",
+    "Sequence", "Volume", "no_progress",
 ]

@@ -59,6 +59,13 @@ class Board:
         hib = self.higher_is_better.get(column)
         return "" if hib is None else ("↑" if hib else "↓")
 
+    def caption(self) -> str:
+        """The legend every renderer shows under the board."""
+        text = "mean ± half-width of the 95% CI (t over seeds; bootstrap for one seed)"
+        if self.ignored:
+            text += f"; {self.ignored} older records of other configs not shown (--all-configs shows them)"
+        return text
+
     def title(self) -> str:
         return (f"{self.suite} v{self.version} · profile {self.profile} · n_real {self.n_real} · "
                 f"n_synthetic {self.n_synthetic} · ranked by {self.primary} {self.arrow(self.primary)}")
@@ -93,8 +100,9 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
     return Cell(mean, lo, hi, len(vals), status)
 
 
-def build_boards(records: list[dict[str, Any]]) -> list[Board]:
-    """Group records into boards and rank each by its suite's primary metric."""
+def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
+    """Group records into boards and rank each by its suite's primary metric. `hidden` counts records a
+    caller left out (older configs), reported in each board's caption."""
     records = [r for r in records if not (r.get("details") or {}).get("marker")]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in records:
@@ -128,8 +136,17 @@ def build_boards(records: list[dict[str, Any]]) -> list[Board]:
         rows.sort(key=lambda row: (row[2][primary].mean is None if primary in row[2] else True,
                                    sign * (row[2][primary].mean or 0.0) if primary in row[2] else 0.0))
         boards.append(Board(suite, version, profile, n_real, n_syn, primary, columns, hib, rows, reference,
-                            ignored=len(recs) - len(keep)))
+                            ignored=len(recs) - len(keep) + hidden))
     return boards
+
+
+def stored_boards(store: Any, suite: str | None = None, profile: str | None = None) -> list[Board]:
+    """Boards of every stored suite (or of the suite named `suite`), latest config per label."""
+    from benchgen.errors import ConfigError
+
+    if suite and suite not in store.suites():
+        raise ConfigError(f"no results for suite '{suite}'", f"stored suites: {', '.join(store.suites()) or 'none'}")
+    return build_boards(store.records(suite=suite, profile=profile))
 
 
 def _first_seen(records: list[dict[str, Any]], value: str, key: str = "metric") -> int:
@@ -163,10 +180,7 @@ def render_table(boards: list[Board]) -> Any:
             t.add_column(h, justify="right" if i >= 2 else "left", style="bold" if h.startswith(b.primary) else None)
         for row in _rows(b):
             t.add_row(*row, style="dim" if row[1] == REAL_ROW else None)
-        caption = "mean ± half-width of the 95% CI (t over seeds; bootstrap for one seed)"
-        if b.ignored:
-            caption += f"; {b.ignored} older records of other configs not shown"
-        t.caption = caption
+        t.caption = b.caption()
         tables.append(t)
     return Group(*tables)
 
@@ -177,6 +191,7 @@ def render_markdown(boards: list[Board]) -> str:
         head = _header(b)
         lines = [f"### {b.title()}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(b)]
+        lines += ["", f"_{b.caption()}_"]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -214,9 +229,10 @@ def render_csv(boards: list[Board]) -> str:
 
 
 def render_json(boards: list[Board]) -> str:
-    return json.dumps({"boards": [{"suite": b.suite, "version": b.version, "profile": b.profile,
-                                   "n_real": b.n_real, "n_synthetic": b.n_synthetic, "primary_metric": b.primary,
-                                   "ignored_records": b.ignored} for b in boards], "cells": _flat(boards)}, indent=2)
+    heads = [{"suite": b.suite, "version": b.version, "profile": b.profile, "n_real": b.n_real,
+              "n_synthetic": b.n_synthetic, "primary_metric": b.primary, "ignored_records": b.ignored,
+              "caption": b.caption()} for b in boards]
+    return json.dumps({"boards": heads, "cells": _flat(boards)}, indent=2)
 
 
 def render_html(boards: list[Board]) -> str:
@@ -224,7 +240,8 @@ def render_html(boards: list[Board]) -> str:
     for b in boards:
         head = "".join(f"<th>{html.escape(h)}</th>" for h in _header(b))
         rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in _rows(b))
-        body.append(f"<h2>{html.escape(b.title())}</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
+        body.append(f"<h2>{html.escape(b.title())}</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
+                    f"<caption>{html.escape(b.caption())}</caption></table>")
     style = ("body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
              "padding:4px 8px;text-align:right}td:nth-child(2){text-align:left}")
     return f"<!doctype html><html><head><meta charset='utf-8'><title>benchgen leaderboard</title>" \

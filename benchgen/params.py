@@ -158,12 +158,16 @@ def parse_overrides(items: typing.Sequence[str], example: str = "NAME.KEY=VALUE"
             owner, key = default_owner or "", lhs
         if not sep or not owner or not key:
             raise ConfigError(f"--param {item!r}: expected {example}")
-        if raw.strip().lower() in ("none", "null"):
-            value: Any = None
-        else:
-            try:
-                value = tomllib.loads(f"v = {raw}")["v"]
-            except tomllib.TOMLDecodeError:
-                value = raw
-        out.setdefault(owner, {})[key] = value
+        out.setdefault(owner, {})[key] = parse_value(raw)
     return out
+
+
+def parse_value(raw: str) -> Any:
+    """A command-line value: a TOML literal (``3``, ``true``, ``[84, 128, 84]``, ``"x"``); ``none`` or
+    ``null`` is None; anything else is the string itself."""
+    if raw.strip().lower() in ("none", "null"):
+        return None
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        return raw

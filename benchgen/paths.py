@@ -1,14 +1,22 @@
 """Where benchgen keeps things. One documented root, ``$BENCHGEN_HOME`` or ``./.benchgen``:
 
 * ``results.sqlite`` — the result store (``--results PATH`` overrides);
-* ``cache/`` — content-addressed caches, keyed by fingerprints of what made them:
+* ``cache/`` — content-addressed caches, keyed by fingerprints of what made them (:data:`CACHE_KINDS`):
   ``datasets/`` (preprocessed cohorts), ``checkpoints/`` (fitted generators), ``samples/``,
-  ``features/`` (real-set features); ``benchgen cache list|clear`` manages it;
+  ``features/`` (real-set features), ``file-hashes/`` (sha256 of input files by path, size and mtime);
+  ``benchgen cache list|clear`` manages it (:func:`cache_usage`, :func:`clear_cache`);
 * ``runs/`` — montages, loss curves and sample NIfTI files of each run.
 """
 
+from __future__ import annotations
+
 import os
+import shutil
 from pathlib import Path
+
+from benchgen.errors import ConfigError
+
+CACHE_KINDS = ("datasets", "checkpoints", "samples", "features", "file-hashes")
 
 
 def home() -> Path:
@@ -26,3 +34,39 @@ def default_results() -> Path:
 
 def runs_dir() -> Path:
     return home() / "runs"
+
+
+def check_writable(path: Path, option: str = "--results") -> None:
+    """An unwritable file location is one clear error before any work starts."""
+    path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{option} {path}: is a folder; give a file path like {path / 'results.sqlite'}")
+    probe = path.parent if path.parent != Path("") else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not os.access(probe, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ConfigError(f"{option} {path}: location is not writable", f"choose a writable path with {option}")
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def cache_usage() -> list[tuple[str, int, int]]:
+    """(kind, entries, bytes) of every cache; entries being written (``.tmp-*``) are not counted."""
+    rows = []
+    for kind in CACHE_KINDS:
+        folder = cache_dir(kind)
+        entries = [p for p in folder.iterdir() if not p.name.startswith(".tmp-")] if folder.is_dir() else []
+        rows.append((kind, len(entries), sum(_size(p) for p in entries)))
+    return rows
+
+
+def clear_cache(kind: str = "all") -> list[str]:
+    """Delete one cache or all of them (stored results are kept); returns the kinds cleared."""
+    if kind != "all" and kind not in CACHE_KINDS:
+        raise ConfigError(f"unknown cache '{kind}'; choose all or one of {', '.join(CACHE_KINDS)}")
+    kinds = list(CACHE_KINDS) if kind == "all" else [kind]
+    for k in kinds:
+        shutil.rmtree(cache_dir(k), ignore_errors=True)
+    return kinds

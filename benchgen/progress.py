@@ -1,26 +1,39 @@
-"""Rich progress for long work, behind the plain ``progress(description, completed, total, **fields)``
-callback that library code receives (so library use stays silent and scripts can pass their own)."""
+"""Progress for long work. Library code receives a plain callback,
+``progress(description, completed, total, **fields)`` (:data:`ProgressFn`), whose default is the public
+no-op :func:`no_progress`, so library use stays silent and scripts can pass their own; the CLI passes a
+:class:`ProgressReporter` (rich bars)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable
 
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+# progress(description, completed, total, **fields): what every long-running library function accepts.
+ProgressFn = Callable[..., None]
+
+
+def no_progress(*_args: Any, **_kwargs: Any) -> None:
+    """The default progress callback: does nothing."""
+    return None
 
 
 class ProgressReporter:
     """One rich task per description; extra fields (loss=..., it_s=...) are shown after the bar."""
 
     def __init__(self, console: Console | None = None, enabled: bool = True):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
         self.enabled = enabled
         self._progress = Progress(
             SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -55,3 +55,16 @@ def environment(device: str) -> dict[str, str | None]:
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def tool_versions() -> dict[str, str]:
+    """Versions of the libraries that can change preprocessed voxels."""
+    from importlib import metadata
+
+    out = {}
+    for dist in ("benchgen", "numpy", "scipy", "scikit-image", "nibabel", "nilearn", "SimpleITK", "torch"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out

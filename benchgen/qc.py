@@ -9,7 +9,6 @@ before volumes leave the preprocessing driver.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -118,41 +117,3 @@ def flag_outliers(records: Sequence[dict[str, Any]], fields: Sequence[str] = OUT
 
 def _num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(float(v))
-
-
-def montage(arrays: Sequence[np.ndarray], labels: Sequence[str], path: str | Path, per_row: int = 4,
-            title: str | None = None) -> Path:
-    """A PNG of axial / coronal / sagittal mid-slices (RAS arrays), `per_row` subjects per row."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    n = len(arrays)
-    if n == 0:
-        raise DataError("no volumes for a QC montage")
-    rows = math.ceil(n / per_row)
-    cols = 3 * min(per_row, n)
-    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.9 * rows), squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for k, (arr, label) in enumerate(zip(arrays, labels)):
-        r, c = divmod(k, per_row)
-        vmax = float(np.percentile(arr, 99.5)) or 1.0
-        vmin = float(min(arr.min(), 0.0))
-        i, j, kk = (s // 2 for s in arr.shape)
-        for t, sl in enumerate((arr[:, :, kk], arr[:, j, :], arr[i, :, :])):
-            ax = axes[r, 3 * c + t]
-            ax.imshow(sl.T, origin="lower", cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
-            if t == 1:
-                ax.set_title(label, fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=80, format="png")
-    plt.close(fig)
-    tmp.replace(path)
-    return path

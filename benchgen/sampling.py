@@ -1,60 +1,64 @@
-"""Sampling from a stored checkpoint folder, independent of the suite that trained it."""
+"""Drawing samples: the checks every generator's output passes, the sample cache, and sampling from a
+stored checkpoint folder independently of the suite that trained it."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-from benchgen import registry
-from benchgen.errors import ConfigError
-from benchgen.params import coerce, parse_params
+from benchgen import paths
+from benchgen.atomic import atomic_path
+from benchgen.errors import ConfigError, DataError
+from benchgen.hashing import fingerprint
+from benchgen.interfaces import Generator
+from benchgen.progress import ProgressFn, no_progress
 from benchgen.volumes import Cohort, write_cohort
 
 
-def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
-    """Rebuild the generator recorded in ``generator.json`` and load its fitted state."""
-    from benchgen.runner import GENERATOR_FILE
+def check_samples(samples: Any, n: int, shape: tuple[int, int, int], label: str) -> torch.Tensor:
+    """A generator's output must be n×1×D×H×W, finite, in [0, 1]: anything else is its error.
+    Tolerated and fixed up: numpy arrays, other float dtypes, overshoot of up to 1e-3 (clamped)."""
+    if not isinstance(samples, torch.Tensor):
+        samples = torch.as_tensor(np.asarray(samples))
+    want = (n, 1, *shape)
+    if tuple(samples.shape) != want:
+        raise DataError(f"generator '{label}' returned shape {tuple(samples.shape)}, expected {want}")
+    samples = samples.detach().to("cpu", torch.float32)
+    if not torch.isfinite(samples).all():
+        raise DataError(f"generator '{label}' returned NaN or Inf voxels")
+    if samples.min() < -1e-3 or samples.max() > 1 + 1e-3:
+        raise DataError(f"generator '{label}' returned values in [{samples.min():.3g}, {samples.max():.3g}], "
+                        "expected [0, 1]")
+    return samples.clamp_(0, 1)
 
-    folder = Path(folder)
-    meta_file = folder / GENERATOR_FILE
-    if not meta_file.is_file():
-        raise ConfigError(f"{folder}: not a checkpoint folder (no {GENERATOR_FILE})",
-                          "pass the folder printed by `benchgen train`")
-    meta = json.loads(meta_file.read_text())
-    cls = registry.load_class("generators", meta["plugin"])
-    if cls.version != meta["version"]:
-        raise ConfigError(f"{folder}: checkpoint of {meta['plugin']} version {meta['version']}, installed version is "
-                          f"{cls.version}", "train again with the installed plugin")
-    params = parse_params(cls.Params, meta["params"], f"{meta_file} params")
-    fields = {f.name: f for f in dataclasses.fields(params)}
-    for key, value in (overrides or {}).items():
-        if key not in fields:
-            raise ConfigError(f"generator '{meta['plugin']}' has no '{key}' setting to override")
-        import typing
 
-        tp = typing.get_type_hints(cls.Params)[key]
-        try:
-            params = dataclasses.replace(params, **{key: coerce(value, tp, f"--{key}")})
-        except ValueError as exc:  # the plugin's own range checks
-            raise ConfigError(f"--{key} {value}: {exc}") from None
-    gen = cls(params)
-    gen.name = meta["plugin"]
-    gen.load(folder)
-    return gen, meta
+def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[int, int, int], label: str,
+                  affine: np.ndarray, progress: ProgressFn = no_progress) -> Cohort:
+    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there."""
+    from safetensors.torch import load_file, save_file
+
+    path = paths.cache_dir("samples") / f"{ckpt.name}-{fingerprint(gen.sampler_info())}-seed{seed}-n{n}.safetensors"
+    if path.is_file():
+        data = load_file(str(path))["data"]
+    else:
+        data = check_samples(gen.sample(n, seed, progress=progress), n, shape, label)
+        with atomic_path(path, ".safetensors") as tmp:
+            save_file({"data": data.contiguous()}, tmp)
+    return Cohort(data, affine, [f"{label}-s{seed}-{i:03d}" for i in range(n)])
 
 
 def sample_checkpoint(folder: str | Path, n: int, out_dir: str | Path, seed: int = 0,
-                      overrides: dict[str, Any] | None = None, progress: Any = None) -> list[Path]:
+                      overrides: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> list[Path]:
+    """Write `n` volumes of the checkpoint in `folder` as NIfTI files into `out_dir`."""
+    from benchgen.checkpoints import load_checkpoint
+
     if n < 1:
         raise ConfigError(f"-n: must be at least 1, got {n}")
     gen, meta = load_checkpoint(folder, overrides)
-    from benchgen.runner import check_samples
-
-    kwargs = {"progress": progress} if progress else {}
-    data = check_samples(gen.sample(n, seed, **kwargs), n, tuple(meta["shape"]), meta.get("label", meta["plugin"]))
+    data = check_samples(gen.sample(n, seed, progress=progress), n, tuple(meta["shape"]),
+                         meta.get("label", meta["plugin"]))
     cohort = Cohort(data, np.asarray(meta["affine"]), [f"{meta['plugin']}-seed{seed}-{i:03d}" for i in range(n)])
     return write_cohort(cohort, out_dir)

@@ -13,12 +13,12 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from benchgen import registry
 from benchgen.errors import BenchgenError, ConfigError
-from benchgen.hashing import fingerprint
-from benchgen.params import params_to_dict, parse_params, unknown_key_error
+from benchgen.params import params_to_dict, parse_params, parse_value, unknown_key_error
+from benchgen.safety import check_name
 
 # --------------------------------------------------------------------------------------- the schema
 # A schema is {key: (type, required)} or {key: nested schema}; "*" matches any label (generators, metrics).
@@ -84,8 +84,14 @@ class Suite:
     metrics: dict[str, PluginSpec]
     document: dict[str, Any] = field(repr=False, default_factory=dict)  # the merged TOML
 
-    def fingerprint(self) -> str:
-        return fingerprint(self.document)
+    def generator_labels(self, labels: Sequence[str] | None = None) -> list[str]:
+        """`labels` (all generators when empty), each checked to be one of this suite's."""
+        labels = list(labels or self.generators)
+        for label in labels:
+            if label not in self.generators:
+                raise ConfigError(f"{self.path}: unknown generator '{label}' in this suite",
+                                  f"choose from {', '.join(self.generators)}")
+        return labels
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -159,7 +165,7 @@ def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> Pl
     return PluginSpec(kind, label, name, params, int(table.get("seed", 0)))
 
 
-def _with_bootstrap(spec: PluginSpec, bootstrap: int) -> PluginSpec:
+def with_bootstrap(spec: PluginSpec, bootstrap: int) -> PluginSpec:
     """The suite's bootstrap B reaches every metric that has a `bootstrap` parameter, so the stored
     params (and the cell keys made from them) say which B produced each CI."""
     if not any(f.name == "bootstrap" for f in dataclasses.fields(spec.params)):
@@ -198,17 +204,45 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
 
 
-def load_suite(path: str | Path, profile: str = "auto") -> Suite:
-    """Read, merge the chosen profile, validate strictly and resolve every plugin."""
+def load_suite(path: str | Path, profile: str = "auto", overrides: Sequence[str] = ()) -> Suite:
+    """Read, merge the chosen profile, apply ``--set KEY.PATH=VALUE`` overrides, validate strictly and
+    resolve every plugin. Overrides are checked exactly like the file's own keys."""
     path = Path(path)
     raw = read_toml(path)
+    sets = [parse_set(item) for item in overrides]
     try:
-        return _build(path, raw, profile)
+        return _build(path, raw, profile, sets)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}", exc.hint) from None
 
 
-def _build(path: Path, raw: dict[str, Any], requested: str) -> Suite:
+def parse_set(item: str) -> tuple[list[str], Any]:
+    """``generators.ddpm.params.lr=1e-4`` -> (["generators", "ddpm", "params", "lr"], 0.0001)."""
+    lhs, sep, raw = item.partition("=")
+    keys = [k.strip() for k in lhs.split(".")]
+    if not sep or len(keys) < 2 or not all(keys):
+        raise ConfigError(f"--set {item!r}: expected TABLE.KEY=VALUE, e.g. generators.ddpm.params.max_steps=600 "
+                          "or evaluation.n_samples=8")
+    return keys, parse_value(raw)
+
+
+def apply_sets(doc: dict[str, Any], sets: Sequence[tuple[list[str], Any]]) -> dict[str, Any]:
+    """`doc` with each override set; tables on the way are created, so the schema check that follows
+    reports an unknown key by its full path."""
+    out = copy.deepcopy(doc)
+    for keys, value in sets:
+        table = out
+        for i, key in enumerate(keys[:-1]):
+            nxt = table.setdefault(key, {})
+            if not isinstance(nxt, dict):
+                raise ConfigError(f"--set {'.'.join(keys)}: {'.'.join(keys[:i + 1])} is a value, not a table")
+            table = nxt
+        table[keys[-1]] = value
+    return out
+
+
+def _build(path: Path, raw: dict[str, Any], requested: str,
+           sets: Sequence[tuple[list[str], Any]] = ()) -> Suite:
     check_table(raw, SCHEMA, "", partial=True)
     profiles = raw.get("profiles", {})
     for pname, ptable in profiles.items():
@@ -221,6 +255,8 @@ def _build(path: Path, raw: dict[str, Any], requested: str) -> Suite:
     doc = {k: v for k, v in raw.items() if k != "profiles"}
     if profile in profiles:
         doc = deep_merge(doc, {k: v for k, v in profiles[profile].items() if k != "description"})
+    if sets:
+        doc = apply_sets(doc, sets)
     check_table(doc, SCHEMA, "")
 
     ds, ev = doc["dataset"], doc["evaluation"]
@@ -251,10 +287,17 @@ def _build(path: Path, raw: dict[str, Any], requested: str) -> Suite:
     if not ev.get("metrics"):
         raise ConfigError("[evaluation.metrics]: the suite names no metric")
 
+    check_name(doc["suite"]["name"], "suite.name")
+    for pname in profiles:
+        check_name(pname, f"[profiles.{pname}]")
+    for label in doc["generators"]:
+        check_name(label, f"[generators.{label}]")
+    for label in ev["metrics"]:
+        check_name(label, f"[evaluation.metrics.{label}]")
     generators = {label: _plugin_spec("generators", label, t, f"generators.{label}")
                   for label, t in doc["generators"].items()}
     bootstrap = ev.get("bootstrap", 200)
-    metrics = {label: _with_bootstrap(_plugin_spec("metrics", label, t, f"evaluation.metrics.{label}"), bootstrap)
+    metrics = {label: with_bootstrap(_plugin_spec("metrics", label, t, f"evaluation.metrics.{label}"), bootstrap)
                for label, t in ev["metrics"].items()}
     primary = doc["suite"].get("primary_metric", next(iter(metrics)))
     if primary.split(".")[0] not in metrics:

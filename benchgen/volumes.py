@@ -137,7 +137,9 @@ def write_nifti(path: str | Path, array: np.ndarray, affine: np.ndarray) -> Path
 
 
 def write_cohort(cohort: Cohort, folder: str | Path, prefix: str = "") -> list[Path]:
-    """One NIfTI per volume, named by subject id."""
+    """One NIfTI per volume, named by subject id (checked to stay inside `folder`)."""
+    from benchgen.safety import inside
+
     arr = cohort.numpy()
-    return [write_nifti(Path(folder) / f"{prefix}{sid}.nii.gz", arr[i], cohort.affine)
+    return [write_nifti(inside(folder, f"{prefix}{sid}.nii.gz"), arr[i], cohort.affine)
             for i, sid in enumerate(cohort.subject_ids)]

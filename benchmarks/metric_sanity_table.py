@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 from benchgen import paths
+from benchgen.data import load_data
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext, MetricContext
-from benchgen.runner import load_data, metric_instance, metric_results
-from benchgen.suite import load_suite
+from benchgen.scoring import score_metric
+from benchgen.suite import load_suite, with_bootstrap
 from benchgen.volumes import Cohort
 
 
@@ -35,7 +36,7 @@ def main() -> None:
     seed = suite.seeds[0]
     ctx = MetricContext(seed=seed, cache_dir=paths.cache_dir("features"),
                         real_fingerprint=fingerprint([data.fingerprint, "test"]))
-    metrics = {label: metric_instance(spec, b) for label, spec in suite.metrics.items()}
+    metrics = {label: with_bootstrap(spec, b).build() for label, spec in suite.metrics.items()}
     rows: dict[str, dict[str, str]] = {}
     for label, spec in suite.generators.items():
         gen = spec.build()
@@ -45,10 +46,9 @@ def main() -> None:
         syn_c = Cohort(syn, sp.test.affine, [f"{label}-{i}" for i in range(len(syn))])
         row: dict[str, str] = {}
         for mlabel, metric in metrics.items():
-            res = metric.score(syn_c, sp.test, sp.train if metric.needs_train else None, ctx)
-            for col, r in metric_results(res, mlabel, metric):
+            for col, r in score_metric(metric, mlabel, syn_c, sp.test, sp.train, ctx):
                 if r.value is None:
-                    row[col] = r.status
+                    row[col] = r.status if r.status != "error" else f"error: {r.message}"
                     continue
                 cell = f"{r.value:.3g}"
                 if r.reference is not None:

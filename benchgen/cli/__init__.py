@@ -2,13 +2,20 @@
 
 import importlib
 
+import typer
+
 from benchgen.cli.app import app
 
 # Each module registers its commands on `app` when imported.
 COMMAND_MODULES = ["run", "results", "evaluate", "preprocess", "data"]
 
 
-def main() -> None:
+def load_commands() -> typer.Typer:
+    """The Typer app with every command registered (what `benchgen` runs; tests invoke it directly)."""
     for name in COMMAND_MODULES:
         importlib.import_module(f"benchgen.cli.{name}")
-    app()
+    return app
+
+
+def main() -> None:
+    load_commands()()

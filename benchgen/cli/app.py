@@ -71,3 +71,11 @@ def main_options(
     state["debug"] = debug
     if debug:
         sys.tracebacklimit = 1000
+
+
+def print_tracebacks(items: list[tuple[str, str | None]]) -> None:
+    """With --debug: each failed item's plugin traceback (kept in its error record's details)."""
+    for where, tb in items:
+        if tb:
+            console.rule(f"traceback: {where}", style="red")
+            console.print(tb.rstrip(), markup=False, highlight=False)

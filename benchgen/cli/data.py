@@ -26,26 +26,12 @@ def export_cmd(
 ) -> None:
     """Write a dataset source's scans as NIfTI files + participants.tsv (e.g. the phantom cohort, to try
     the nifti-folder / bids / preprocess path end to end)."""
-    import dataclasses
-
-    from benchgen import registry
-    from benchgen.errors import ConfigError
-    from benchgen.preprocessing import export_dataset
+    from benchgen.preprocessing import export_source
     from benchgen.progress import ProgressReporter
 
     params = parse_kv(param, source).get(source, {})
-    cls = registry.load_class("datasets", source)
-    take = None
-    if n is not None:
-        if n < 1:
-            raise ConfigError(f"--n must be ≥ 1, got {n}")
-        if "n_subjects" in {f.name for f in dataclasses.fields(cls.Params)}:
-            params["n_subjects"] = n
-        else:
-            take = n
-    plugin = registry.create("datasets", source, params, where=f"dataset '{source}' params")
     with ProgressReporter(console, enabled=not quiet) as progress:
-        report = export_dataset(plugin, dst, layout=layout, n=take, jobs=jobs, progress=progress)  # type: ignore[arg-type]
+        report = export_source(source, dst, params, n=n, layout=layout, jobs=jobs, progress=progress)
     if report.failures:
         console.print(failure_table(report.failures, f"{len(report.failures)} scan(s) not exported"))
     out.print(f"wrote {len(report.written)} NIfTI file(s) and {report.participants} to {report.dst}")

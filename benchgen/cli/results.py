@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import typer
@@ -18,9 +17,12 @@ FORMATS = ("table", "markdown", "csv", "json", "html")
 @app.command("leaderboard")
 @handle_errors
 def leaderboard_cmd(
-    suite: str = typer.Option(None, "--suite", "-s", help="Suite name (default: every suite in the store)."),
-    profile: str = typer.Option(None, "--profile", "-p", help="Only this profile."),
+    suite: str = typer.Option(None, "--suite", "-s",
+                              help="A suite file (its configs as the file stands) or a stored suite name "
+                                   "(default: every suite in the store)."),
+    profile: str = typer.Option(None, "--profile", "-p", help="Only this profile (a suite file: default auto)."),
     fmt: str = typer.Option("table", "--format", "-f", help="table, markdown, csv, json or html"),
+    all_configs: bool = typer.Option(False, "--all-configs", help="With a suite file: also older configs."),
     results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
     output: Path = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
 ) -> None:
@@ -31,10 +33,16 @@ def leaderboard_cmd(
     if fmt not in FORMATS:
         raise ConfigError(f"--format: {fmt!r} is not allowed; choose one of {', '.join(FORMATS)}")
     store = open_existing(results or paths.default_results())
-    if suite and suite not in store.suites():
-        raise ConfigError(f"no results for suite '{suite}'", f"stored suites: {', '.join(store.suites()) or 'none'}")
-    boards = leaderboard.build_boards(store.records(suite=suite, profile=profile))
-    store.close()
+    try:
+        if suite and (suite.endswith(".toml") or Path(suite).is_file()):
+            from benchgen.runner import suite_boards
+            from benchgen.suite import load_suite
+
+            boards = suite_boards(load_suite(suite, profile or "auto"), store, all_configs)
+        else:
+            boards = leaderboard.stored_boards(store, suite, profile)
+    finally:
+        store.close()
     if not boards:
         raise ConfigError("no results to rank", "run `benchgen run SUITE` first")
     if fmt == "table" and output is None:
@@ -43,7 +51,7 @@ def leaderboard_cmd(
     text = leaderboard.render_markdown(boards) if fmt == "table" else leaderboard.RENDERERS[fmt](boards)
     if output:
         output.write_text(text)
-        console.print(f"wrote {output}")
+        console.print(f"wrote {output}", markup=False)
     else:
         out.file.write(text)
 
@@ -106,14 +114,9 @@ def list_cmd(
     out.print(table)
 
 
-cache_app = typer.Typer(help="List or clear the content-addressed caches (datasets, checkpoints, samples, features).",
-                        no_args_is_help=True)
+cache_app = typer.Typer(help="List or clear the content-addressed caches (datasets, checkpoints, samples, features, "
+                             "file-hashes).", no_args_is_help=True)
 app.add_typer(cache_app, name="cache")
-CACHE_KINDS = ("datasets", "checkpoints", "samples", "features")
-
-
-def _size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
 
 
 @cache_app.command("list")
@@ -122,23 +125,16 @@ def cache_list() -> None:
     """Size and entry count of each cache."""
     from benchgen import paths
 
-    root = paths.cache_dir()
-    out.print(f"cache root: {root}")
-    for kind in CACHE_KINDS:
-        folder = root / kind
-        entries = [p for p in folder.iterdir() if not p.name.startswith(".tmp-")] if folder.is_dir() else []
-        size = sum(_size(p) for p in entries)
-        out.print(f"  {kind:12s} {len(entries):5d} entries  {size / 1e6:10.1f} MB")
+    out.print(f"cache root: {paths.cache_dir()}", markup=False, highlight=False)
+    for kind, entries, size in paths.cache_usage():
+        out.print(f"  {kind:12s} {entries:5d} entries  {size / 1e6:10.1f} MB", markup=False, highlight=False)
 
 
 @cache_app.command("clear")
 @handle_errors
-def cache_clear(kind: str = typer.Argument("all", help=f"all or one of {', '.join(CACHE_KINDS)}")) -> None:
+def cache_clear(kind: str = typer.Argument("all", help="all or one cache kind (see `benchgen cache list`)")) -> None:
     """Delete a cache (results in the SQLite store are kept)."""
     from benchgen import paths
 
-    if kind != "all" and kind not in CACHE_KINDS:
-        raise ConfigError(f"unknown cache '{kind}'; choose all or one of {', '.join(CACHE_KINDS)}")
-    for k in CACHE_KINDS if kind == "all" else (kind,):
-        shutil.rmtree(paths.cache_dir(k), ignore_errors=True)
-    out.print(f"cleared {kind}")
+    paths.clear_cache(kind)
+    out.print(f"cleared {kind}", markup=False)

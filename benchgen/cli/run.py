@@ -1,4 +1,4 @@
-"""`benchgen run`, `validate` and `train`: suites from TOML to stored results."""
+"""`benchgen run`, `validate`, `train` and `sample`: suites from TOML to stored results."""
 
 from __future__ import annotations
 
@@ -7,31 +7,19 @@ from pathlib import Path
 
 import typer
 
-from benchgen.cli.app import app, console, handle_errors, out
-from benchgen.errors import ConfigError
+from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks, state
+from benchgen.suite import Suite
 
 RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
 PROFILE_HELP = "Suite profile: auto (quick without CUDA, paper with it), or a profile name from the suite."
+SET_HELP = ("Override one suite value, checked like the file's own keys: TABLE.KEY=VALUE (a TOML value), e.g. "
+            "generators.ddpm.params.max_steps=600 or evaluation.n_samples=8; repeatable.")
 
 
-def check_writable(results: Path) -> None:
-    """An unwritable results location is one clear error before any work starts."""
-    folder = results.parent if results.parent != Path("") else Path(".")
-    probe = folder
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if results.is_dir():
-        raise ConfigError(f"--results {results}: is a folder; give a file path like {results / 'results.sqlite'}")
-    import os
-
-    if not os.access(probe, os.W_OK) or (results.exists() and not os.access(results, os.W_OK)):
-        raise ConfigError(f"--results {results}: location is not writable", "choose a writable path with --results")
-
-
-def load(suite_path: Path, profile: str, quiet: bool):
+def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = None) -> Suite:
     from benchgen.suite import load_suite
 
-    suite = load_suite(suite_path, profile)
+    suite = load_suite(suite_path, profile, sets or ())
     if not quiet:
         console.print(f"suite [bold]{suite.name}[/] v{suite.version} · profile [bold]{suite.profile}[/] "
                       f"({suite.profile_reason}) · shape {'×'.join(map(str, suite.shape))} · "
@@ -46,26 +34,28 @@ def run_cmd(
     profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
     results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
     generator: list[str] = typer.Option(None, "--generator", "-g", help="Run only these generator labels."),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    all_configs: bool = typer.Option(False, "--all-configs", help="Board: also older configs of each label."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary and leaderboard on stdout."),
 ) -> None:
-    """Fit, sample and score every generator of a suite; finished cells are stored and skipped on re-runs."""
+    """Fit, sample and score every generator of a suite; finished cells are stored and skipped on re-runs.
+    The board shows the suite's configs as the file (and --set) stands."""
     from benchgen import leaderboard, paths
-    from benchgen.runner import run_suite
+    from benchgen.runner import run_suite, suite_boards
     from benchgen.store import ResultStore
 
     results = results or paths.default_results()
-    check_writable(results)
-    suite = load(suite_path, profile, quiet or as_json)
+    paths.check_writable(results)
+    suite = load(suite_path, profile, quiet or as_json, sets)
     summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
     store = ResultStore(results)
-    boards = leaderboard.build_boards(store.records(suite=suite.name, profile=suite.profile))
+    boards = suite_boards(suite, store, all_configs)
     store.close()
-    boards = [b for b in boards if b.version == suite.version and b.n_synthetic == suite.n_samples]
     if as_json:
         payload = {"suite": suite.name, "profile": suite.profile, "results": str(results),
                    "computed": summary.computed, "cached": summary.cached, "seconds": round(summary.seconds, 2),
-                   "errors": [{"cell": c, "message": m} for c, m in summary.errors],
+                   "errors": [{"cell": e.cell, "message": e.message} for e in summary.errors],
                    "excluded": [{"item": i, "reason": r} for i, r in summary.data_failures],
                    "leaderboard": json.loads(leaderboard.render_json(boards))}
         out.print_json(json.dumps(payload))
@@ -73,13 +63,23 @@ def run_cmd(
         out.print(leaderboard.render_table(boards))
         if not quiet:
             console.print(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors, "
-                          f"{summary.seconds:.1f} s · results in {results}", highlight=False)
+                          f"{summary.seconds:.1f} s · results in {results}", highlight=False, markup=False)
             for path in summary.outputs:
-                console.print(f"  wrote {path}", highlight=False)
-    for cell, message in summary.errors:
-        console.print(f"[red]failed[/] {cell}: {message}", highlight=False)
+                console.print(f"  wrote {path}", highlight=False, markup=False)
+    if state["debug"]:
+        print_tracebacks([(e.cell, e.traceback) for e in summary.errors])
+    for e in summary.errors:
+        console.print(f"[red]failed[/] {escape(e.cell)}: {escape(e.message)}", highlight=False)
     if summary.errors:
+        if not state["debug"]:
+            console.print("[dim]hint: re-run with --debug for the plugins' tracebacks[/]", highlight=False)
         raise typer.Exit(1)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape as _escape
+
+    return _escape(text)
 
 
 @app.command("validate")
@@ -87,12 +87,13 @@ def run_cmd(
 def validate_cmd(
     suite_path: Path = typer.Argument(..., metavar="SUITE"),
     profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
     """Check a suite file strictly (keys, types, plugins, params) without running anything."""
-    suite = load(suite_path, profile, quiet=True)
+    suite = load(suite_path, profile, quiet=True, sets=sets)
     out.print(f"{suite_path}: ok · {suite.name} v{suite.version} · profile {suite.profile} · "
               f"{len(suite.generators)} generators · {len(suite.metrics)} metrics · profiles: "
-              f"{', '.join(suite.profiles) or 'none'}", highlight=False)
+              f"{', '.join(suite.profiles) or 'none'}", highlight=False, markup=False)
 
 
 @app.command("train")
@@ -101,24 +102,24 @@ def train_cmd(
     suite_path: Path = typer.Argument(..., metavar="SUITE"),
     generator: str = typer.Option(..., "--generator", "-g", help="Generator label in the suite, e.g. ddpm"),
     profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
     force: bool = typer.Option(False, "--force", help="Train again even if a checkpoint for this config exists."),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Fit one generator of a suite on its training split and print the checkpoint folder.
     Interrupted training resumes from its work folder on the next call."""
+    from benchgen.checkpoints import fit_or_load
+    from benchgen.data import load_data
     from benchgen.progress import ProgressReporter
     from benchgen.provenance import resolve_device
-    from benchgen.runner import fit_or_load, load_data
 
-    suite = load(suite_path, profile, quiet)
-    if generator not in suite.generators:
-        raise ConfigError(f"unknown generator '{generator}' in {suite_path}",
-                          f"choose from {', '.join(suite.generators)}")
+    suite = load(suite_path, profile, quiet, sets)
+    (label,) = suite.generator_labels([generator])
     with ProgressReporter(console=console, enabled=not quiet) as progress:
         data = load_data(suite, progress)
-        _, ckpt = fit_or_load(suite.generators[generator], data, suite, resolve_device(suite.device), progress,
+        _, ckpt = fit_or_load(suite.generators[label], data, suite, resolve_device(suite.device), progress,
                               force=force)
-    out.print(str(ckpt))
+    out.print(str(ckpt), markup=False)
 
 
 @app.command("sample")
@@ -140,4 +141,4 @@ def sample_cmd(
     overrides = {k: v for k, v in {"sampler": sampler, "inference_steps": steps, "eta": eta}.items() if v is not None}
     with ProgressReporter(console=console, enabled=not quiet) as progress:
         files = sample_checkpoint(checkpoint, n, out_dir, seed, overrides, progress)
-    out.print(f"wrote {len(files)} volumes to {out_dir}")
+    out.print(f"wrote {len(files)} volumes to {out_dir}", markup=False)

@@ -71,7 +71,7 @@ def _data(n_train: int, n_val: int, n_test: int, suite: str | None):
     """(train, val, test) cohorts: the suite's quick-profile splits (its dataset source and preprocessing,
     through the runner's cached loader) or, without a suite, MNI152-derived volumes."""
     if suite:
-        from benchgen.runner import load_data
+        from benchgen.data import load_data
         from benchgen.suite import load_suite
 
         splits = load_data(load_suite(suite, "quick")).splits
@@ -136,7 +136,7 @@ def cmd_suite_samples(args: argparse.Namespace) -> None:
     from benchgen_ddpm.testing import brain_shape_scores
 
     from benchgen import paths
-    from benchgen.runner import load_data
+    from benchgen.data import load_data
     from benchgen.suite import load_suite
     from benchgen.volumes import read_nifti
 

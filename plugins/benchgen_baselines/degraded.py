@@ -23,7 +23,7 @@ import torch
 from scipy import ndimage
 
 from benchgen.errors import ConfigError, DataError
-from benchgen.interfaces import FitContext, Generator, ProgressFn, _no_progress
+from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
 from benchgen.volumes import Cohort
 
 Kind = Literal["none", "noise", "blur", "shift", "collapse", "copies"]
@@ -100,7 +100,7 @@ class Degraded(Generator):
                 raise ConfigError("generator 'degraded' needs a validation split (dataset.split.val > 0)")
             self._source = ctx.val.numpy().copy()
 
-    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+    def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
         if self._source is None:
             raise DataError("generator 'degraded' was not fitted")
         out = degrade_set(self._source, self.params.kind, self.params.level, n, seed)

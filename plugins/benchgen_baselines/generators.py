@@ -21,15 +21,11 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from benchgen.errors import DataError
-from benchgen.interfaces import FitContext, Generator, ProgressFn
+from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
 from benchgen.volumes import Cohort
 
 STATE_FILE = "state.safetensors"
 META_FILE = "state.json"
-
-
-def _no_progress(*_args: Any, **_kwargs: Any) -> None:
-    return None
 
 
 def _write_state(folder: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
@@ -84,7 +80,7 @@ class _ScanPool(Generator):
         self._scans = cohort.data.detach().to("cpu", torch.float32)
         self._ids = list(cohort.subject_ids)
 
-    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+    def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
         if self._scans is None:
             raise _not_fitted(self.name)
         pool = int(self._scans.shape[0])
@@ -221,7 +217,7 @@ class GaussianPCA(Generator):
         self._shape = train.shape
         ctx.progress("fitting PCA", 1, 1)
 
-    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+    def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
         if self._mean is None or self._comps is None or self._std is None:
             raise _not_fitted("gaussian")
         gen = torch.Generator().manual_seed(int(seed))
@@ -272,7 +268,7 @@ class Noise(Generator):
     def fit(self, train: Cohort, ctx: FitContext) -> None:
         self._shape = train.shape  # the only thing noise learns
 
-    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+    def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
         if self._shape is None:
             raise _not_fitted("noise")
         gen = torch.Generator().manual_seed(int(seed))

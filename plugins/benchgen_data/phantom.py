@@ -20,7 +20,6 @@ scans after registration and skull stripping. Warps use torch's ``grid_sample`` 
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -258,7 +257,3 @@ class PhantomSource(DatasetSource):
         array = generate_subject(self.params, index)
         return Volume(array, _maps(float(self.params.voxel_mm)).affine.copy(), item.subject_id,
                       dict(item.metadata), source=f"phantom[{index}]")
-
-
-def with_params(p: PhantomParams, **changes: Any) -> PhantomParams:
-    return dataclasses.replace(p, **changes)

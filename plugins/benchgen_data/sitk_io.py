@@ -27,13 +27,3 @@ def from_sitk(image) -> np.ndarray:
     import SimpleITK as sitk
 
     return np.ascontiguousarray(np.transpose(sitk.GetArrayFromImage(image), (2, 1, 0)))
-
-
-def sitk_affine(image) -> np.ndarray:
-    """The nibabel (RAS) affine of a SimpleITK image."""
-    spacing = np.asarray(image.GetSpacing())
-    direction = np.asarray(image.GetDirection()).reshape(3, 3)
-    affine = np.eye(4)
-    affine[:3, :3] = _LPS @ direction @ np.diag(spacing)
-    affine[:3, 3] = _LPS @ np.asarray(image.GetOrigin())
-    return affine

@@ -99,6 +99,11 @@ class NiftiFolderSource(DatasetSource):
     version = "1"
     Params = NiftiFolderParams
 
+    @classmethod
+    def claim(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """Any folder or NIfTI file, at the lowest priority (the fallback of `benchgen preprocess`)."""
+        return (0, {"path": str(path)}) if path.is_dir() or path.name.endswith((".nii", ".nii.gz")) else None
+
     def files(self) -> list[Path]:
         p = self.params
         root = Path(p.path).expanduser()
@@ -153,6 +158,15 @@ class BidsSource(DatasetSource):
 
     version = "1"
     Params = BidsParams
+    keeps_participants = True
+
+    @classmethod
+    def claim(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """A folder with ``sub-*/anat`` or ``sub-*/ses-*/anat`` folders."""
+        if path.is_dir() and (any(p.is_dir() for p in path.glob("sub-*/anat"))
+                              or any(p.is_dir() for p in path.glob("sub-*/ses-*/anat"))):
+            return 10, {"root": str(path)}
+        return None
 
     def scans(self) -> list[tuple[str, dict[str, Any], Path]]:
         root = Path(self.params.root).expanduser()
@@ -213,6 +227,11 @@ class ManifestSource(DatasetSource):
 
     version = "1"
     Params = ManifestParams
+
+    @classmethod
+    def claim(cls, path: Path) -> tuple[int, dict[str, Any]] | None:
+        """A CSV or TSV file."""
+        return (20, {"path": str(path)}) if path.is_file() and path.suffix.lower() in (".csv", ".tsv") else None
 
     def items(self) -> list[DataItem]:
         p = self.params

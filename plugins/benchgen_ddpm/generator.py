@@ -10,8 +10,9 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 import torch
 
+from benchgen.distributed import is_main_process
 from benchgen.errors import ConfigError, PluginError
-from benchgen.interfaces import FitContext, Generator, ProgressFn, _no_progress
+from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
 from benchgen_ddpm import training
@@ -34,11 +35,6 @@ def _threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
-
-
-def _is_main_process() -> bool:
-    from accelerate import PartialState
-    return PartialState().is_main_process
 
 
 class DDPMGenerator(Generator):
@@ -66,7 +62,7 @@ class DDPMGenerator(Generator):
         p: DDPMParams = self.params
         # every configuration error before any work
         check_shape(train.shape, p)
-        device = resolve_device(p)
+        device = resolve_device(p, self.device)
         trackers = check_trackers(p.log_with)
         if ctx.val is not None and ctx.val.shape != train.shape:
             raise ConfigError(f"ddpm: validation shape {ctx.val.shape} differs from training shape {train.shape}")
@@ -83,7 +79,7 @@ class DDPMGenerator(Generator):
             "resumed_from")}
         self.train_info["device"] = device
         self._workdir = workdir
-        if _is_main_process() and (workdir / "loss.csv").exists():
+        if is_main_process() and (workdir / "loss.csv").exists():
             plot_loss_curve(workdir / "loss.csv", workdir / "loss.png")
 
     def _set_model(self, weights: dict[str, torch.Tensor], shape: tuple[int, ...], affine: Any) -> None:
@@ -94,12 +90,12 @@ class DDPMGenerator(Generator):
         self.affine = np.asarray(affine, dtype=np.float64)
 
     # ----------------------------------------------------------------------------------- sampling
-    def sample(self, n: int, seed: int, progress: ProgressFn = _no_progress) -> torch.Tensor:
+    def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
         if self._model is None or self._shape is None:
             raise PluginError("ddpm: sample() needs a fitted or loaded model", "call fit() or load() first")
         with _threads(self.params.num_threads):
             return sample_volumes(self._model, self.params, n, seed, self._shape,
-                                  device=resolve_device(self.params), progress=progress)
+                                  device=resolve_device(self.params, self.device), progress=progress)
 
     def sampler_info(self) -> dict[str, Any]:
         p: DDPMParams = self.params
@@ -118,7 +114,7 @@ class DDPMGenerator(Generator):
     def save(self, folder: Path) -> None:
         if self._model is None or self._shape is None:
             raise PluginError("ddpm: save() needs a fitted model", "call fit() first")
-        if not _is_main_process():
+        if not is_main_process():
             return
         folder = Path(folder)
         weights = {k: v for k, v in self._model.state_dict().items()}

@@ -39,13 +39,17 @@ def check_shape(shape: Sequence[int], p: DDPMParams) -> None:
             "change dataset.shape or the number of ddpm channels levels")
 
 
-def resolve_device(p: DDPMParams) -> str:
-    """'auto' -> cuda when present, else cpu; asking for cuda without it is a ConfigError."""
+def resolve_device(p: DDPMParams, suite_device: str | None = None) -> str:
+    """The plugin's own ``device`` when set to cpu or cuda; ``auto`` follows the suite's device (the
+    runner's ``Generator.device``) and, outside a suite, takes cuda when present. Asking for cuda
+    without it is a ConfigError."""
     has_cuda = torch.cuda.is_available()
-    if p.device == "cuda" and not has_cuda:
+    wanted = p.device if p.device != "auto" else (suite_device or "auto")
+    if wanted.startswith("cuda") and not has_cuda:
         raise ConfigError("ddpm: device = \"cuda\" but no CUDA device is available",
                           "set device = \"auto\" or \"cpu\"")
-    if p.mixed_precision == "fp16" and not (p.device != "cpu" and has_cuda):
+    device = wanted if wanted != "auto" else ("cuda" if has_cuda else "cpu")
+    if p.mixed_precision == "fp16" and not device.startswith("cuda"):
         raise ConfigError("ddpm: mixed_precision = \"fp16\" needs a CUDA device",
                           "use \"bf16\" or \"no\" on CPU")
-    return "cuda" if (p.device in ("auto", "cuda") and has_cuda) else "cpu"
+    return device

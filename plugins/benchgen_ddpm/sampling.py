@@ -7,15 +7,12 @@ noise added along a stochastic chain comes from a per-batch generator seeded wit
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 
+from benchgen.progress import ProgressFn
 from benchgen_ddpm.intensity import decode
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.schedule import ddim_scheduler, ddpm_scheduler
-
-ProgressFn = Callable[..., None]
 
 
 def _seed(seed: int, *parts: int) -> int:

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
 from benchgen.params import params_to_dict
+from benchgen.progress import ProgressFn
 from benchgen_ddpm.checkpoint import (
     config_mismatch,
     flatten_optimizer,
@@ -37,8 +38,6 @@ from benchgen_ddpm.network import build_unet
 from benchgen_ddpm.params import TRAINING_FIELDS, DDPMParams
 from benchgen_ddpm.schedule import ddpm_scheduler, training_target
 from benchgen_ddpm.telemetry import LossLog
-
-ProgressFn = Callable[..., None]
 
 
 @dataclass

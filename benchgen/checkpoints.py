@@ -1,0 +1,116 @@
+"""Fitted generators on disk: one folder per (generator config, data, fit seed) under the checkpoint cache.
+
+A folder holds what the plugin's ``save`` wrote plus ``generator.json`` (the plugin, its params, the
+data fingerprint, shape and affine), so it can be sampled without the suite that trained it. Fits of the
+same key take a file lock: a second process waits, then reuses the finished checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import typing
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchgen import paths, registry
+from benchgen.distributed import is_main_process, wait_for_everyone, world_size
+from benchgen.errors import ConfigError
+from benchgen.hashing import fingerprint
+from benchgen.interfaces import FitContext, Generator
+from benchgen.params import coerce, parse_params
+from benchgen.progress import ProgressFn, no_progress
+from benchgen.provenance import now
+from benchgen.suite import PluginSpec, Suite
+
+if typing.TYPE_CHECKING:
+    from benchgen.data import Data
+
+GENERATOR_FILE = "generator.json"
+
+
+def checkpoint_key(spec: PluginSpec, data_fp: str) -> str:
+    return f"{spec.plugin}-{fingerprint({'generator': spec.config(), 'data': data_fp, 'seed': spec.seed})}"
+
+
+def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progress: ProgressFn = no_progress,
+                force: bool = False) -> tuple[Generator, Path]:
+    """A fitted generator: loaded from its checkpoint if one exists for this config and data, else fitted
+    (resuming from its work folder after an interruption) and saved atomically."""
+    from filelock import FileLock
+
+    gen: Generator = spec.build()
+    gen.device = device
+    root = paths.cache_dir("checkpoints")
+    root.mkdir(parents=True, exist_ok=True)
+    key = checkpoint_key(spec, data.fingerprint)
+    final = root / key
+    # one process per key fits; under `accelerate launch` the ranks fit together and rank 0 writes
+    lock = FileLock(str(root / f".{key}.lock")) if world_size() == 1 else None
+    if lock is not None:
+        lock.acquire()
+    try:
+        if (final / GENERATOR_FILE).is_file() and not force:
+            gen.load(final)
+            return gen, final
+        workdir = root / f"{key}.work"
+        workdir.mkdir(parents=True, exist_ok=True)
+        ctx = FitContext(workdir=workdir, seed=spec.seed, device=device, profile=suite.profile,
+                         val=data.splits.val, progress=progress)
+        gen.fit(data.splits.train, ctx)
+        if is_main_process():
+            tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
+            tmp.mkdir(parents=True)
+            gen.save(tmp)
+            write_generator_json(tmp, spec, data, suite)
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+            shutil.rmtree(workdir, ignore_errors=True)
+        wait_for_everyone()
+        return gen, final
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suite) -> None:
+    meta = {**spec.config(), "label": spec.label, "seed": spec.seed, "data_fingerprint": data.fingerprint,
+            "suite": suite.name, "profile": suite.profile, "shape": list(suite.shape),
+            "affine": np.asarray(data.splits.test.affine).tolist(), "created_at": now()}
+    (folder / GENERATOR_FILE).write_text(json.dumps(meta, indent=2))
+
+
+def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Generator, dict[str, Any]]:
+    """Rebuild the generator recorded in ``generator.json`` (params optionally overridden, e.g. the
+    sampler) and load its fitted state."""
+    folder = Path(folder)
+    meta_file = folder / GENERATOR_FILE
+    if not meta_file.is_file():
+        raise ConfigError(f"{folder}: not a checkpoint folder (no {GENERATOR_FILE})",
+                          "pass the folder printed by `benchgen train`")
+    meta = json.loads(meta_file.read_text())
+    cls = registry.load_class("generators", meta["plugin"])
+    if cls.version != meta["version"]:
+        raise ConfigError(f"{folder}: checkpoint of {meta['plugin']} version {meta['version']}, installed version is "
+                          f"{cls.version}", "train again with the installed plugin")
+    params = parse_params(cls.Params, meta["params"], f"{meta_file} params")
+    fields = {f.name for f in dataclasses.fields(params)}
+    hints = typing.get_type_hints(cls.Params)
+    for key, value in (overrides or {}).items():
+        if key not in fields:
+            raise ConfigError(f"generator '{meta['plugin']}' has no '{key}' setting to override")
+        try:
+            params = dataclasses.replace(params, **{key: coerce(value, hints[key], f"--{key}")})
+        except ValueError as exc:  # the plugin's own range checks
+            raise ConfigError(f"--{key} {value}: {exc}") from None
+    gen = cls(params)
+    assert isinstance(gen, Generator)
+    gen.name = meta["plugin"]
+    gen.load(folder)
+    return gen, meta

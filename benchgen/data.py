@@ -1,0 +1,119 @@
+"""A suite's data: its dataset source through the preprocessing chain, cached, checked and split.
+
+The dataset fingerprint is made from cheap item keys (no voxels read), once per run: it keys the cohort
+cache, the checkpoints and every cell, so a fully cached re-run never touches the voxels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchgen import paths
+from benchgen.atomic import atomic_path, write_text
+from benchgen.errors import DataError
+from benchgen.hashing import fingerprint
+from benchgen.interfaces import DataItem, DatasetSource, PrepContext
+from benchgen.progress import ProgressFn, no_progress
+from benchgen.splits import Splits, split_cohort
+from benchgen.suite import Suite
+from benchgen.volumes import Cohort, Volume
+
+
+@dataclass
+class Data:
+    splits: Splits
+    fingerprint: str
+    failures: list[tuple[str, str]]  # (subject or path, reason) of excluded scans
+
+
+@dataclass
+class DatasetListing:
+    """A suite's source, its items and their fingerprint: listed once, used by planning and loading."""
+
+    source: DatasetSource
+    items: list[DataItem]
+    fingerprint: str
+
+
+def list_dataset(suite: Suite) -> DatasetListing:
+    """Build the suite's source and list its items (no voxels read)."""
+    source = suite.source.build()
+    items = source.items()
+    if not items:
+        raise DataError(f"dataset source '{suite.source.plugin}' found no scans", "check [dataset.params]")
+    fp = fingerprint({"source": suite.source.config(), "items": [i.key for i in items],
+                      "steps": [s.config() for s in suite.steps], "shape": suite.shape,
+                      "first_volume": suite.first_volume, "split": suite.split, "split_seed": suite.split_seed})
+    return DatasetListing(source, items, fp)
+
+
+def conform_check(volumes: list[Volume], shape: tuple[int, int, int]) -> tuple[list[Volume], list[tuple[str, str]]]:
+    """Keep volumes at the suite's shape, finite, in [0, 1]; the rest are reported, not fatal."""
+    good, bad = [], []
+    for v in volumes:
+        where = v.source or v.subject_id
+        if tuple(v.array.shape) != tuple(shape):
+            bad.append((where, f"shape {v.array.shape} after preprocessing, expected {tuple(shape)}; "
+                               "add 'crop-pad' and 'resize' steps"))
+        elif not np.isfinite(v.array).all():
+            bad.append((where, "NaN or Inf voxels after preprocessing"))
+        elif v.array.min() < -1e-4 or v.array.max() > 1 + 1e-4:
+            bad.append((where, f"values in [{v.array.min():.3g}, {v.array.max():.3g}] after preprocessing, "
+                               "expected [0, 1]; end the chain with 'scale-01'"))
+        else:
+            good.append(v)
+    return good, bad
+
+
+def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool = True,
+              listing: DatasetListing | None = None) -> Data:
+    """Load the suite's dataset through its preprocessing chain (cached), then split it by subject.
+    Pass the run's `listing` to avoid listing the source a second time."""
+    from benchgen.preprocessing import process_items
+
+    listing = listing or list_dataset(suite)
+    stem = paths.cache_dir("datasets") / f"{suite.source.plugin}-{listing.fingerprint}"
+    cached = read_cohort_cache(stem) if use_cache else None
+    if cached is None:
+        steps = [s.build() for s in suite.steps]
+        ctx = PrepContext(target_shape=suite.shape, first_volume=suite.first_volume)
+        volumes, failures = process_items(listing.source, steps, ctx, jobs=suite.jobs, progress=progress,
+                                          items=listing.items)
+        volumes, bad = conform_check(volumes, suite.shape)
+        fails = [(f.path or f.subject_id, f.reason) for f in failures] + bad
+        if not volumes:
+            first = f" ({len(fails)} failed; first: {fails[0][0]}: {fails[0][1]})" if fails else ""
+            raise DataError(f"no usable scans from dataset source '{suite.source.plugin}'{first}")
+        cohort = Cohort.from_volumes(volumes)
+        write_cohort_cache(cohort, fails, stem)
+    else:
+        cohort, fails = cached
+    return Data(split_cohort(cohort, suite.split, suite.split_seed), listing.fingerprint, fails)
+
+
+# ------------------------------------------------------------------------------------ cohort cache
+def write_cohort_cache(cohort: Cohort, failures: list[tuple[str, str]], stem: Path) -> None:
+    """Tensor in safetensors + metadata in JSON, each written to a temp name and renamed."""
+    from safetensors.torch import save_file
+
+    with atomic_path(str(stem) + ".safetensors", ".safetensors") as tmp:
+        save_file({"data": cohort.data.contiguous()}, tmp)
+    meta = {"affine": cohort.affine.tolist(), "subject_ids": cohort.subject_ids, "metadata": cohort.metadata,
+            "failures": failures}
+    write_text(str(stem) + ".json", json.dumps(meta))  # written last: the JSON marks the entry complete
+
+
+def read_cohort_cache(stem: Path) -> tuple[Cohort, list[tuple[str, str]]] | None:
+    from safetensors.torch import load_file
+
+    if not (Path(str(stem) + ".json").is_file() and Path(str(stem) + ".safetensors").is_file()):
+        return None
+    meta: dict[str, Any] = json.loads(Path(str(stem) + ".json").read_text())
+    data = load_file(str(stem) + ".safetensors")["data"]
+    cohort = Cohort(data, np.asarray(meta["affine"]), meta["subject_ids"], meta["metadata"])
+    return cohort, [(str(a), str(b)) for a, b in meta["failures"]]

@@ -1,0 +1,44 @@
+"""Names are not paths. Suite names, labels and subject ids from other people's files become parts of file
+names; they are checked where they enter, and every output path is resolved under its root by
+:func:`inside`, which all writers use, so nothing a suite or a manifest says can write elsewhere."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from benchgen.errors import ConfigError, DataError
+
+# suite names, profile names, generator and metric labels
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 characters"
+# subject ids are freer (they come from hospitals' exports) but can never hold a path
+_BAD_SUBJECT = re.compile(r"[/\\\x00-\x1f]")
+
+
+def check_name(value: str, where: str) -> str:
+    """`value` if it is a safe name, else a ConfigError naming `where` and the rule."""
+    if not isinstance(value, str) or not NAME_RE.fullmatch(value) or ".." in value:
+        raise ConfigError(f"{where}: {value!r} is not a valid name", f"use {NAME_RULE}")
+    return value
+
+
+def subject_problem(subject_id: str) -> str | None:
+    """Why `subject_id` cannot name files, or None when it can."""
+    if not subject_id or subject_id in (".", "..") or subject_id.startswith(".") or ".." in subject_id:
+        return f"subject id {subject_id!r} is empty, starts with '.' or contains '..'"
+    if _BAD_SUBJECT.search(subject_id):
+        return f"subject id {subject_id!r} contains a path separator or a control character"
+    if len(subject_id) > 200:
+        return f"subject id {subject_id[:40]!r}… is longer than 200 characters"
+    return None
+
+
+def inside(root: str | Path, *parts: str | Path) -> Path:
+    """``root / parts…``, checked to resolve inside `root` (symbolic links followed); DataError otherwise."""
+    base = Path(root).expanduser().resolve()
+    path = base.joinpath(*parts).resolve()
+    if path != base and base not in path.parents:
+        raise DataError(f"refusing to write {base.joinpath(*parts)}: it resolves outside {base}",
+                        "names and subject ids must not contain path parts like '..' or '/'")
+    return path

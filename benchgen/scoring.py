@@ -1,0 +1,71 @@
+"""Scoring one synthetic set with one metric: the single path used by the runner and ``benchgen evaluate``.
+
+A metric returns one :class:`MetricResult` or a dict of named sub-results; :func:`score_metric` flattens
+them to ``(column, result)`` pairs (``label`` or ``label.key``) and turns a metric's exception into an
+error result that keeps the plugin's traceback in ``details`` (shown with ``--debug``), so one failing
+metric never hides the others.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import traceback
+from typing import Any
+
+from benchgen.errors import BenchgenError
+from benchgen.interfaces import Metric, MetricContext, MetricResult
+from benchgen.volumes import Cohort
+
+
+def score_metric(metric: Metric, label: str, synthetic: Cohort, real: Cohort, train: Cohort | None,
+                 ctx: MetricContext) -> list[tuple[str, MetricResult]]:
+    """Score `synthetic` against `real` (and `train` if the metric needs it): flattened (column, result)."""
+    try:
+        result = metric.score(synthetic, real, train if metric.needs_train else None, ctx)
+        return flatten(result, label, metric)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # stored as an error; the other metrics go on
+        return [(label, error_result(exc))]
+
+
+def flatten(result: MetricResult | dict[str, MetricResult], label: str,
+            metric: Metric) -> list[tuple[str, MetricResult]]:
+    """A metric's result(s) as (column, result); sub-results become `label.key`."""
+    if isinstance(result, MetricResult):
+        pairs = [(label, result)]
+    elif isinstance(result, dict):
+        pairs = [(f"{label}.{k}", r) for k, r in result.items()]
+    else:
+        raise TypeError(f"metric '{label}' returned {type(result).__name__}, expected MetricResult or dict")
+    for _, r in pairs:
+        if r.higher_is_better is None:
+            r.higher_is_better = metric.higher_is_better
+    return pairs
+
+
+def error_message(exc: BaseException) -> str:
+    """One line: a user-facing error's own message, else the exception's type and text."""
+    if isinstance(exc, BenchgenError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def error_result(exc: BaseException, prefix: str = "") -> MetricResult:
+    """An error result for an exception raised inside a plugin, with its traceback kept for --debug."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return MetricResult(None, status="error", message=prefix + error_message(exc), details={"traceback": tb})
+
+
+def finite_or_none(value: Any) -> float | None:
+    """A float for storage and JSON: None for missing, NaN or infinite values."""
+    if value is None:
+        return None
+    f = float(value)
+    return f if math.isfinite(f) else None
+
+
+def jsonable(obj: Any) -> Any:
+    """`obj` as plain JSON types (arrays via tolist, anything else via str)."""
+    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
