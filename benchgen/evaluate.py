@@ -108,7 +108,6 @@ def evaluate(real: str | Path, synthetic: str | Path, metrics: Sequence[str] = (
                         progress=progress or (lambda *a, **k: None))
     results: dict[str, Any] = {}
     for name, metric in plugins.items():
-        assert isinstance(metric, Metric)
         try:
             res = metric.score(syn_set, real_set, train_set if metric.needs_train else None, ctx)
         except BenchgenError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,8 +14,11 @@ from benchgen.errors import ConfigError
 from benchgen.params import coerce, parse_params
 from benchgen.volumes import Cohort, write_cohort
 
+if TYPE_CHECKING:
+    from benchgen.interfaces import Generator
 
-def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+
+def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Generator, dict[str, Any]]:
     """Rebuild the generator recorded in ``generator.json`` and load its fitted state."""
     from benchgen.runner import GENERATOR_FILE
 
@@ -41,8 +44,7 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
             params = dataclasses.replace(params, **{key: coerce(value, tp, f"--{key}")})
         except ValueError as exc:  # the plugin's own range checks
             raise ConfigError(f"--{key} {value}: {exc}") from None
-    gen = cls(params)
-    gen.name = meta["plugin"]
+    gen = registry.instantiate("generators", meta["plugin"], params)
     gen.load(folder)
     return gen, meta
 

@@ -45,7 +45,7 @@ def export_cmd(
             take = n
     plugin = registry.create("datasets", source, params, where=f"dataset '{source}' params")
     with ProgressReporter(console, enabled=not quiet) as progress:
-        report = export_dataset(plugin, dst, layout=layout, n=take, jobs=jobs, progress=progress)  # type: ignore[arg-type]
+        report = export_dataset(plugin, dst, layout=layout, n=take, jobs=jobs, progress=progress)
     if report.failures:
         console.print(failure_table(report.failures, f"{len(report.failures)} scan(s) not exported"))
     out.print(f"wrote {len(report.written)} NIfTI file(s) and {report.participants} to {report.dst}")
