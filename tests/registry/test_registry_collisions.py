@@ -5,6 +5,7 @@ distribution (`other-dist`, see conftest.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -126,6 +127,9 @@ def test_validate_the_main_benchmark_with_an_injected_shadowing_ddpm(inject, dis
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith(f"{HEALTHY}: ok · healthy_t1")
     assert res.stderr.splitlines() == [WARNING]  # one line, once
+    rows = {r["name"]: r for r in json.loads(CliRunner().invoke(cli(), ["list", "--format", "json"]).stdout)}
+    assert (rows["ddpm"]["distribution"], rows["other-dist:ddpm"]["status"]) == ("benchgen", "shadowed")
+    assert rows["other-dist:ddpm"]["error"].endswith("this one is 'other-dist:ddpm'")
 
 
 def run_cli(args: list[str], site: Path, home: Path, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:

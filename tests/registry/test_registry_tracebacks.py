@@ -61,6 +61,10 @@ def test_debug_prints_the_plugin_traceback_before_the_one_line(inject, dist_eps,
     assert any("ImportError: needs libfoo.so" in line for line in lines[:error])  # the traceback comes first
     assert "generator plugin 'acme' from acme-braingen is broken" in lines[error]
 
+    res = CliRunner().invoke(cli(), ["--debug", "list", "acme"])  # the detail view shows it too with --debug
+    assert res.exit_code == 0 and BROKEN_FRAME in res.stderr
+    assert BROKEN_FRAME not in CliRunner().invoke(cli(), ["list", "acme"]).output
+
 
 def test_debug_without_details_shows_where_the_error_was_raised(tmp_path):
     res = CliRunner().invoke(cli(), ["--debug", "validate", str(tmp_path / "missing.toml")])
