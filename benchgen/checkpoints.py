@@ -109,8 +109,6 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
             params = dataclasses.replace(params, **{key: coerce(value, hints[key], f"--{key}")})
         except ValueError as exc:  # the plugin's own range checks
             raise ConfigError(f"--{key} {value}: {exc}") from None
-    gen = cls(params)
-    assert isinstance(gen, Generator)
-    gen.name = meta["plugin"]
+    gen = registry.instantiate("generators", meta["plugin"], params)
     gen.load(folder)
     return gen, meta

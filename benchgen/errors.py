@@ -2,12 +2,20 @@
 
 
 class BenchgenError(Exception):
-    """Base class for user-facing errors: bad input, bad configuration, missing files or weights."""
+    """Base class for user-facing errors: bad input, bad configuration, missing files or weights.
 
-    def __init__(self, message: str, hint: str | None = None):
+    `debug_details` is optional text (typically the traceback of the plugin code that failed) that the
+    CLI prints before the one-line message only with ``--debug``; code that re-raises a BenchgenError
+    as another one passes it on (``debug_details=exc.debug_details``).
+    """
+
+    debug_details: str | None = None
+
+    def __init__(self, message: str, hint: str | None = None, *, debug_details: str | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.debug_details = debug_details
 
     def __str__(self) -> str:
         return self.message if not self.hint else f"{self.message} ({self.hint})"
@@ -18,7 +26,14 @@ class ConfigError(BenchgenError):
 
 
 class PluginError(BenchgenError):
-    """A plugin is unknown, broken or registered twice."""
+    """A plugin is unknown, broken or its name is ambiguous. `details`: the import traceback of a broken one."""
+
+    def __init__(self, message: str, hint: str | None = None, details: str | None = None):
+        super().__init__(message, hint, debug_details=details)
+
+    @property
+    def details(self) -> str | None:
+        return self.debug_details
 
 
 class DataError(BenchgenError):

@@ -27,7 +27,7 @@ class Plugin:
 
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = NoParams
-    name: str = "?"  # set by the registry to the entry-point name
+    name: str = "?"  # set by the registry to the name it was built under: `ddpm`, or qualified `other-dist:ddpm`
     # Small params that make this plugin fast enough for the shared contract tests (tests/contracts).
     tiny_params: ClassVar[dict[str, Any]] = {}
 

@@ -13,12 +13,17 @@ import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Sequence, TypeVar
 
 from benchgen import registry
 from benchgen.errors import BenchgenError, ConfigError
 from benchgen.params import params_to_dict, parse_params, parse_value, unknown_key_error
 from benchgen.safety import check_name
+
+if TYPE_CHECKING:
+    from benchgen.interfaces import DatasetSource, Generator, Metric, Plugin, Preprocessor
+
+PluginT = TypeVar("PluginT", bound="Plugin")
 
 # --------------------------------------------------------------------------------------- the schema
 # A schema is {key: (type, required)} or {key: nested schema}; "*" matches any label (generators, metrics).
@@ -39,12 +44,12 @@ REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
 
 
 @dataclass(frozen=True)
-class PluginSpec:
+class PluginSpec(Generic[PluginT]):
     """One configured plugin in a suite: its label, plugin name and strictly parsed params."""
 
     kind: str  # registry kind: generators, metrics, preprocessors, datasets
     label: str
-    plugin: str
+    plugin: str  # the name as used and recorded: plain, or qualified `dist:name` (see registry.resolve)
     params: Any  # the plugin's Params dataclass instance
     seed: int = 0
 
@@ -52,11 +57,9 @@ class PluginSpec:
         return {"plugin": self.plugin, "version": registry.load_class(self.kind, self.plugin).version,
                 "params": params_to_dict(self.params)}
 
-    def build(self) -> Any:
-        """A fresh plugin instance with these params."""
-        obj = registry.load_class(self.kind, self.plugin)(self.params)
-        obj.name = self.plugin
-        return obj
+    def build(self) -> PluginT:
+        """A fresh plugin instance with these params (built by the registry, the one constructor)."""
+        return registry.instantiate(self.kind, self.plugin, self.params)  # type: ignore[return-value]
 
 
 @dataclass
@@ -70,18 +73,18 @@ class Suite:
     profiles: list[str]
     primary_metric: str
     shape: tuple[int, int, int]
-    source: PluginSpec
+    source: PluginSpec[DatasetSource]
     split: dict[str, float]
     split_seed: int
     first_volume: bool
     jobs: int
-    steps: list[PluginSpec]
-    generators: dict[str, PluginSpec]
+    steps: list[PluginSpec[Preprocessor]]
+    generators: dict[str, PluginSpec[Generator]]
     n_samples: int
     seeds: list[int]
     bootstrap: int
     device: str
-    metrics: dict[str, PluginSpec]
+    metrics: dict[str, PluginSpec[Metric]]
     document: dict[str, Any] = field(repr=False, default_factory=dict)  # the merged TOML
 
     def generator_labels(self, labels: Sequence[str] | None = None) -> list[str]:
@@ -155,17 +158,18 @@ def choose_profile(requested: str, profiles: list[str]) -> tuple[str, str]:
     return ("quick" if "quick" in profiles else profiles[0]), "no CUDA device found"
 
 
-def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> PluginSpec:
-    name = table.get("plugin", label)
+def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> PluginSpec[Any]:
+    """`plugin` (default: the label) may be plain (`ddpm`) or qualified (`other-dist:ddpm`)."""
     try:
+        name = registry.resolve(kind, table.get("plugin", label))
         cls = registry.load_class(kind, name)
     except BenchgenError as exc:
-        raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
+        raise ConfigError(f"{where}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
     params = parse_params(cls.Params, table.get("params"), f"{where}.params")
     return PluginSpec(kind, label, name, params, int(table.get("seed", 0)))
 
 
-def with_bootstrap(spec: PluginSpec, bootstrap: int) -> PluginSpec:
+def with_bootstrap(spec: PluginSpec[Any], bootstrap: int) -> PluginSpec[Any]:
     """The suite's bootstrap B reaches every metric that has a `bootstrap` parameter, so the stored
     params (and the cell keys made from them) say which B produced each CI."""
     if not any(f.name == "bootstrap" for f in dataclasses.fields(spec.params)):
@@ -173,7 +177,7 @@ def with_bootstrap(spec: PluginSpec, bootstrap: int) -> PluginSpec:
     return dataclasses.replace(spec, params=dataclasses.replace(spec.params, bootstrap=bootstrap))
 
 
-def _step_specs(steps: list[Any]) -> list[PluginSpec]:
+def _step_specs(steps: list[Any]) -> list[PluginSpec[Any]]:
     out = []
     for i, step in enumerate(steps):
         where = f"preprocessing.steps[{i}]"
@@ -213,7 +217,7 @@ def load_suite(path: str | Path, profile: str = "auto", overrides: Sequence[str]
     try:
         return _build(path, raw, profile, sets)
     except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc.message}", exc.hint) from None
+        raise ConfigError(f"{path}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
 
 
 def parse_set(item: str) -> tuple[list[str], Any]:

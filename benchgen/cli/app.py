@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import functools
 import sys
+import traceback
 from typing import Any, Callable
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from benchgen import registry
 from benchgen.errors import BenchgenError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -31,16 +34,25 @@ def fail(message: str, hint: str | None = None, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def warn(message: str) -> None:
+    """One yellow line on stderr (registry warnings such as a shadowed plugin name come here)."""
+    console.print(f"[yellow]warning: {escape(message)}[/]", highlight=False)
+
+
 def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Decorator for commands: BenchgenError -> one line, exit 2; Ctrl-C -> exit 130; --debug -> traceback."""
+    """Decorator for commands: BenchgenError -> one line, exit 2 (with --debug, first its `debug_details` —
+    e.g. a broken plugin's import traceback — or else its own traceback); Ctrl-C -> exit 130; any other
+    exception -> one line, exit 1, or the traceback with --debug. Registry warnings print as yellow lines."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            with registry.warning_handler(warn):
+                return fn(*args, **kwargs)
         except BenchgenError as exc:
             if state["debug"]:
-                raise
+                details = exc.debug_details or traceback.format_exc()
+                console.print(details.rstrip("\n"), markup=False, highlight=False, style="dim")
             fail(exc.message, exc.hint)
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]; finished results are stored, re-run to resume")

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
 
-from benchgen.cli.app import app, console, handle_errors, out
+from benchgen.cli.app import app, console, handle_errors, out, state
 from benchgen.errors import ConfigError
+
+if TYPE_CHECKING:
+    from benchgen.registry import Entry
 
 RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
 FORMATS = ("table", "markdown", "csv", "json", "html")
@@ -80,27 +86,118 @@ def export_cmd(
         store.export(records, fmt, out.file)
 
 
+LIST_STYLES = {"broken": "red", "conflict": "yellow", "shadowed": "yellow"}
+
+
+def _first_line(text: str | None) -> str:
+    return ((text or "").strip().splitlines() or [""])[0]
+
+
+def _list_row(e: Entry) -> dict[str, Any]:
+    """One `benchgen list` row. A plugin that is not imported yet is described from its source file."""
+    doc: str | None
+    version: str | None
+    if e.cls is not None:
+        doc, version = e.cls.__doc__, e.cls.version
+    else:
+        info = e.source()
+        doc, version = info.doc, info.version
+    return {"kind": e.kind, "name": e.ref, "entry_point_name": e.name, "qualified_name": e.qualified,
+            "distribution": e.distribution, "dist_version": e.dist_version, "plugin_version": version,
+            "status": e.status, "entry_point": e.value, "error": e.error or e.note, "doc": _first_line(doc)}
+
+
+def _list_detail(e: Entry) -> dict[str, Any]:
+    """Everything about one plugin, importing it: docstring, version and its params (name, type, default)."""
+    from benchgen import registry
+    from benchgen.errors import PluginError
+    from benchgen.params import describe
+
+    detail = {k: v for k, v in _list_row(e).items() if k not in ("doc", "error")}
+    detail.update(error=e.note, details=None, doc="", params=None,
+                  also=[f"{o.distribution} {o.dist_version} as '{o.ref}'" for o in registry.group(e.kind, e.name)
+                        if o is not e])
+    try:
+        cls = registry.load_entry(e)
+    except PluginError as exc:
+        detail.update(status=e.status, error=exc.message, details=exc.debug_details, doc=e.source().doc)
+        return detail
+    detail.update(status=e.status, plugin_version=cls.version, doc=inspect.cleandoc(cls.__doc__ or ""))
+    try:
+        detail["params_class"] = cls.Params.__name__
+        detail["params"] = [{"name": n, "type": t, "default": d} for n, t, d in describe(cls.Params)]
+    except Exception as exc:  # a Params class the parser cannot describe: say so, list the rest
+        detail["params"] = []
+        detail["error"] = f"cannot describe {cls.Params!r}: {type(exc).__name__}: {exc}"
+    return detail
+
+
+def _print_detail(d: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    out.print(f"[bold]{d['kind'][:-1]} {escape(d['name'])}[/]", highlight=False)
+    facts = [("distribution", f"{d['distribution']} {d['dist_version']}"), ("entry point", d["entry_point"]),
+             ("status", d["status"]), ("version", d["plugin_version"] or "?")]
+    facts += [("also", a) for a in d["also"]]
+    if d["error"]:
+        facts.append(("error" if d["status"] == "broken" else "note", d["error"]))
+    for key, value in facts:
+        out.print(f"  {key:13s} {escape(str(value))}", highlight=False,
+                  style=LIST_STYLES.get(d["status"]) if key in ("status", "error", "note") else None)
+    if d["details"] and state["debug"]:
+        console.print(d["details"].rstrip("\n"), markup=False, highlight=False, style="dim")
+    if d["doc"]:
+        out.print()
+        for line in d["doc"].splitlines():
+            out.print(f"  {escape(line)}", highlight=False)
+    if d["params"] is not None:
+        out.print()
+        if not d["params"]:
+            out.print("  no parameters")
+            return
+        table = Table(title=f"params ({d.get('params_class', 'Params')})", title_justify="left")
+        for col in ("name", "type", "default"):
+            table.add_column(col)
+        for prm in d["params"]:
+            table.add_row(prm["name"], prm["type"], repr(prm["default"]))
+        out.print(table)
+
+
 @app.command("list")
 @handle_errors
 def list_cmd(
+    name: str = typer.Argument(None, metavar="[NAME]", help="Show one plugin in detail (this imports it); "
+                               "a plain or qualified (dist:name) name."),
     kind: str = typer.Option(None, "--kind", "-k", help="generators, metrics, preprocessors, datasets or features"),
     fmt: str = typer.Option("table", "--format", "-f", help="table or json"),
+    check: bool = typer.Option(False, "--check", help="Import every plugin: status loaded or broken, with the error."),
 ) -> None:
-    """Every installed plugin with its kind, distribution, version and status (broken ones with their error)."""
+    """Every installed plugin: kind, name, distribution, status and description, read from the plugins'
+    source files without importing them (status `available`); `--check` imports each one (`loaded` or
+    `broken` with its error). `benchgen list NAME` shows one plugin in detail, with its params."""
     from rich.table import Table
 
     from benchgen import registry
-    from benchgen.interfaces import KINDS
 
-    if kind and kind not in KINDS:
-        raise ConfigError(f"--kind: {kind!r} is not a plugin kind; choose one of {', '.join(KINDS)}")
+    if kind and kind not in registry.KIND_NAMES:
+        raise ConfigError(f"--kind: {kind!r} is not a plugin kind; choose one of {', '.join(registry.KIND_NAMES)}")
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format: {fmt!r} is not allowed; choose table or json")
-    entries = [e for e in registry.check_all() if not kind or e.kind == kind]
-    rows = [{"kind": e.kind, "name": e.name, "distribution": e.distribution, "dist_version": e.dist_version,
-             "plugin_version": getattr(e.cls, "version", None), "status": e.status, "entry_point": e.value,
-             "error": e.error if not e.also else f"also registered by {', '.join(e.also)}",
-             "doc": ((e.cls.__doc__ or "").strip().splitlines() or [""])[0] if e.cls else ""} for e in entries]
+    if name:
+        details = [_list_detail(e) for e in registry.matching(name, kind)]
+        if fmt == "json":
+            out.file.write(json.dumps(details, indent=2, default=str) + "\n")
+            return
+        for i, d in enumerate(details):
+            if i:
+                out.print()
+            _print_detail(d)
+        return
+    entries = registry.check_all() if check else registry.all_entries()
+    order = {k: i for i, k in enumerate(registry.KIND_NAMES)}
+    entries = sorted((e for e in entries if not kind or e.kind == kind),
+                     key=lambda e: (order[e.kind], e.name, not e.builtin, e.ref))
+    rows = [_list_row(e) for e in entries]
     if fmt == "json":
         out.file.write(json.dumps(rows, indent=2) + "\n")
         return
@@ -108,10 +205,11 @@ def list_cmd(
     for col in ("kind", "name", "distribution", "status", "description / error"):
         table.add_column(col)
     for r in rows:
-        style = None if r["status"] in ("available", "loaded") else "red"
-        table.add_row(r["kind"], r["name"], f"{r['distribution']} {r['dist_version']}", r["status"],
-                      r["error"] or r["doc"], style=style)
+        table.add_row(r["kind"], escape(r["name"]), f"{r['distribution']} {r['dist_version']}", r["status"],
+                      escape(r["error"] or r["doc"]), style=LIST_STYLES.get(r["status"]))
     out.print(table)
+    if not check:
+        console.print("[dim]status 'available': found, not imported; `benchgen list --check` imports each one[/]")
 
 
 cache_app = typer.Typer(help="List or clear the content-addressed caches (datasets, checkpoints, samples, features, "

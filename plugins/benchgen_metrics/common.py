@@ -39,8 +39,7 @@ def make_extractor(metric: str, name: str, weights: str | None) -> FeatureExtrac
     try:
         ext = registry.create("features", name, params, where=f"metric '{metric}' features '{name}'")
     except BenchgenError as exc:
-        raise MetricError(f"{metric}: {exc.message}", exc.hint) from None
-    assert isinstance(ext, FeatureExtractor)
+        raise MetricError(f"{metric}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
     return ext
 
 

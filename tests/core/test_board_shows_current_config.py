@@ -55,8 +55,8 @@ def test_cli_run_and_leaderboard_suite_file(fake_registry, suite_file, home, tmp
     cell = {(c["generator"]): c["mean"] for c in first["leaderboard"]["cells"]}
     cell2 = {(c["generator"]): c["mean"] for c in changed["leaderboard"]["cells"]}
     assert cell2["bad"] != pytest.approx(cell["bad"]) and cell2["good"] == pytest.approx(cell["good"])
-    res = runner.invoke(load_commands(), ["leaderboard", "--suite", str(path), "--profile", "default", "--results", str(db),
-                              "--format", "json"])
+    res = runner.invoke(load_commands(), ["leaderboard", "--suite", str(path), "--profile", "default",
+                                          "--results", str(db), "--format", "json"])
     assert res.exit_code == 0, res.output
     cells = {c["generator"]: c["mean"] for c in json.loads(res.stdout)["cells"]}
     assert cells["bad"] == pytest.approx(cell["bad"])

@@ -47,16 +47,26 @@ def test_broken_plugin_is_listed_and_breaks_nothing_else(inject, ep, dist_eps, t
 
 
 def test_one_name_from_two_distributions_is_an_error_naming_both(inject, ep, dist_eps, tmp_path):
+    """Two third-party distributions, no built-in: the plain name is ambiguous, the qualified ones work."""
     eps = dist_eps(tmp_path / "a", "brainlab-gen", "1.0", {"generators": {"twin": "bg_fake_good:ConstGenerator"}})
     eps += dist_eps(tmp_path / "b", "otherlab-gen", "2.0",
-                    {"generators": {"twin": "bg_fake_good:ConstGenerator2", "solo": "bg_fake_good:ConstGenerator"}})
+                    {"generators": {"twin": "bg_fake_good:OtherConstGenerator", "solo": "bg_fake_good:ConstGenerator"}})
     inject(eps)
-    assert registry.entries("generators")["twin"].status == "conflict"
+    assert registry.names("generators") == ["brainlab-gen:twin", "otherlab-gen:twin", "solo"]
+    for ref in ("brainlab-gen:twin", "otherlab-gen:twin"):
+        assert registry.entries("generators")[ref].status == "conflict"
+    assert "use 'brainlab-gen:twin'" in registry.entries("generators")["brainlab-gen:twin"].note
     with pytest.raises(PluginError) as exc:
         registry.create("generators", "twin")
     msg = str(exc.value)
-    assert "twin" in msg and "brainlab-gen" in msg and "otherlab-gen" in msg
+    assert "twin" in msg and "brainlab-gen 1.0" in msg and "otherlab-gen 2.0" in msg
+    assert exc.value.hint == ("use a qualified name: 'brainlab-gen:twin' or 'otherlab-gen:twin' "
+                              "(or uninstall all but one)")
+    assert registry.create("generators", "brainlab-gen:twin").__class__.__name__ == "ConstGenerator"
+    other = registry.create("generators", "OtherLab_Gen:twin")  # either spelling of the distribution name
+    assert (type(other).__name__, other.name) == ("OtherConstGenerator", "otherlab-gen:twin")
     assert registry.create("generators", "solo").name == "solo"  # the rest of that distribution still works
+    assert registry.warnings() == []  # nothing was shadowed: nothing to warn about
 
 
 def test_same_distribution_seen_twice_is_not_a_conflict(inject, ep, dist_eps, tmp_path):
@@ -118,3 +128,8 @@ def test_every_built_in_entry_point_is_registered_under_benchgen():
             assert name in found, (f"{kind} '{name}' declared in pyproject.toml but not registered "
                                   "(stale install? re-run pip install -e .)")
             assert (found[name].value, found[name].distribution) == (value, "benchgen")
+
+
+def test_the_registry_knows_the_kinds_without_importing_the_interfaces():
+    """registry.KIND_NAMES (no torch import) lists the same kinds, in the same order, as interfaces.KINDS."""
+    assert registry.KIND_NAMES == tuple(KINDS)

@@ -35,7 +35,8 @@ def test_hostile_names_are_refused_before_any_work(fake_registry, suite_file, ho
     before = tree(tmp_path)
     with pytest.raises(ConfigError, match="is not a valid name"):
         load_suite(path, "default")
-    res = CliRunner().invoke(load_commands(), ["run", str(path), "--profile", "default", "--results", str(tmp_path / "r.sqlite")])
+    res = CliRunner().invoke(load_commands(), ["run", str(path), "--profile", "default",
+                                               "--results", str(tmp_path / "r.sqlite")])
     assert res.exit_code == 2 and "not a valid name" in res.output
     assert tree(tmp_path) == before  # nothing written anywhere (no store, no home)
 

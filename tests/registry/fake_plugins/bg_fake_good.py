@@ -35,6 +35,10 @@ class ConstGenerator(Generator):
         pass
 
 
+class OtherConstGenerator(ConstGenerator):
+    """A third party's constant generator that reuses another plugin's name."""
+
+
 class MeanGap(Metric):
     higher_is_better = False
 
