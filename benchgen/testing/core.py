@@ -167,6 +167,18 @@ def _location(exc: BaseException, roots: Sequence[Path]) -> str:
     return f"{path.parent.name}/{path.name}:{frame.lineno} in {frame.name}"
 
 
+HERE = Path(__file__).resolve().parent
+
+
+def plugin_traceback(exc: BaseException) -> str:
+    """The traceback of `exc` as text, starting at the first frame outside benchgen.testing (the plugin's)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None and \
+            Path(tb.tb_frame.f_code.co_filename).resolve().is_relative_to(HERE):
+        tb = tb.tb_next
+    return "".join(tb_module.format_exception(type(exc), exc, tb))
+
+
 class Checker:
     """Runs the checks of one plugin — an installed plugin's name, or a plugin class (not necessarily
     registered) — built with its ``tiny_params`` updated by `params`, on tiny inputs of `shape`.
@@ -352,11 +364,11 @@ class Checker:
             result = CheckResult(name, "skip", f"needs weights that are not on this machine: {exc.message}")
         except ContractFailure as exc:
             cause = exc.__cause__
-            result = CheckResult(name, "fail", exc.message, exception=exc, traceback=exc.traceback or (
-                "".join(tb_module.format_exception(cause)) if cause else None))
+            result = CheckResult(name, "fail", exc.message, exception=exc,
+                                 traceback=exc.traceback or (plugin_traceback(cause) if cause else None))
         except Exception as exc:  # the plugin raised: that is this check failing, with its traceback
             result = CheckResult(name, "fail", f"raised {self.describe(exc)}",
-                                 traceback="".join(tb_module.format_exception(exc)), exception=exc)
+                                 traceback=plugin_traceback(exc), exception=exc)
         finally:
             self.current = outer
         result.seconds = time.perf_counter() - start
