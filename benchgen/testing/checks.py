@@ -65,6 +65,15 @@ def _same(a: Any, b: Any, atol: float = 0.0) -> bool:
     return a.shape == b.shape and bool(np.allclose(a, b, rtol=0, atol=atol, equal_nan=True))
 
 
+def _same_numbers(a: Any, b: Any) -> bool:
+    """Equal numbers (or tuples / None), NaN equal to NaN (finiteness is a check of its own)."""
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return len(a) == len(b) and all(_same_numbers(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b
+
+
 # ================================================================================= every kind
 @contract_check(tuple(KINDS), "import", requires=())
 def plugin_imports(h: Checker) -> str:
@@ -323,7 +332,7 @@ def metric_deterministic(h: Checker) -> None:
     h.require(first.keys() == second.keys(), f"the results changed keys: {sorted(first)} then {sorted(second)}")
     for key in first:
         a, b = first[key], second[key]
-        h.require((a.status, a.value, a.ci) == (b.status, b.value, b.ci),
+        h.require(a.status == b.status and _same_numbers(a.value, b.value) and _same_numbers(a.ci, b.ci),
                   f"result '{key}' changed between calls: {(a.status, a.value, a.ci)} then {(b.status, b.value, b.ci)}")
 
 
