@@ -146,3 +146,23 @@ def test_unknown_names_kinds_formats_and_params_are_one_line_errors():
     assert res.exit_code == 2 and "expected KEY=VALUE" in res.output
     res = invoke("check", "gaussian", "--param", "rank=0")  # rejected by the plugin's Params: check 'build' fails
     assert res.exit_code == 1 and re.search(r"^FAIL\s+build\s+params .*rank must be ≥ 1", res.output, flags=re.M)
+
+
+def test_a_plugin_that_fails_to_import_fails_check_import_with_its_traceback(tmp_path, monkeypatch):
+    (tmp_path / "bg_kit_badimport.py").write_text('raise ImportError("needs libfoo, which is not installed")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry.refresh([md.EntryPoint("badimport", "bg_kit_badimport:Gen", "benchgen.generators")])
+    try:
+        res = invoke("check", "badimport")
+        assert res.exit_code == 1, res.output
+        assert re.search(r"^FAIL\s+import\s+cannot be loaded: generator plugin 'badimport' from \? is broken: "
+                         r"ImportError: needs libfoo", res.output, flags=re.M), res.output
+        assert re.search(r"^SKIP\s+build\s+not run: needs 'import', which failed", res.output, flags=re.M)
+        assert "error: generator 'badimport' failed 1 check(s): import" in res.output
+        res = invoke("check", "badimport", "--format", "json")
+        tb = next(c for c in json.loads(res.stdout)["checks"] if c["name"] == "import")["traceback"]
+        assert 'bg_kit_badimport.py", line 1' in tb
+        assert tb.rstrip().endswith("ImportError: needs libfoo, which is not installed")
+    finally:
+        monkeypatch.delitem(sys.modules, "bg_kit_badimport", raising=False)
+        registry.refresh()
