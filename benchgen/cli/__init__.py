@@ -1,4 +1,4 @@
-"""Command-line interface: `benchgen run|validate|list|leaderboard|export|evaluate|train|sample|...`."""
+"""Command-line interface: `benchgen run|validate|list|leaderboard|export|evaluate|train|sample|check|...`."""
 
 import importlib
 
@@ -7,7 +7,7 @@ import typer
 from benchgen.cli.app import app
 
 # Each module registers its commands on `app` when imported.
-COMMAND_MODULES = ["run", "results", "evaluate", "preprocess", "data"]
+COMMAND_MODULES = ["run", "results", "evaluate", "preprocess", "data", "check"]
 
 
 def load_commands() -> typer.Typer:
