@@ -91,6 +91,8 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
         msg = next((r.get("message") for r in records if r.get("message")), None)
         return Cell(None, None, None, 0, status if records else "-", msg)
     vals = [float(r[field_name]) for r in ok]
+    lo: float | None
+    hi: float | None
     if len(vals) >= 2:
         mean, lo, hi = t_interval(vals)
     else:

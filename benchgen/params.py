@@ -63,12 +63,12 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
-        args = [a for a in get_args(tp) if a is not Ellipsis]
-        if origin is tuple and len(args) > 1 and Ellipsis not in get_args(tp):
-            if len(value) != len(args):
-                raise ConfigError(f"{where}: expected {len(args)} values, got {len(value)}")
-            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
-        item = args[0] if args else Any
+        elems = [a for a in get_args(tp) if a is not Ellipsis]
+        if origin is tuple and len(elems) > 1 and Ellipsis not in get_args(tp):
+            if len(value) != len(elems):
+                raise ConfigError(f"{where}: expected {len(elems)} values, got {len(value)}")
+            return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, elems)))
+        item = elems[0] if elems else Any
         return tuple(coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is dict or tp is dict:
         if not isinstance(value, dict):

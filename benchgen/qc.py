@@ -107,8 +107,8 @@ def flag_outliers(records: Sequence[dict[str, Any]], fields: Sequence[str] = OUT
             mad = np.median(np.abs(vals[ok] - med))
             if mad > 0:
                 rz = 0.6745 * (vals - med) / mad
-                for i in np.nonzero(ok & (np.abs(rz) > z))[0]:
-                    reasons[i].append(f"{f} robust z {rz[i]:+.1f}")
+                for k in np.nonzero(ok & (np.abs(rz) > z))[0]:
+                    reasons[k].append(f"{f} robust z {rz[k]:+.1f}")
     for i, r in enumerate(records):
         if _num(r.get("reg_ncc")) and float(r["reg_ncc"]) < MIN_REG_NCC:
             reasons[i].append(f"reg_ncc {float(r['reg_ncc']):.2f} < {MIN_REG_NCC}")

@@ -97,7 +97,7 @@ def read_nifti(path: str | Path, first_volume: bool = False) -> Volume:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        img = nib.load(str(path))
+        img: Any = nib.load(str(path))  # a spatial image (dataobj, affine); nibabel types it as FileBasedImage
         array = np.asarray(img.dataobj, dtype=np.float32)
         affine = np.asarray(img.affine, dtype=np.float64)
     except Exception as exc:  # nibabel raises many types for corrupt files; all mean "unreadable"

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from benchgen.cli.app import app, console, handle_errors, out
+from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks, state
 
 
 def _fmt(x: float | None) -> str:
@@ -72,6 +73,8 @@ def evaluate_cmd(
         out.print(render_table(result))
     errors = [n for n, m in result["metrics"].items() if m["status"] == "error"]
     if errors:
+        if state["debug"]:
+            print_tracebacks([(n, (result["metrics"][n]["details"] or {}).get("traceback")) for n in errors])
         for n in errors:
-            console.print(f"[bold red]error:[/] {result['metrics'][n]['message']}", highlight=False)
+            console.print(f"[bold red]error:[/] {escape(result['metrics'][n]['message'] or '')}", highlight=False)
         raise typer.Exit(1)

@@ -184,6 +184,7 @@ def preprocess_folder(src: str | Path, dst: str | Path, chain: str = "paper", jo
         raise ConfigError(f"--jobs must be ≥ 1, got {jobs}")
     try:
         dst.mkdir(parents=True, exist_ok=True)
+        dst = dst.resolve()  # outputs are resolved under it (benchgen.safety.inside)
         probe = dst / f".write-test-{os.getpid()}"
         probe.write_text("")
         probe.unlink()

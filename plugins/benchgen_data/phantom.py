@@ -123,7 +123,7 @@ def _maps(voxel_mm: float) -> _Maps:
         temporal=np.stack(temporal).astype(np.float32),
         c_gm=float(c_gm), c_wm=float(c_wm), c_csf=float(c_csf),
         centre_brain=centre_brain.astype(np.float64), centre_vent=np.asarray(centre_vent, dtype=np.float64),
-        affine=tpl.affine, inv_affine=np.linalg.inv(tpl.affine), shape=tuple(mask.shape),  # type: ignore[arg-type]
+        affine=tpl.affine, inv_affine=np.linalg.inv(tpl.affine), shape=tuple(mask.shape),
         voxel_mm=tpl.voxel_mm)
 
 

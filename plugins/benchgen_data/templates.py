@@ -49,7 +49,8 @@ def load_template(voxel_mm: float = 1.0) -> Template:
     t1, gm, wm, mask, affine = _load_1mm()
     if abs(voxel_mm - 1.0) < 1e-6:
         return Template(t1, gm, wm, mask > 0.5, affine, 1.0)
-    shape = tuple(max(8, int(round(s / voxel_mm))) for s in t1.shape)
+    d, h, w = (max(8, int(round(s / voxel_mm))) for s in t1.shape)
+    shape = (d, h, w)
     out = []
     new_affine = affine
     for arr in (t1, gm, wm, mask):

@@ -8,6 +8,7 @@ study resized 181×217×181 to 84×128×84) and scaled to [0, 1] with a zero bac
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 import torch
@@ -68,7 +69,7 @@ def brain_shape_scores(samples: np.ndarray, real: np.ndarray, threshold: float =
     corr = np.array([np.dot((s - s.mean()).ravel(), m) / (np.linalg.norm(s - s.mean()) * np.linalg.norm(m) + 1e-12)
                      for s in samples])
 
-    def frac(mask: np.ndarray) -> np.ndarray:
+    def frac(mask: Any) -> np.ndarray:
         return np.array([(s[mask] > threshold).mean() if mask.any() else 0.0 for s in samples])
 
     clear = core & (mean >= 0.1)  # voxels that are clearly brain, not a dark partial-volume edge

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -18,6 +18,12 @@ def _check_shape(shape: tuple[int, int, int] | None) -> None:
     if shape is not None and any(s < 2 for s in shape):
         raise ValueError(f"shape must have 3 sizes ≥ 2, got {list(shape)}")
 
+
+
+def _three(sizes: Any) -> tuple[int, int, int]:
+    """Three integer sizes (D, H, W) from any iterable."""
+    d, h, w = (int(x) for x in sizes)
+    return d, h, w
 
 class Reorient(Preprocessor):
     """Reorder/flip voxel axes to the closest canonical orientation (RAS), like nibabel's
@@ -95,7 +101,7 @@ class CropPad(Preprocessor):
     def __call__(self, volume: Volume, ctx: PrepContext) -> Volume:
         p = self.params
         if p.mode == "center":
-            shape = tuple(p.shape or ctx.target_shape)
+            shape = _three(p.shape or ctx.target_shape)
             start = center_start(volume.array.shape, shape)
         else:
             lin = volume.affine[:3, :3]
@@ -104,8 +110,8 @@ class CropPad(Preprocessor):
                                 "axis-aligned RAS volume in MNI space; put 'reorient' and 'register-mni' before it")
             vox = np.diag(lin)
             start = tuple(int(round(s)) for s in (np.asarray(p.box_origin_mm) - volume.affine[:3, 3]) / vox)
-            shape = tuple(max(2, int(round(b / v))) for b, v in zip(p.box_mm, vox))
-        array, affine = crop_pad_array(volume.array, volume.affine, start, shape)  # type: ignore[arg-type]
+            shape = _three(max(2, int(round(b / v))) for b, v in zip(p.box_mm, vox))
+        array, affine = crop_pad_array(volume.array, volume.affine, start, shape)
         return volume.replace(array, affine)
 
 
@@ -127,7 +133,7 @@ class Resize(Preprocessor):
     Params = ResizeParams
 
     def __call__(self, volume: Volume, ctx: PrepContext) -> Volume:
-        shape = tuple(self.params.shape or ctx.target_shape)
-        array, affine = resize_array(volume.array, volume.affine, shape, order=self.params.order,  # type: ignore[arg-type]
+        shape = _three(self.params.shape or ctx.target_shape)
+        array, affine = resize_array(volume.array, volume.affine, shape, order=self.params.order,
                                      anti_aliasing=self.params.anti_aliasing)
         return volume.replace(array, affine)
