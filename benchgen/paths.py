@@ -62,11 +62,16 @@ def cache_usage() -> list[tuple[str, int, int]]:
     return rows
 
 
-def clear_cache(kind: str = "all") -> list[str]:
-    """Delete one cache or all of them (stored results are kept); returns the kinds cleared."""
+def cache_kinds(kind: str = "all") -> list[str]:
+    """The cache kinds `kind` names: all of them, or one (checked)."""
     if kind != "all" and kind not in CACHE_KINDS:
         raise ConfigError(f"unknown cache '{kind}'; choose all or one of {', '.join(CACHE_KINDS)}")
-    kinds = list(CACHE_KINDS) if kind == "all" else [kind]
+    return list(CACHE_KINDS) if kind == "all" else [kind]
+
+
+def clear_cache(kind: str = "all") -> list[str]:
+    """Delete one cache or all of them (stored results are kept); returns the kinds cleared."""
+    kinds = cache_kinds(kind)
     for k in kinds:
         shutil.rmtree(cache_dir(k), ignore_errors=True)
     return kinds

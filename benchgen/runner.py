@@ -8,6 +8,8 @@ details) and the run goes on. Data, checkpoints, sampling and scoring live in th
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -128,7 +130,10 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
     summary = RunSummary(suite.name, suite.profile, results)
     labels = suite.generator_labels(only)
     loop = _Loop(suite, store, device, summary, save_samples)
-    with ProgressReporter(console=console, enabled=not quiet) as progress:
+    log_file = inside(paths.runs_dir(), suite.name, suite.profile, "run.log") if is_main_process() else None
+    with ProgressReporter(console=console, enabled=not quiet, interval_s=progress_interval(),
+                          log_file=log_file) as progress:
+        progress.log(f"run {loop.run_id}: suite {suite.name} v{suite.version}, profile {suite.profile}")
         listing = list_dataset(suite)
         plans = plan_cells(suite, labels, store, listing.fingerprint)
         data: Data | None = None
@@ -142,9 +147,17 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
             if plan.pending:
                 assert data is not None
                 loop.run_generator(plan, data, progress)
+        progress.log(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors")
     store.close()
     summary.seconds = time.perf_counter() - start
+    if log_file is not None:
+        summary.outputs.append(log_file)
     return summary
+
+
+def progress_interval() -> float:
+    """Seconds between plain progress lines when stderr is not a terminal (``BENCHGEN_PROGRESS_INTERVAL``)."""
+    return float(os.environ.get("BENCHGEN_PROGRESS_INTERVAL", "10"))
 
 
 class _Loop:
@@ -197,6 +210,11 @@ class _Loop:
         except Exception as exc:  # a generator that cannot fit fails its own cells only
             fail_cells(plan.pending, exc, "fit")
             return
+        if is_main_process() and (ckpt / "loss.png").is_file():  # the training curve, beside the montages
+            curve = inside(paths.runs_dir(), suite.name, suite.profile, f"loss-{spec.label}.png")
+            curve.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(ckpt / "loss.png", curve)
+            self.summary.outputs.append(curve)
         sampler = gen.sampler_info()
         test, train = data.splits.test, data.splits.train
         finished = 0

@@ -47,7 +47,12 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[in
         data = check_samples(gen.sample(n, seed, progress=progress), n, shape, label)
         with atomic_path(path, ".safetensors") as tmp:
             save_file({"data": data.contiguous()}, tmp)
-    return Cohort(data, affine, [f"{label}-s{seed}-{i:03d}" for i in range(n)])
+    return Cohort(data, affine, sample_ids(label, seed, n))
+
+
+def sample_ids(label: str, seed: int, n: int) -> list[str]:
+    """The one naming scheme of synthetic volumes (and their NIfTI files): ``<label>-seed<seed>-<i>``."""
+    return [f"{label}-seed{seed}-{i:03d}" for i in range(n)]
 
 
 def sample_checkpoint(folder: str | Path, n: int, out_dir: str | Path, seed: int = 0,
@@ -60,5 +65,5 @@ def sample_checkpoint(folder: str | Path, n: int, out_dir: str | Path, seed: int
     gen, meta = load_checkpoint(folder, overrides)
     data = check_samples(gen.sample(n, seed, progress=progress), n, tuple(meta["shape"]),
                          meta.get("label", meta["plugin"]))
-    cohort = Cohort(data, np.asarray(meta["affine"]), [f"{meta['plugin']}-seed{seed}-{i:03d}" for i in range(n)])
+    cohort = Cohort(data, np.asarray(meta["affine"]), sample_ids(meta.get("label", meta["plugin"]), seed, n))
     return write_cohort(cohort, out_dir)

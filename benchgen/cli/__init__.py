@@ -18,4 +18,12 @@ def load_commands() -> typer.Typer:
 
 
 def main() -> None:
-    load_commands()()
+    try:
+        load_commands()()
+    except BrokenPipeError:  # `benchgen export | head`: the reader left; exit quietly like other tools
+        import os
+        import sys
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes stdout at exit
+        sys.exit(141)

@@ -18,7 +18,7 @@ from rich.markup import escape
 from benchgen import registry
 from benchgen.errors import BenchgenError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
                   help="benchgen: benchmark generative models of 3D brain MRI.")
 console = Console(stderr=True, soft_wrap=True)  # progress and messages; stdout stays clean for --json / --format
 # results; wide when piped so tables are not squeezed to 80 columns
@@ -57,7 +57,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except KeyboardInterrupt:
             console.print("[yellow]interrupted[/]; finished results are stored, re-run to resume")
             raise typer.Exit(130) from None
-        except (typer.Exit, typer.Abort):
+        except (typer.Exit, typer.Abort, BrokenPipeError):  # a closed pipe is the reader's choice, not an error
             raise
         except Exception as exc:  # an unexpected failure: still one line unless --debug
             if state["debug"]:

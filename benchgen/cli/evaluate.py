@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks, state
@@ -48,13 +48,13 @@ def evaluate_cmd(
 ) -> None:
     """Score SYNTHETIC against REAL with metric plugins; exits 1 if any metric errored."""
     from benchgen.errors import ConfigError
-    from benchgen.evaluate import evaluate, parse_param_overrides
+    from benchgen.evaluation import evaluate, parse_param_overrides
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format {fmt!r}: choose table or json")
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=fmt == "json") as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(desc: str, completed: int, total: int, **_: object) -> None:
             if desc not in tasks:

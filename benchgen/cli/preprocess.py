@@ -48,15 +48,17 @@ def preprocess_cmd(
     from benchgen.progress import ProgressReporter
 
     try:
-        target = tuple(int(s) for s in shape.split(","))
-        assert len(target) == 3 and min(target) >= 2
-    except (ValueError, AssertionError):
-        raise ConfigError(f"--shape {shape!r}: expected three sizes like 84,128,84") from None
+        d, h, w = (int(s) for s in shape.split(","))
+        if min(d, h, w) < 2:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"--shape {shape!r}: expected three sizes ≥ 2 like 84,128,84") from None
+    target = (d, h, w)
     names = [n.strip() for n in chain.split(",") if n.strip()]
     chain_params = parse_kv(param, names[0] if len(names) == 1 else None)
     with ProgressReporter(console, enabled=not quiet) as progress:
         report = preprocess_folder(src, dst, chain=chain, jobs=jobs, strict=strict, first_volume=first_volume,
-                                   target_shape=target, source=source, chain_params=chain_params,  # type: ignore[arg-type]
+                                   target_shape=target, source=source, chain_params=chain_params,
                                    progress=progress)
     if report.failures:
         console.print(failure_table(report.failures, f"{len(report.failures)} file(s) excluded"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -66,8 +67,8 @@ def leaderboard_cmd(
 @handle_errors
 def export_cmd(
     fmt: str = typer.Option("csv", "--format", "-f", help="csv or jsonl"),
-    suite: str = typer.Option(None, "--suite", "-s"),
-    results: Path = typer.Option(None, "--results"),
+    suite: str = typer.Option(None, "--suite", "-s", help="Only this stored suite (by name)."),
+    results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
     output: Path = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
 ) -> None:
     """Every stored record with its full provenance, as CSV or JSON lines."""
@@ -83,7 +84,7 @@ def export_cmd(
             store.export(records, fmt, f)
         console.print(f"wrote {len(records)} records to {output}")
     else:
-        store.export(records, fmt, out.file)
+        store.export(records, fmt, out.file)  # type: ignore[arg-type]  # rich types its file as IO[str]; export writes text only
 
 
 LIST_STYLES = {"broken": "red", "conflict": "yellow", "shadowed": "yellow"}
@@ -230,9 +231,26 @@ def cache_list() -> None:
 
 @cache_app.command("clear")
 @handle_errors
-def cache_clear(kind: str = typer.Argument("all", help="all or one cache kind (see `benchgen cache list`)")) -> None:
-    """Delete a cache (results in the SQLite store are kept)."""
+def cache_clear(
+    kind: str = typer.Argument("all", help="all or one cache kind (see `benchgen cache list`)"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would be deleted."),
+) -> None:
+    """Delete a cache (results in the SQLite store are kept); asks first unless --yes."""
     from benchgen import paths
 
+    usage = {k: (n, size) for k, n, size in paths.cache_usage()}
+    kinds = paths.cache_kinds(kind)
+    entries = sum(usage[k][0] for k in kinds)
+    size = sum(usage[k][1] for k in kinds)
+    what = f"{entries} entries, {size / 1e6:.1f} MB in {', '.join(kinds)} under {paths.cache_dir()}"
+    if dry_run:
+        out.print(f"would delete {what}", markup=False, highlight=False)
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"benchgen cache clear {kind}: would delete {what}",
+                              "confirm with --yes (or look first with --dry-run)")
+        typer.confirm(f"Delete {what}?", abort=True)
     paths.clear_cache(kind)
-    out.print(f"cleared {kind}", markup=False)
+    out.print(f"cleared {kind} ({what})", markup=False, highlight=False)

@@ -85,12 +85,19 @@ def escape(text: str) -> str:
 @app.command("validate")
 @handle_errors
 def validate_cmd(
-    suite_path: Path = typer.Argument(..., metavar="SUITE"),
+    suite_path: Path = typer.Argument(..., metavar="SUITE", help="Suite TOML file."),
     profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
     """Check a suite file strictly (keys, types, plugins, params) without running anything."""
     suite = load(suite_path, profile, quiet=True, sets=sets)
+    if suite.profile == "paper" and suite.device in ("auto", "cpu"):
+        from benchgen.suite import cuda_available
+
+        if not cuda_available() or suite.device == "cpu":
+            console.print("[yellow]warning:[/] the paper profile on a CPU takes days (the reference network needs "
+                          "~100 s per forward pass at 84×128×84 on a 2-core CPU); run it on a GPU node, or use "
+                          "--profile quick", highlight=False)
     out.print(f"{suite_path}: ok · {suite.name} v{suite.version} · profile {suite.profile} · "
               f"{len(suite.generators)} generators · {len(suite.metrics)} metrics · profiles: "
               f"{', '.join(suite.profiles) or 'none'}", highlight=False, markup=False)
@@ -99,12 +106,12 @@ def validate_cmd(
 @app.command("train")
 @handle_errors
 def train_cmd(
-    suite_path: Path = typer.Argument(..., metavar="SUITE"),
+    suite_path: Path = typer.Argument(..., metavar="SUITE", help="Suite TOML file."),
     generator: str = typer.Option(..., "--generator", "-g", help="Generator label in the suite, e.g. ddpm"),
     profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
     force: bool = typer.Option(False, "--force", help="Train again even if a checkpoint for this config exists."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Fit one generator of a suite on its training split and print the checkpoint folder.
     Interrupted training resumes from its work folder on the next call."""
@@ -128,11 +135,11 @@ def sample_cmd(
     checkpoint: Path = typer.Argument(..., help="Checkpoint folder (printed by `benchgen train`)."),
     n: int = typer.Option(..., "-n", help="Number of volumes."),
     out_dir: Path = typer.Option(..., "--out", help="Output folder for NIfTI files."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same volumes)."),
     sampler: str = typer.Option(None, "--sampler", help="Override the sampler (e.g. ddpm, ddim)."),
     steps: int = typer.Option(None, "--steps", help="Override the number of inference steps."),
     eta: float = typer.Option(None, "--eta", help="Override DDIM eta."),
-    quiet: bool = typer.Option(False, "--quiet", "-q"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
 ) -> None:
     """Draw volumes from a fitted generator and write them as NIfTI with the dataset's affine."""
     from benchgen.progress import ProgressReporter

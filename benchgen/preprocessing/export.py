@@ -47,7 +47,7 @@ class ExportReport:
 
 def _export_chunk(source: DatasetSource, dst: str, layout: str,
                   chunk: list[tuple[int, DataItem]]) -> list[tuple[int, str | None, str | None]]:
-    out = []
+    out: list[tuple[int, str | None, str | None]] = []
     for i, item in chunk:
         problem = subject_problem(item.subject_id)
         if problem:  # the id names the output file: refused before anything is written

@@ -62,7 +62,7 @@ def detect_source(src: Path) -> tuple[str, dict[str, Any]]:
     best: tuple[int, str, dict[str, Any]] | None = None
     for name in registry.names("datasets"):
         try:
-            claim = registry.load_class("datasets", name).claim(src)  # type: ignore[attr-defined]
+            claim = registry.load_class("datasets", name).claim(src)
         except BenchgenError:  # a broken plugin claims nothing; `benchgen list` shows it
             continue
         if claim is not None and (best is None or claim[0] > best[0]):
@@ -80,7 +80,7 @@ def build_source(src: Path, kind: str = "auto", params: dict[str, Any] | None = 
     if kind == "auto":
         kind, base = detect_source(src)
     else:
-        claim = registry.load_class("datasets", kind).claim(src)  # type: ignore[attr-defined]
+        claim = registry.load_class("datasets", kind).claim(src)
         base = claim[1] if claim else {}  # a source that claims nothing takes its params from --param
     plugin = registry.create("datasets", kind, {**base, **(params or {})}, where=f"source '{kind}' params")
     assert isinstance(plugin, DatasetSource)
@@ -98,7 +98,7 @@ def build_chain(chain: str, params: dict[str, dict[str, Any]] | None = None) -> 
     unknown = set(params) - set(names)
     if unknown:
         raise ConfigError(f"--param names step(s) {sorted(unknown)} that are not in the chain {names}")
-    return [registry.create("preprocessors", n, params.get(n), where=f"preprocessor '{n}' params")  # type: ignore[misc]
+    return [registry.create("preprocessors", n, params.get(n), where=f"preprocessor '{n}' params")
             for n in names]
 
 
@@ -144,7 +144,7 @@ def _finished(output: Path, item: DataItem, chain_fp: str) -> dict[str, Any] | N
 def _write_chunk(source: DatasetSource, steps: Sequence[Preprocessor], ctx: PrepContext, header: dict[str, Any],
                  chunk: list[tuple[int, DataItem, str]]) -> list[tuple[int, str | None, dict[str, Any]]]:
     """Worker: preprocess items and write each output (NIfTI, then its sidecar: both atomic)."""
-    out = []
+    out: list[tuple[int, str | None, dict[str, Any]]] = []
     for i, item, output in chunk:
         volume, reason, rec = run_item(source, steps, ctx, item)
         if volume is None:
@@ -192,7 +192,8 @@ def preprocess_folder(src: str | Path, dst: str | Path, chain: str = "paper", jo
         raise ConfigError(f"{dst}: output folder is not writable ({exc.strerror or exc})") from None
     kind, src_plugin = build_source(src, source, source_params)
     steps = build_chain(chain, chain_params)
-    ctx = PrepContext(target_shape=tuple(target_shape), first_volume=first_volume)  # type: ignore[arg-type]
+    d, h, w = (int(s) for s in target_shape)  # a list from a script is fine too
+    ctx = PrepContext(target_shape=(d, h, w), first_volume=first_volume)
     chain_fp = chain_fingerprint(steps, ctx)
     items = src_plugin.items()
     if not items:

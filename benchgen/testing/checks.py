@@ -255,7 +255,7 @@ def _metric_ctx(h: Checker) -> MetricContext:
 
 def _score_once(h: Checker, label: str) -> Any:
     c = h.cohorts
-    train = c["train"] if h.cls.needs_train else None
+    train = c["train"] if getattr(h.cls, "needs_train", False) else None
     return h.call(label, h.plugin.score, c["synthetic"], c["test"], train, _metric_ctx(h))
 
 
@@ -279,7 +279,7 @@ def _scores(h: Checker) -> dict[str, MetricResult]:
 def metric_metadata(h: Checker) -> str:
     """`higher_is_better` and `needs_train` are bools, `version` is a non-empty string, and `config()`
     records that version."""
-    cls = h.cls
+    cls: Any = h.cls  # a Metric subclass (checked by the import check); typed as Plugin
     h.require(isinstance(cls.higher_is_better, bool), f"higher_is_better is {cls.higher_is_better!r}, not a bool")
     h.require(isinstance(cls.needs_train, bool), f"needs_train is {cls.needs_train!r}, not a bool")
     h.require(isinstance(cls.version, str) and cls.version, f"version is {cls.version!r}, not a non-empty string")
@@ -311,7 +311,7 @@ def metric_result_values(h: Checker) -> None:
             continue
         h.require(isinstance(res.value, (int, float)) and not isinstance(res.value, bool),
                   f"{where}: value {res.value!r}")
-        h.require(math.isfinite(res.value), f"{where}: value {res.value}")
+        h.require(res.value is not None and math.isfinite(res.value), f"{where}: value {res.value}")
         if res.ci is not None:
             try:
                 lo, hi = res.ci

@@ -295,8 +295,8 @@ class Checker:
                 self._memo[key] = (False, (exc, exc.__traceback__))
         ok, value = self._memo[key]
         if not ok:
-            exc, tb = value
-            raise exc.with_traceback(tb)
+            error, tb = value
+            raise error.with_traceback(tb)
         return value
 
     # ------------------------------------------------------------------ helpers for checks

@@ -7,12 +7,15 @@ noise added along a stochastic chain comes from a per-batch generator seeded wit
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from benchgen.progress import ProgressFn
 from benchgen_ddpm.intensity import decode
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.schedule import ddim_scheduler, ddpm_scheduler
+
 
 
 def _seed(seed: int, *parts: int) -> int:
@@ -26,6 +29,7 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
     """``n×1×D×H×W`` float32 volumes in [0, 1] (the model works in [-1, 1], see ``intensity``)."""
     progress = progress or (lambda *a, **k: None)
     model = model.to(device).eval()
+    scheduler: Any  # DDIMScheduler or DDPMScheduler: their step() differ (eta)
     if p.sampler == "ddim":
         scheduler = ddim_scheduler(p, p.inference_steps)
     else:

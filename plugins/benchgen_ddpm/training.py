@@ -202,7 +202,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
         log = LossLog(workdir / "loss.csv", resume_step=step, enabled=main)
         stopped_by_budget = bool(state[1].get("stopped_by_budget")) if state else False
 
-        train_model: torch.nn.Module = torch.compile(model) if p.compile else model
+        train_model: Any = torch.compile(model) if p.compile else model  # compiled: a callable wrapper, not a Module
         train_model, optimizer = accelerator.prepare(train_model, optimizer)
         scheduler = ddpm_scheduler(p)
         stream = IndexStream(n, seed)

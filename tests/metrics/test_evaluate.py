@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import benchgen.cli.evaluate  # noqa: F401  (registers the command)
 from benchgen.cli.app import app
 from benchgen.errors import ConfigError, DataError
-from benchgen.evaluate import evaluate, parse_param_overrides
+from benchgen.evaluation import evaluate, parse_param_overrides
 from benchgen.volumes import write_nifti
 
 from .conftest import make_brains

@@ -109,7 +109,7 @@ class CropPad(Preprocessor):
                 raise DataError(f"{volume.source or volume.subject_id}: crop-pad mode 'mni-box' needs an "
                                 "axis-aligned RAS volume in MNI space; put 'reorient' and 'register-mni' before it")
             vox = np.diag(lin)
-            start = tuple(int(round(s)) for s in (np.asarray(p.box_origin_mm) - volume.affine[:3, 3]) / vox)
+            start = _three(round(s) for s in (np.asarray(p.box_origin_mm) - volume.affine[:3, 3]) / vox)
             shape = _three(max(2, int(round(b / v))) for b, v in zip(p.box_mm, vox))
         array, affine = crop_pad_array(volume.array, volume.affine, start, shape)
         return volume.replace(array, affine)

@@ -8,8 +8,9 @@ rescales each volume by its own min and max.
 from __future__ import annotations
 
 import glob
+import hashlib
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Sequence, Union
 
 import numpy as np
 import torch
@@ -58,6 +59,26 @@ def load_set(spec: str | Path, role: str, normalize: bool = False) -> tuple[Coho
     return Cohort(data, vols[0].affine, [v.subject_id for v in vols]), files
 
 
+SetLike = Union[str, Path, Cohort, torch.Tensor, np.ndarray]
+
+
+def as_set(obj: SetLike, role: str, normalize: bool = False) -> tuple[Cohort, str]:
+    """A set to score and its content fingerprint (keys the real-set feature cache): a folder, glob or file
+    of NIfTI volumes, a :class:`Cohort`, or an ``N×D×H×W`` / ``N×1×D×H×W`` tensor or array in [0, 1]."""
+    if isinstance(obj, (str, Path)):
+        cohort, files = load_set(obj, role, normalize)
+        return cohort, set_fingerprint(files, normalize)
+    if not isinstance(obj, Cohort):
+        data = torch.as_tensor(np.asarray(obj) if not isinstance(obj, torch.Tensor) else obj).float()
+        if data.ndim == 4:
+            data = data[:, None]
+        if data.ndim != 5 or data.shape[1] != 1 or len(data) < 1:
+            raise DataError(f"the {role} set: expected N×D×H×W or N×1×D×H×W volumes, got shape {tuple(data.shape)}")
+        obj = Cohort(data.contiguous(), np.eye(4), [f"{role}-{i:04d}" for i in range(len(data))])
+    digest = hashlib.sha256(obj.data.numpy().tobytes()).hexdigest()
+    return obj, fingerprint({"tensor": digest, "shape": list(obj.data.shape), "normalize": normalize})
+
+
 def set_fingerprint(files: Sequence[Path], normalize: bool) -> str:
     """Content fingerprint of a set of files (keys the real-set feature cache)."""
     return fingerprint({"files": [file_sha256(f) for f in files], "normalize": normalize})
@@ -76,8 +97,8 @@ def result_entry(metric: Metric, res: MetricResult) -> dict[str, Any]:
             "details": res.details}
 
 
-def evaluate(real: str | Path, synthetic: str | Path, metrics: Sequence[str] = (),
-             train: str | Path | None = None, params: dict[str, dict[str, Any]] | None = None,
+def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
+             train: SetLike | None = None, params: dict[str, dict[str, Any]] | None = None,
              normalize: bool = False, seed: int = 0, device: str = "cpu", cache_dir: Path | None = None,
              progress: ProgressFn = no_progress) -> dict[str, Any]:
     """Score `synthetic` against `real` with each metric; one metric's failure is its own error entry.
@@ -94,12 +115,12 @@ def evaluate(real: str | Path, synthetic: str | Path, metrics: Sequence[str] = (
         raise ConfigError(f"--param given for {', '.join(sorted(unknown))}, which is not among the metrics "
                           f"({', '.join(names)})")
     plugins = {n: registry.create("metrics", n, params.get(n), where=f"--param {n}") for n in names}
-    real_set, real_files = load_set(real, "real", normalize)
-    syn_set, _ = load_set(synthetic, "synthetic", normalize)
-    train_set = load_set(train, "train", normalize)[0] if train else None
+    real_set, real_fp = as_set(real, "real", normalize)
+    syn_set, _ = as_set(synthetic, "synthetic", normalize)
+    train_set = as_set(train, "train", normalize)[0] if train is not None else None
     ctx = MetricContext(seed=seed, device=device,
                         cache_dir=cache_dir if cache_dir is not None else paths.cache_dir("features"),
-                        real_fingerprint=set_fingerprint(real_files, normalize),
+                        real_fingerprint=real_fp,
                         progress=progress)
     results: dict[str, Any] = {}
     for name, metric in plugins.items():
