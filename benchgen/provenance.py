@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import os
 import subprocess
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -46,11 +48,32 @@ def device_name(device: str) -> str:
     return "cpu"
 
 
-def environment(device: str) -> dict[str, str | None]:
+def environment(device: str) -> dict[str, Any]:
+    """Versions and hardware stored with every score. Floating-point kernels differ between CPU and GPU
+    models, so the same config reproduces bit for bit only on the same hardware and library build."""
     from benchgen import __version__
 
     return {"benchgen_version": __version__, "git_sha": git_sha(), "torch_version": torch.__version__,
-            "monai_version": _version("monai"), "device": device_name(device)}
+            "monai_version": _version("monai"), "device": device_name(device), "extra": {"hardware": hardware()}}
+
+
+@functools.lru_cache(maxsize=1)
+def hardware() -> dict[str, Any]:
+    """The CPU model and thread count, and the GPU model when CUDA is present."""
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
 
 
 def now() -> str:

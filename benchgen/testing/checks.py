@@ -81,10 +81,9 @@ def plugin_imports(h: Checker) -> str:
     `benchgen.interfaces`; a broken or twice-registered plugin fails here with the registry's message."""
     try:
         cls = h.load_class()
-    except BenchgenError as exc:
-        entry = registry.entries(h.kind).get(h.name)
+    except BenchgenError as exc:  # the registry keeps a broken plugin's import traceback as the error's details
         raise ContractFailure(h.current or "import", f"cannot be loaded: {exc}",
-                              traceback=getattr(entry, "traceback", None)) from None
+                              traceback=exc.debug_details) from None
     base = KINDS[h.kind]
     h.require(isinstance(cls, type) and issubclass(cls, base),
               f"{cls!r} is not a subclass of benchgen.interfaces.{base.__name__}")
