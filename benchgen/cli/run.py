@@ -12,6 +12,7 @@ from benchgen.suite import Suite
 
 RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
 PROFILE_HELP = "Suite profile: auto (quick without CUDA, paper with it), or a profile name from the suite."
+METRICS_HELP = "Board columns, comma-separated, e.g. mmd,frd (prdc: every prdc.* column); default all."
 SET_HELP = ("Override one suite value, checked like the file's own keys: TABLE.KEY=VALUE (a TOML value), e.g. "
             "generators.ddpm.params.max_steps=600 or evaluation.n_samples=8; repeatable.")
 
@@ -36,6 +37,7 @@ def run_cmd(
     generator: list[str] = typer.Option(None, "--generator", "-g", help="Run only these generator labels."),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
     all_configs: bool = typer.Option(False, "--all-configs", help="Board: also older configs of each label."),
+    metrics: str = typer.Option(None, "--metrics", help=METRICS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary and leaderboard on stdout."),
 ) -> None:
@@ -50,7 +52,7 @@ def run_cmd(
     suite = load(suite_path, profile, quiet or as_json, sets)
     summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
     store = ResultStore(results)
-    boards = suite_boards(suite, store, all_configs)
+    boards = leaderboard.select(suite_boards(suite, store, all_configs), metrics)
     store.close()
     if as_json:
         payload = {"suite": suite.name, "profile": suite.profile, "results": str(results),
@@ -60,7 +62,7 @@ def run_cmd(
                    "leaderboard": json.loads(leaderboard.render_json(boards))}
         out.print_json(json.dumps(payload))
     else:
-        out.print(leaderboard.render_table(boards))
+        out.print(leaderboard.render_table(boards, width=out.width))
         if not quiet:
             console.print(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors, "
                           f"{summary.seconds:.1f} s · results in {results}", highlight=False, markup=False)
