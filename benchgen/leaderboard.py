@@ -457,7 +457,7 @@ if (bgWanted) document.querySelectorAll('table.board').forEach(t => {
 """
 
 
-def board_html(b: Board) -> str:
+def board_html(b: Board, facts: str = "") -> str:
     """One board as a sortable HTML table: metric cells carry their sort key (data-v: lower is better,
     i.e. the value, its negative, or its distance to the real reference), the best cell of each column has
     class `best`, the real row sits in the table's footer."""
@@ -480,7 +480,7 @@ def board_html(b: Board) -> str:
     if b.reference:
         cells_ = "".join(f"<td>{e(b.reference[c].text()) if c in b.reference else ''}</td>" for c in b.columns)
         foot = f"<tfoot><tr><td></td><td>{e(REAL_ROW)}</td>{cells_}<td></td><td></td></tr></tfoot>"
-    caption = b.caption() + " · bold: best of its column · click a header to sort"
+    caption = (f"{facts} · " if facts else "") + b.caption() + " · bold: best of its column · click a header to sort"
     return (f"<table class='board'><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody>{foot}</table>")
 

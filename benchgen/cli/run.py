@@ -44,6 +44,8 @@ def run_cmd(
     """Fit, sample and score every generator of a suite; finished cells are stored and skipped on re-runs.
     The board shows the suite's configs as the file (and --set) stands."""
     from benchgen import leaderboard, paths
+    from benchgen.distributed import is_main_process
+    from benchgen.report import write_run_outputs
     from benchgen.runner import run_suite, suite_boards
     from benchgen.store import ResultStore
 
@@ -63,6 +65,13 @@ def run_cmd(
         out.print_json(json.dumps(payload))
     else:
         out.print(leaderboard.render_table(boards, width=out.width))
+    if is_main_process():  # the metric plot and the results page, beside the samples
+        store = ResultStore(results)
+        try:
+            summary.outputs += write_run_outputs(suite, store, boards)
+        finally:
+            store.close()
+    if not as_json:
         if not quiet:
             console.print(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors, "
                           f"{summary.seconds:.1f} s · results in {results}", highlight=False, markup=False)
@@ -76,6 +85,32 @@ def run_cmd(
         if not state["debug"]:
             console.print("[dim]hint: re-run with --debug for the plugins' tracebacks[/]", highlight=False)
         raise typer.Exit(1)
+
+
+@app.command("report")
+@handle_errors
+def report_cmd(
+    suite_path: Path = typer.Argument(Path("benchmarks/healthy_t1.toml"), metavar="[SUITE_FILE]",
+                                      help="Suite TOML file [default: benchmarks/healthy_t1.toml]"),
+    out_dir: Path = typer.Option(None, "--out", help="Folder for report.html [default: "
+                                 "$BENCHGEN_HOME/runs/<suite>/<profile>]"),
+    profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
+) -> None:
+    """Write the suite's results page: one self-contained HTML file (sortable board, a plot per metric,
+    samples beside real scans, loss curves, configs, provenance). Scores nothing: run the suite first."""
+    from benchgen import paths
+    from benchgen.report import run_folder, write_report
+    from benchgen.store import open_existing
+
+    suite = load(suite_path, profile, True, sets)
+    store = open_existing(results or paths.default_results())
+    try:
+        path = write_report(suite, store, out_dir or run_folder(suite))
+    finally:
+        store.close()
+    out.print(f"wrote {path}", markup=False, highlight=False)
 
 
 def escape(text: str) -> str:
