@@ -136,7 +136,7 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path) -> str:
     for b in boards:
         facts = (f"n_real {b.n_real} · n_synthetic {b.n_synthetic} · seeds {', '.join(map(str, suite.seeds))} · "
                  f"profile {b.profile} · ranked by {b.primary} {b.arrow(b.primary)}")
-        body.append(f"<h2>Leaderboard</h2><p class='facts'>{e(facts)}</p>{board_html(b, facts)}")
+        body.append(f"<h2>Leaderboard</h2>{board_html(b, facts)}")
         body.append("<h2>Metrics</h2><p>Each generator's value (dot) with its 95% interval (bar; a hollow dot lies "
                     "outside its one-seed bootstrap interval); the dashed line is the real test split's own value "
                     "where the metric has one.</p><div class='plots'>")
@@ -149,7 +149,7 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path) -> str:
         f"<tr><th>{e(k)}</th><td><code>{e(v)}</code></td></tr>" for k, v in _provenance(suite, records))
         + "</table>")
     style = HTML_STYLE + ("h1 small,h3 small{color:#666;font-weight:normal}.plots img{max-width:24em;margin:4px}"
-                          ".pics{display:flex;flex-wrap:wrap;gap:1em}.pics img{max-width:40em}"
+                          ".pics{display:flex;flex-wrap:wrap;gap:1em}.pics img{max-width:40em;max-height:26em}"
                           "table.facts th{text-align:left;padding-right:1em}figure{margin:0}"
                           "figcaption{font-size:.8em;color:#555}section.gen{border-top:1px solid #ddd;"
                           "margin-top:1em}")
