@@ -4,13 +4,18 @@ One board per (suite, version, profile, n_real, n_synthetic): scores made under 
 are never ranked against each other. Within a board, each generator label uses its latest config and
 each metric column its latest params; older records are counted and reported, never mixed in.
 A cell is the mean over seeds with a 95% t-interval over seeds (two or more seeds), or the metric's own
-bootstrap interval (one seed). A "real (test split)" row shows metrics' values of the real set itself
-(e.g. MS-SSIM of real scans, the paper's 0.74).
+bootstrap interval (one seed), printed as ``value [low, high]`` (bootstrap intervals can be asymmetric).
+A one-seed value outside its own bootstrap interval (the statistic's small-sample bias) is printed with
+the interval as stored and marked ``†``. A "real (test split)" row shows metrics' values of the real set
+itself (e.g. MS-SSIM of real scans, the paper's 0.74); a column with such a reference is ranked by the
+distance to it (``≈``, closest is best), not by ``↑``/``↓``. A row without a value of the primary metric
+(every cell errored, say) gets no rank.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import html
 import io
 import json
@@ -21,6 +26,32 @@ from typing import Any
 import numpy as np
 
 REAL_ROW = "real (test split)"
+OUTSIDE = "†"  # a one-seed value outside its stored bootstrap interval
+ARROWS = {"higher": "↑", "lower": "↓", "closest": "≈"}
+
+
+def fmt_num(x: float) -> str:
+    """A compact number: 3 significant digits, whole numbers from 100 to 1e5, exponents outside.
+    Rounding is monotonic, so a value inside an interval prints inside the printed interval."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else str(x)
+    a = abs(x)
+    if 1e-3 <= a < 100:
+        return f"{x:.3g}"
+    if 100 <= a < 1e5:
+        return f"{x:.0f}"
+    return f"{x:.2e}"
+
+
+def fmt_interval(value: float | None, lo: float | None, hi: float | None) -> str:
+    """``value [low, high]``, ``value† [low, high]`` when the value lies outside, ``value`` without one."""
+    if value is None:
+        return ""
+    s = fmt_num(value)
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return s
+    mark = OUTSIDE if not lo <= value <= hi else ""
+    return f"{s}{mark} [{fmt_num(lo)}, {fmt_num(hi)}]"
 
 
 @dataclass
@@ -32,13 +63,16 @@ class Cell:
     status: str  # ok, skipped, error, mixed
     message: str | None = None
 
-    def text(self, digits: int = 3) -> str:
+    @property
+    def outside(self) -> bool:
+        """The value lies outside its interval (only a one-seed bootstrap interval can do that)."""
+        return (self.mean is not None and self.lo is not None and self.hi is not None
+                and not (math.isnan(self.lo) or math.isnan(self.hi)) and not self.lo <= self.mean <= self.hi)
+
+    def text(self) -> str:
         if self.mean is None:
-            return self.status if not self.message else f"{self.status}"
-        s = f"{self.mean:.{digits}g}" if abs(self.mean) >= 1e-3 or self.mean == 0 else f"{self.mean:.2e}"
-        if self.lo is not None and self.hi is not None:
-            s += f" ± {(self.hi - self.lo) / 2:.2g}"
-        return s
+            return self.status
+        return fmt_interval(self.mean, self.lo, self.hi)
 
 
 @dataclass
@@ -55,16 +89,89 @@ class Board:
     reference: dict[str, Cell] = field(default_factory=dict)
     ignored: int = 0  # older records (other configs) left out
 
-    def arrow(self, column: str) -> str:
+    def direction(self, column: str) -> str | None:
+        """higher, lower, closest (to the real set's reference value: the column has one) or None."""
+        if column in self.reference:
+            return "closest"
         hib = self.higher_is_better.get(column)
-        return "" if hib is None else ("↑" if hib else "↓")
+        return None if hib is None else ("higher" if hib else "lower")
+
+    def arrow(self, column: str) -> str:
+        d = self.direction(column)
+        return ARROWS[d] if d else ""
+
+    def badness(self, column: str, cell: Cell | None) -> float | None:
+        """Sort key of a cell in its column: lower is better; None when it cannot be ranked."""
+        if cell is None or cell.mean is None:
+            return None
+        d = self.direction(column)
+        if d == "closest":
+            ref = self.reference[column].mean
+            return abs(cell.mean - ref) if ref is not None else None
+        return -cell.mean if d == "higher" else cell.mean if d == "lower" else None
+
+    def best(self, column: str) -> set[str]:
+        """The generator(s) with the best value of a column (ties all win)."""
+        scores = {g: self.badness(column, cells.get(column)) for g, _, cells in self.rows}
+        known = [v for v in scores.values() if v is not None]
+        return {g for g, v in scores.items() if v is not None and v == min(known)} if known else set()
+
+    def order_key(self, row: tuple[str, dict[str, Any], dict[str, Cell]]) -> tuple[bool, float]:
+        """Rows sort by their primary cell's badness; rows without one last."""
+        bad = self.badness(self.primary, row[2].get(self.primary))
+        return bad is None, bad or 0.0
+
+    def ranks(self) -> list[int | None]:
+        """Rank of each row; rows without a value of the primary metric get none."""
+        out: list[int | None] = []
+        n = 0
+        for _, _, cells in self.rows:
+            cell = cells.get(self.primary)
+            if cell is None or cell.mean is None:
+                out.append(None)
+            else:
+                n += 1
+                out.append(n)
+        return out
+
+    def any_outside(self) -> bool:
+        cells = [c for _, _, cs in self.rows for c in cs.values()] + list(self.reference.values())
+        return any(c.outside for c in cells if c.n == 1)
+
+    def seeds(self) -> str:
+        counts = sorted({len(info["seeds"]) for _, info, _ in self.rows})
+        return ", ".join(map(str, counts))
 
     def caption(self) -> str:
         """The legend every renderer shows under the board."""
-        text = "mean ± half-width of the 95% CI (t over seeds; bootstrap for one seed)"
+        text = ("value [low, high]: 95% CI; mean over seeds with a Student-t interval, or with one seed the "
+                "metric's bootstrap interval (can be asymmetric)")
+        arrows = [f"{ARROWS[d]} {words}" for d, words in (("lower", "lower is better"), ("higher", "higher is better"),
+                                                           ("closest", f"closest to the {REAL_ROW} row is best"))
+                  if any(self.direction(c) == d for c in self.columns)]
+        if arrows:
+            text += " · " + ", ".join(arrows)
+        if self.any_outside():
+            text += (f" · {OUTSIDE} the one-seed value lies outside its bootstrap interval (small-sample bias of "
+                     "the statistic); the interval is shown as stored")
         if self.ignored:
-            text += f"; {self.ignored} older records of other configs not shown (--all-configs shows them)"
+            text += f" · {self.ignored} older records of other configs not shown (--all-configs shows them)"
         return text
+
+    def select(self, metrics: list[str] | None) -> Board:
+        """The board with only these columns (a name, or a prefix such as prdc for prdc.*), in that order."""
+        if not metrics:
+            return self
+        from benchgen.errors import ConfigError
+
+        cols: list[str] = []
+        for m in metrics:
+            hit = [c for c in self.columns if c == m or c.startswith(m + ".")]
+            if not hit:
+                raise ConfigError(f"--metrics: no column '{m}' on the {self.suite} board",
+                                  f"columns: {', '.join(self.columns)}")
+            cols += [c for c in hit if c not in cols]
+        return dataclasses.replace(self, columns=cols)
 
     def title(self) -> str:
         return (f"{self.suite} v{self.version} · profile {self.profile} · n_real {self.n_real} · "
@@ -134,11 +241,10 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
         reference = {c: _cell([r for r in keep if r["metric"] == c and r.get("reference") is not None], "reference")
                      for c in columns}
         reference = {c: cell for c, cell in reference.items() if cell.mean is not None}
-        sign = -1.0 if hib.get(primary) else 1.0
-        rows.sort(key=lambda row: (row[2][primary].mean is None if primary in row[2] else True,
-                                   sign * (row[2][primary].mean or 0.0) if primary in row[2] else 0.0))
-        boards.append(Board(suite, version, profile, n_real, n_syn, primary, columns, hib, rows, reference,
-                            ignored=len(recs) - len(keep) + hidden))
+        board = Board(suite, version, profile, n_real, n_syn, primary, columns, hib, rows, reference,
+                      ignored=len(recs) - len(keep) + hidden)
+        rows.sort(key=board.order_key)
+        boards.append(board)
     return boards
 
 
@@ -156,35 +262,115 @@ def _first_seen(records: list[dict[str, Any]], value: str, key: str = "metric") 
 
 
 # ---------------------------------------------------------------------------------------- renderers
-def _header(board: Board) -> list[str]:
-    return ["rank", "generator", *[f"{c} {board.arrow(c)}".strip() for c in board.columns], "seeds", "config"]
+def _header(board: Board, columns: list[str] | None = None, extra: bool = True, strip: str = "") -> list[str]:
+    cols = board.columns if columns is None else columns
+    head = ["rank", "generator", *[f"{c.removeprefix(strip)} {board.arrow(c)}".strip() for c in cols]]
+    return head + (["seeds", "config"] if extra else [])
 
 
-def _rows(board: Board) -> list[list[str]]:
+def _rows(board: Board, columns: list[str] | None = None, extra: bool = True) -> list[list[str]]:
+    cols = board.columns if columns is None else columns
     out = []
-    for i, (gen, info, cells) in enumerate(board.rows, 1):
-        out.append([str(i), gen, *[cells[c].text() for c in board.columns], str(len(info["seeds"])), info["config"]])
+    for rank, (gen, info, cells) in zip(board.ranks(), board.rows):
+        tail = [str(len(info["seeds"])), info["config"]] if extra else []
+        out.append(["" if rank is None else str(rank), gen, *[cells[c].text() for c in cols], *tail])
     if board.reference:
-        out.append(["", REAL_ROW, *[board.reference[c].text() if c in board.reference else ""
-                                    for c in board.columns], "", ""])
+        out.append(["", REAL_ROW, *[board.reference[c].text() if c in board.reference else "" for c in cols],
+                    *(["", ""] if extra else [])])
     return out
 
 
-def render_table(boards: list[Board]) -> Any:
-    """Rich renderables, one table per board."""
-    from rich.console import Group
-    from rich.table import Table
+def _groups(columns: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """Plain columns, and sub-result columns (prdc.precision, ...) by prefix when a prefix has several."""
+    prefixes: dict[str, list[str]] = {}
+    for c in columns:
+        if "." in c:
+            prefixes.setdefault(c.split(".", 1)[0], []).append(c)
+    groups = {p: cs for p, cs in prefixes.items() if len(cs) > 1}
+    return [c for c in columns if not any(c in cs for cs in groups.values())], groups
 
-    tables = []
-    for b in boards:
-        t = Table(title=b.title(), title_justify="left", show_lines=False)
-        for i, h in enumerate(_header(b)):
-            t.add_column(h, justify="right" if i >= 2 else "left", style="bold" if h.startswith(b.primary) else None)
-        for row in _rows(b):
-            t.add_row(*row, style="dim" if row[1] == REAL_ROW else None)
-        t.caption = b.caption()
-        tables.append(t)
-    return Group(*tables)
+
+def _table(board: Board, title: str, columns: list[str], extra: bool, caption: str | None, strip: str = "",
+           compact: bool = False) -> Any:
+    """One rich table of `columns`. Compact: light rules, a narrow rank column (#), no real row (each
+    reference value is in its column's header, e.g. ``ms-ssim ≈0.907``)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    kw: dict[str, Any] = dict(box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True, pad_edge=False) \
+        if compact else {}
+    t = Table(title=Text(title), title_justify="left", caption=Text(caption) if caption else None,
+              caption_justify="left", **kw)
+    head = _header(board, columns, extra, strip)
+    if compact:
+        head[0] = "#"
+        head[2:2 + len(columns)] = [h + (fmt_num(board.reference[c].mean or 0.0) if c in board.reference else "")
+                                    for h, c in zip(head[2:], columns)]
+    for i, h in enumerate(head):
+        primary = i >= 2 and i - 2 < len(columns) and columns[i - 2] == board.primary
+        t.add_column(Text(h), justify="right" if i >= 2 else "left", style="bold" if primary else None)
+    for row in _rows(board, columns, extra):
+        if compact and row[1] == REAL_ROW:
+            continue
+        t.add_row(*map(Text, row), style="dim" if row[1] == REAL_ROW else None)
+    return t
+
+
+def _fits(tables: list[Any], width: int) -> bool:
+    from rich.console import Console
+
+    measure = Console(width=10_000, file=io.StringIO())
+    return all(measure.measure(t).maximum <= width for t in tables)
+
+
+def board_tables(board: Board, width: int = 100) -> list[Any]:
+    """The terminal layout of one board that fits `width` columns, the first that fits of: one table with
+    every column; the same without the seeds/config columns (seeds go to the title); compact tables (see
+    :func:`_table`): plain columns in one, sub-result columns (prdc.*) in one per prefix with the prefix
+    left out of their headers, any table still too wide split column by column."""
+    title, caption = board.title(), board.caption()
+    short = f"{title} · seeds {board.seeds()}"
+    layouts = [[_table(board, title, board.columns, True, caption)],
+               [_table(board, short, board.columns, False, caption)]]
+    for tables in layouts:
+        if _fits(tables, width):
+            return tables
+    plain, groups = _groups(board.columns)
+    parts = [(plain, "")] if plain else []
+    parts += [(cs, p + ".") for p, cs in groups.items()]
+    chunks: list[tuple[list[str], str]] = []
+    for cols, strip in parts:  # split a part greedily where its table would be too wide
+        chunk: list[str] = []
+        for c in cols:
+            if chunk and not _fits([_table(board, "", chunk + [c], False, None, strip, True)], width):
+                chunks.append((chunk, strip))
+                chunk = []
+            chunk.append(c)
+        chunks.append((chunk, strip))
+    compact_caption = caption + (f" · the {REAL_ROW} value of a ≈ column is in its header" if board.reference
+                                 else "")
+    out = []
+    for i, (cols, strip) in enumerate(chunks):
+        name = short if i == 0 else f"{strip}* ({', '.join(c.removeprefix(strip) for c in cols)})" if strip \
+            else f"({', '.join(cols)})"
+        out.append(_table(board, name, cols, False, compact_caption if i == len(chunks) - 1 else None, strip, True))
+    return out
+
+
+def select(boards: list[Board], metrics: str | list[str] | None) -> list[Board]:
+    """Only these columns on every board: a list, or comma-separated text (``mmd,frd,prdc``)."""
+    if isinstance(metrics, str):
+        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
+    return [b.select(metrics) for b in boards] if metrics else boards
+
+
+def render_table(boards: list[Board], width: int = 100, metrics: list[str] | None = None) -> Any:
+    """Rich renderables: each board in the widest layout that fits `width` (see :func:`board_tables`),
+    only the `metrics` columns when given."""
+    from rich.console import Group
+
+    return Group(*[t for b in boards for t in board_tables(b.select(metrics), width)])
 
 
 def render_markdown(boards: list[Board]) -> str:
@@ -202,17 +388,19 @@ def _flat(boards: list[Board]) -> list[dict[str, Any]]:
     out = []
     for b in boards:
         rows = [(g, info, cells) for g, info, cells in b.rows] + ([(REAL_ROW, {}, b.reference)] if b.reference else [])
-        for rank, (gen, info, cells) in enumerate(rows, 1):
+        ranks = b.ranks() + [None]
+        for rank, (gen, info, cells) in zip(ranks, rows):
             for c in b.columns:
                 cell = cells.get(c)
                 if cell is None:
                     continue
                 out.append({"suite": b.suite, "suite_version": b.version, "profile": b.profile, "n_real": b.n_real,
-                            "n_synthetic": b.n_synthetic, "rank": rank if gen != REAL_ROW else None,
-                            "generator": gen, "config": info.get("config"), "metric": c,
-                            "higher_is_better": b.higher_is_better.get(c), "mean": cell.mean,
-                            "ci_low": _nan_none(cell.lo), "ci_high": _nan_none(cell.hi), "n_seeds": cell.n,
-                            "status": cell.status, "primary": c == b.primary})
+                            "n_synthetic": b.n_synthetic, "rank": rank, "generator": gen,
+                            "config": info.get("config"), "metric": c,
+                            "higher_is_better": b.higher_is_better.get(c), "direction": b.direction(c),
+                            "mean": cell.mean, "ci_low": _nan_none(cell.lo), "ci_high": _nan_none(cell.hi),
+                            "outside_ci": cell.outside, "n_seeds": cell.n, "status": cell.status,
+                            "primary": c == b.primary})
     return out
 
 
@@ -237,17 +425,70 @@ def render_json(boards: list[Board]) -> str:
     return json.dumps({"boards": heads, "cells": _flat(boards)}, indent=2)
 
 
-def render_html(boards: list[Board]) -> str:
+HTML_STYLE = ("body{font-family:sans-serif;margin:1.5em}table.board{border-collapse:collapse}"
+              "table.board td,table.board th{border:1px solid #ccc;padding:4px 8px;text-align:right;"
+              "white-space:nowrap}table.board td:nth-child(2),table.board th:nth-child(2){text-align:left}"
+              "table.board th{cursor:pointer;background:#f4f4f4}table.board td.best{font-weight:bold;"
+              "background:#e6f4e6}table.board tfoot td{color:#666}caption{caption-side:bottom;text-align:left;"
+              "font-size:.85em;color:#444;padding-top:4px;max-width:60em}")
+
+# Click a header to sort its board (best first for a metric column, again to reverse); `?sort=COLUMN`
+# sorts every board by that column on load (the browser test's hook). The real row (tfoot) stays put.
+SORT_JS = """
+function bgSort(table, col, desc) {
+  const body = table.tBodies[0], rows = Array.from(body.rows);
+  const key = r => { const c = r.cells[col]; const v = c.dataset.v;
+    return v === undefined || v === '' ? c.textContent : parseFloat(v); };
+  rows.sort((a, b) => { const x = key(a), y = key(b);
+    const nx = typeof x !== 'number' || isNaN(x), ny = typeof y !== 'number' || isNaN(y);
+    if (nx || ny) { if (nx && ny) return String(x).localeCompare(String(y)); return nx ? 1 : -1; }
+    return desc ? y - x : x - y; });
+  rows.forEach(r => body.appendChild(r));
+  table.dataset.sorted = table.tHead.rows[0].cells[col].dataset.col + (desc ? ':desc' : ':asc');
+}
+document.querySelectorAll('table.board').forEach(t => {
+  Array.from(t.tHead.rows[0].cells).forEach((th, i) => th.addEventListener('click', () => {
+    const again = t.dataset.sorted === th.dataset.col + ':asc'; bgSort(t, i, again); }));
+});
+const bgWanted = new URLSearchParams(location.search).get('sort');
+if (bgWanted) document.querySelectorAll('table.board').forEach(t => {
+  const i = Array.from(t.tHead.rows[0].cells).findIndex(th => th.dataset.col === bgWanted);
+  if (i >= 0) bgSort(t, i, false); });
+"""
+
+
+def board_html(b: Board, facts: str = "") -> str:
+    """One board as a sortable HTML table: metric cells carry their sort key (data-v: lower is better,
+    i.e. the value, its negative, or its distance to the real reference), the best cell of each column has
+    class `best`, the real row sits in the table's footer."""
+    e = html.escape
+    heads = ["rank", "generator", *b.columns, "seeds", "config"]
+    head = "".join(f"<th data-col='{e(c)}' title='click to sort'>{e(h)}</th>" for c, h in zip(heads, _header(b)))
+    best = {c: b.best(c) for c in b.columns}
     body = []
-    for b in boards:
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in _header(b))
-        rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in _rows(b))
-        body.append(f"<h2>{html.escape(b.title())}</h2><table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody>"
-                    f"<caption>{html.escape(b.caption())}</caption></table>")
-    style = ("body{font-family:sans-serif}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
-             "padding:4px 8px;text-align:right}td:nth-child(2){text-align:left}")
+    for rank, (gen, info, cells) in zip(b.ranks(), b.rows):
+        tds = [f"<td data-v='{'' if rank is None else rank}'>{'' if rank is None else rank}</td>",
+               f"<td>{e(gen)}</td>"]
+        for c in b.columns:
+            bad = b.badness(c, cells[c])
+            cls = " class='best'" if gen in best[c] else ""
+            tip = f" title='{e(cells[c].message)}'" if cells[c].message else ""
+            tds.append(f"<td data-v='{'' if bad is None else repr(bad)}'{cls}{tip}>{e(cells[c].text())}</td>")
+        tds += [f"<td data-v='{len(info['seeds'])}'>{len(info['seeds'])}</td>", f"<td>{e(info['config'])}</td>"]
+        body.append(f"<tr data-generator='{e(gen)}'>{''.join(tds)}</tr>")
+    foot = ""
+    if b.reference:
+        cells_ = "".join(f"<td>{e(b.reference[c].text()) if c in b.reference else ''}</td>" for c in b.columns)
+        foot = f"<tfoot><tr><td></td><td>{e(REAL_ROW)}</td>{cells_}<td></td><td></td></tr></tfoot>"
+    caption = (f"{facts} · " if facts else "") + b.caption() + " · bold: best of its column · click a header to sort"
+    return (f"<table class='board'><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody>{foot}</table>")
+
+
+def render_html(boards: list[Board]) -> str:
+    body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}" for b in boards)
     return f"<!doctype html><html><head><meta charset='utf-8'><title>benchgen leaderboard</title>" \
-           f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
+           f"<style>{HTML_STYLE}</style></head><body>{body}<script>{SORT_JS}</script></body></html>\n"
 
 
 RENDERERS = {"markdown": render_markdown, "csv": render_csv, "json": render_json, "html": render_html}

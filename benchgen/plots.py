@@ -65,3 +65,65 @@ def montage(groups: Sequence[tuple[str, np.ndarray]], path: str | Path, n: int =
         return save_figure(fig, path)
     finally:
         plt.close(fig)
+
+
+def metric_figure(board: "object", columns: Sequence[str] | None = None) -> "object":
+    """One panel per metric column of a leaderboard: each generator's value with its 95% interval (a
+    horizontal bar), a one-seed value outside its bootstrap interval hollow, the real set's value as a
+    dashed line where the metric has one. Returns the matplotlib figure (the caller saves and closes it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchgen.leaderboard import REAL_ROW, Board
+
+    assert isinstance(board, Board)
+    cols = list(columns or board.columns)
+    if not cols:
+        raise DataError("a board without metric columns has nothing to plot")
+    labels = [gen for gen, _, _ in board.rows]
+    per_row = min(len(cols), 4)
+    nrows = math.ceil(len(cols) / per_row)
+    height = max(1.6, 0.32 * len(labels) + 0.9)
+    fig, axes = plt.subplots(nrows, per_row, figsize=(3.2 * per_row, height * nrows), squeeze=False)
+    for ax in axes.ravel()[len(cols):]:
+        ax.axis("off")
+    for ax, col in zip(axes.ravel(), cols):
+        for y, (_gen, _, cells) in enumerate(board.rows):
+            cell = cells.get(col)
+            if cell is None or cell.mean is None:
+                ax.text(0.02, y, cell.status if cell else "-", transform=ax.get_yaxis_transform(), fontsize=7,
+                        va="center", color="#a00")
+                continue
+            if cell.lo is not None and cell.hi is not None and not (math.isnan(cell.lo) or math.isnan(cell.hi)):
+                ax.plot([cell.lo, cell.hi], [y, y], color="#4477aa", lw=2, solid_capstyle="butt")
+            ax.plot([cell.mean], [y], "o", color="#4477aa", mfc="white" if cell.outside else "#4477aa", ms=5)
+        vals = [abs(v) for _, _, cells in board.rows for c in [cells.get(col)] if c and c.mean is not None
+                for v in (c.mean, c.lo, c.hi) if v is not None and not math.isnan(v)]
+        if vals and max(vals) > 50 * (float(np.median(vals)) or 1e-12):  # one far-off generator (noise)
+            ax.set_xscale("symlog", linthresh=max(float(np.median(vals)), 1e-12))
+        ref = board.reference.get(col)
+        if ref is not None and ref.mean is not None:
+            ax.axvline(ref.mean, color="#cc3311", ls="--", lw=1, label=REAL_ROW)
+            ax.legend(fontsize=6, loc="best", frameon=False)
+        ax.set_yticks(range(len(labels)))
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.invert_yaxis()
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_title(f"{col} {board.arrow(col)}".strip(), fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(f"{board.suite} ({board.profile}): value and 95% interval per metric", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def metric_plot(board: "object", path: str | Path, columns: Sequence[str] | None = None) -> Path:
+    """:func:`metric_figure` saved as a PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = metric_figure(board, columns)
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]

@@ -15,18 +15,30 @@ from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks,
 
 
 def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.4g}"
+    from benchgen.leaderboard import fmt_num
+
+    return "—" if x is None else fmt_num(x)
 
 
 def render_table(result: dict) -> Table:
+    """The scores in the leaderboards' format: ``value [low, high]`` (``†``: the value lies outside its
+    bootstrap interval), ↑/↓, and ≈ for a metric with a real-set reference (closest to it is best)."""
+    from benchgen.leaderboard import ARROWS, OUTSIDE, fmt_interval
+
     table = Table(title=f"{result['n_synthetic']} synthetic vs {result['n_real']} real volumes")
-    for col in ("metric", "value", "95% CI", "reference", "better", "status"):
-        table.add_column(col, justify="right" if col in ("value", "95% CI", "reference") else "left")
+    for col in ("metric", "value [95% CI]", "reference", "better", "status"):
+        table.add_column(col, justify="right" if col in ("value [95% CI]", "reference") else "left")
+    marked = False
     for name, m in result["metrics"].items():
-        ci = f"[{_fmt(m['ci'][0])}, {_fmt(m['ci'][1])}]" if m["ci"] else "—"
+        lo, hi = m["ci"] if m["ci"] else (None, None)
+        value = "—" if m["value"] is None else fmt_interval(m["value"], lo, hi)
+        marked = marked or OUTSIDE in value
         status = m["status"] if m["status"] == "ok" else f"{m['status']}: {m['message']}"
-        table.add_row(name, _fmt(m["value"]), ci, _fmt(m["reference"]),
-                      "↑ higher" if m["higher_is_better"] else "↓ lower", status)
+        better = (f"{ARROWS['closest']} closest to reference" if m["reference"] is not None
+                  else f"{ARROWS['higher']} higher" if m["higher_is_better"] else f"{ARROWS['lower']} lower")
+        table.add_row(escape(name), escape(value), _fmt(m["reference"]), better, status)
+    if marked:
+        table.caption = f"{OUTSIDE} the value lies outside its bootstrap interval (small-sample bias)"
     return table
 
 

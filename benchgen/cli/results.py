@@ -32,8 +32,11 @@ def leaderboard_cmd(
     all_configs: bool = typer.Option(False, "--all-configs", help="With a suite file: also older configs."),
     results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
     output: Path = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
+    metrics: str = typer.Option(None, "--metrics", help="Columns, comma-separated, e.g. mmd,frd (prdc: every "
+                                "prdc.* column); default all."),
 ) -> None:
-    """Rank generators per suite and profile: mean ± 95% CI over seeds, ↑/↓ per metric."""
+    """Rank generators per suite and profile: value [95% CI] (over seeds, or one seed's bootstrap), ↑/↓ per
+    metric, ≈ for a metric ranked by its distance to the real set's value."""
     from benchgen import leaderboard, paths
     from benchgen.store import open_existing
 
@@ -52,8 +55,9 @@ def leaderboard_cmd(
         store.close()
     if not boards:
         raise ConfigError("no results to rank", "run `benchgen run SUITE` first")
+    boards = leaderboard.select(boards, metrics)
     if fmt == "table" and output is None:
-        out.print(leaderboard.render_table(boards))
+        out.print(leaderboard.render_table(boards, width=out.width))
         return
     text = leaderboard.render_markdown(boards) if fmt == "table" else leaderboard.RENDERERS[fmt](boards)
     if output:

@@ -12,6 +12,7 @@ from benchgen.suite import Suite
 
 RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
 PROFILE_HELP = "Suite profile: auto (quick without CUDA, paper with it), or a profile name from the suite."
+METRICS_HELP = "Board columns, comma-separated, e.g. mmd,frd (prdc: every prdc.* column); default all."
 SET_HELP = ("Override one suite value, checked like the file's own keys: TABLE.KEY=VALUE (a TOML value), e.g. "
             "generators.ddpm.params.max_steps=600 or evaluation.n_samples=8; repeatable.")
 
@@ -36,12 +37,15 @@ def run_cmd(
     generator: list[str] = typer.Option(None, "--generator", "-g", help="Run only these generator labels."),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
     all_configs: bool = typer.Option(False, "--all-configs", help="Board: also older configs of each label."),
+    metrics: str = typer.Option(None, "--metrics", help=METRICS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary and leaderboard on stdout."),
 ) -> None:
     """Fit, sample and score every generator of a suite; finished cells are stored and skipped on re-runs.
     The board shows the suite's configs as the file (and --set) stands."""
     from benchgen import leaderboard, paths
+    from benchgen.distributed import is_main_process
+    from benchgen.report import write_run_outputs
     from benchgen.runner import run_suite, suite_boards
     from benchgen.store import ResultStore
 
@@ -50,7 +54,7 @@ def run_cmd(
     suite = load(suite_path, profile, quiet or as_json, sets)
     summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
     store = ResultStore(results)
-    boards = suite_boards(suite, store, all_configs)
+    boards = leaderboard.select(suite_boards(suite, store, all_configs), metrics)
     store.close()
     if as_json:
         payload = {"suite": suite.name, "profile": suite.profile, "results": str(results),
@@ -60,7 +64,14 @@ def run_cmd(
                    "leaderboard": json.loads(leaderboard.render_json(boards))}
         out.print_json(json.dumps(payload))
     else:
-        out.print(leaderboard.render_table(boards))
+        out.print(leaderboard.render_table(boards, width=out.width))
+    if is_main_process():  # the metric plot and the results page, beside the samples
+        store = ResultStore(results)
+        try:
+            summary.outputs += write_run_outputs(suite, store, boards)
+        finally:
+            store.close()
+    if not as_json:
         if not quiet:
             console.print(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors, "
                           f"{summary.seconds:.1f} s · results in {results}", highlight=False, markup=False)
@@ -74,6 +85,32 @@ def run_cmd(
         if not state["debug"]:
             console.print("[dim]hint: re-run with --debug for the plugins' tracebacks[/]", highlight=False)
         raise typer.Exit(1)
+
+
+@app.command("report")
+@handle_errors
+def report_cmd(
+    suite_path: Path = typer.Argument(Path("benchmarks/healthy_t1.toml"), metavar="[SUITE_FILE]",
+                                      help="Suite TOML file [default: benchmarks/healthy_t1.toml]"),
+    out_dir: Path = typer.Option(None, "--out", help="Folder for report.html [default: "
+                                 "$BENCHGEN_HOME/runs/<suite>/<profile>]"),
+    profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
+    sets: list[str] = typer.Option([], "--set", help=SET_HELP),
+    results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
+) -> None:
+    """Write the suite's results page: one self-contained HTML file (sortable board, a plot per metric,
+    samples beside real scans, loss curves, configs, provenance). Scores nothing: run the suite first."""
+    from benchgen import paths
+    from benchgen.report import run_folder, write_report
+    from benchgen.store import open_existing
+
+    suite = load(suite_path, profile, True, sets)
+    store = open_existing(results or paths.default_results())
+    try:
+        path = write_report(suite, store, out_dir or run_folder(suite))
+    finally:
+        store.close()
+    out.print(f"wrote {path}", markup=False, highlight=False)
 
 
 def escape(text: str) -> str:

@@ -46,4 +46,120 @@ def test_boards_never_mix_profiles_or_configs():
     board = build_boards(recs)[0]
     a = next(r for r in board.rows if r[0] == "a")
     assert a[2]["m"].mean == 9.0 and board.ignored == 2
-    assert "<table>" in render_html([board])
+    assert "<table class='board'>" in render_html([board])
+
+
+# ------------------------------------------------------------------------- honest intervals, layout
+def _one_seed(values: dict[str, tuple[float | None, float, float]], metric: str = "m", **kw) -> list[dict]:
+    from dataclasses import asdict
+
+    return [asdict(make_record(f"{g}-{metric}", generator=g, metric=metric, value=v, ci_low=lo, ci_high=hi,
+                               status="ok" if v is not None else "error", **kw))
+            for g, (v, lo, hi) in values.items()]
+
+
+def _renders(boards) -> dict[str, str]:
+    import io
+
+    from rich.console import Console
+
+    from benchgen.leaderboard import render_markdown, render_table
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(render_table(boards, width=200))
+    return {"table": console.export_text(), "markdown": render_markdown(boards), "html": render_html(boards)}
+
+
+def test_asymmetric_interval_renders_as_value_and_bounds_everywhere():
+    import json
+
+    from benchgen.cli.evaluate import render_table as evaluate_table
+    from benchgen.leaderboard import render_csv, render_json
+
+    boards = build_boards(_one_seed({"inside": (20.0, 11.5, 61.2), "biased": (10.1, 11.5, 61.2)}))
+    for name, text in _renders(boards).items():
+        assert "20 [11.5, 61.2]" in text, name
+        assert "10.1† [11.5, 61.2]" in text and "±" not in text, name
+        assert "† the one-seed value lies outside its bootstrap interval" in text, name
+    cells = {c["generator"]: c for c in json.loads(render_json(boards))["cells"]}
+    assert (cells["biased"]["ci_low"], cells["biased"]["ci_high"], cells["biased"]["outside_ci"]) == (11.5, 61.2, True)
+    assert cells["inside"]["outside_ci"] is False and "outside_ci" in render_csv(boards).splitlines()[0]
+    result = {"n_real": 5, "n_synthetic": 5, "metrics": {
+        "m": {"value": 10.1, "ci": [11.5, 61.2], "reference": None, "higher_is_better": False, "status": "ok",
+              "message": None}}}
+    import io
+
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(evaluate_table(result))
+    assert "10.1† [11.5, 61.2]" in console.export_text()
+
+
+def test_no_renderer_prints_a_value_outside_its_interval_unmarked():
+    import random
+    import re
+
+    from tests.core.boards import healthy_records
+
+    rng = random.Random(0)
+    recs = healthy_records()
+    for r in recs:  # noisy magnitudes and intervals, some excluding their value
+        scale = 10 ** rng.uniform(-4, 5)
+        v = rng.uniform(-1, 1) * scale
+        r.update(value=v, ci_low=v + rng.uniform(-1, 0.3) * scale, ci_high=v + rng.uniform(-0.3, 1) * scale,
+                 seed=0, cell_key=r["cell_key"] + "x")
+    cell = re.compile(r"(-?[\d.]+(?:e[+-]\d+)?)(†?) \[(-?[\d.]+(?:e[+-]\d+)?), (-?[\d.]+(?:e[+-]\d+)?)\]")
+    checked = 0
+    for name, text in _renders(build_boards(recs) + build_boards(healthy_records())).items():
+        for v, mark, lo, hi in cell.findall(text):
+            checked += 1
+            assert mark or float(lo) <= float(v) <= float(hi), (name, v, lo, hi)
+            assert not mark or not float(lo) <= float(v) <= float(hi), (name, v, lo, hi)
+    assert checked > 100
+
+
+def test_a_column_with_a_reference_ranks_by_distance_to_it():
+    recs = _one_seed({"collapsed": (0.99, 0.98, 1.0), "close": (0.91, 0.9, 0.92), "noisy": (0.5, 0.4, 0.6)},
+                     metric="ms-ssim", primary_metric="ms-ssim", reference=0.9)
+    board = build_boards(recs)[0]
+    assert [r[0] for r in board.rows] == ["close", "collapsed", "noisy"]  # not lower-is-better
+    assert board.direction("ms-ssim") == "closest" and board.best("ms-ssim") == {"close"}
+    text = _renders([board])
+    assert all("ms-ssim ≈" in t and "≈ closest to the real (test split) row is best" in t for t in text.values())
+
+
+def test_a_row_whose_cells_all_errored_gets_no_rank():
+    board = build_boards(_one_seed({"ok": (0.3, 0.2, 0.4), "broken": (None, 0, 0), "ok2": (0.5, 0.4, 0.6)}))[0]
+    assert [r[0] for r in board.rows] == ["ok", "ok2", "broken"] and board.ranks() == [1, 2, None]
+    md = _renders([board])["markdown"]
+    assert "|  | broken | error |" in md and "| 2 | ok2 |" in md
+
+
+def test_the_healthy_quick_board_fits_100_columns():
+    import io
+
+    from rich.console import Console
+
+    from benchgen.leaderboard import render_table
+    from tests.core.boards import healthy_records
+
+    boards = build_boards(healthy_records())
+    assert len(boards[0].rows) == 5 and len(boards[0].columns) == 8
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(render_table(boards, width=100))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 100
+    for column in ("mmd ↓", "frd ↓", "ms-ssim ≈0.907", "memorization ↓", "precision ↑", "coverage ↑"):
+        assert column in text
+    assert "0.501 [-3.05, 4.05]" in text and "…" not in text  # whole cells: nothing wrapped or cut
+    wide = Console(width=250, record=True, file=io.StringIO())
+    wide.print(render_table(boards, width=250))
+    wide_text = wide.export_text()
+    assert "prdc.precision ↑" in wide_text and "real (test split)" in wide_text
+    only = Console(width=100, record=True, file=io.StringIO())
+    only.print(render_table(boards, width=100, metrics=["mmd", "frd"]))
+    only_text = only.export_text()
+    assert "frd ↓" in only_text and "ms-ssim" not in only_text
+    with pytest.raises(Exception, match="no column 'fid'"):
+        boards[0].select(["fid"])
