@@ -17,7 +17,6 @@ from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.schedule import ddim_scheduler, ddpm_scheduler
 
 
-
 def _seed(seed: int, *parts: int) -> int:
     from benchgen_ddpm.training import _seed_for
     return _seed_for(seed, 4, *parts)
