@@ -94,24 +94,33 @@ class FID(Metric):
 
     ``features="radiomics"`` (default, weight-free, offline) gives the Fréchet Radiomics Distance;
     ``medicalnet-resnet10``/``-50`` give the 3D FID of the reference study (local weights). Scales differ
-    between extractors: never compare across them.
+    between extractors: never compare across them. No ``eps·I`` is added unless the exact computation fails
+    (``details.eps_used``); ``bias_correction="fd-inf"`` reports FD∞ (Chong & Forsyth, 2020) instead.
     """
 
-    version = "1"
+    version = "2"  # 2: eps only when needed (was always added); optional FD∞
     higher_is_better = False
 
     @dataclass(frozen=True)
     class Params:
         features: str = "radiomics"
         weights: str | None = None  # MedicalNet weights file (or $BENCHGEN_MEDICALNET_WEIGHTS)
-        eps: float = 1e-6  # added to both covariances' diagonals (rank-deficient with few samples)
+        eps: float = 1e-6  # added to both covariances' diagonals only if the exact computation fails
         zscore: ZScore = "auto"  # "auto": z-score against the real set for radiomics only
+        bias_correction: Literal["none", "fd-inf"] = "none"  # the leaderboard uses "none"
+        fd_inf_points: int = 15  # FD∞: number of subset sizes
+        fd_inf_min_fraction: float = 0.5  # FD∞: the smallest subset, as a fraction of each set
+        fd_inf_repeats: int = 4  # FD∞: random subsets averaged per size
         bootstrap: int = 200
 
         def __post_init__(self) -> None:
             _check_bootstrap(self.bootstrap)
             if self.eps < 0:
                 raise ValueError(f"eps must be >= 0, got {self.eps}")
+            if self.fd_inf_points < 2 or self.fd_inf_repeats < 1:
+                raise ValueError("fd_inf_points must be >= 2 and fd_inf_repeats >= 1")
+            if not 0.0 < self.fd_inf_min_fraction < 1.0:
+                raise ValueError(f"fd_inf_min_fraction must be in (0, 1), got {self.fd_inf_min_fraction}")
 
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,
               ctx: MetricContext) -> MetricResult:
@@ -125,15 +134,43 @@ class FID(Metric):
         if z:
             f_real, f_syn = common.zscore_against_real(f_real, f_syn)
         z_real, z_syn = frechet.project_to_span(f_real, f_syn)  # exact; makes the bootstrap cheap
+        regularized = [0]  # bootstrap replicates that needed eps
+
+        def plain(a: np.ndarray, b: np.ndarray) -> float:
+            d, e = frechet.frechet_distance_eps(*frechet.gaussian_stats(a), *frechet.gaussian_stats(b), eps=p.eps)
+            regularized[0] += e > 0
+            return d
+
+        def fd_inf(a: np.ndarray, b: np.ndarray) -> frechet.FDInf:
+            try:
+                return frechet.frechet_distance_inf(a, b, p.fd_inf_points, p.fd_inf_min_fraction,
+                                                    p.fd_inf_repeats, seed=ctx.seed, eps=p.eps)
+            except ValueError as exc:
+                raise MetricError(f"{self.name}: {exc}") from None
 
         def fd(i: np.ndarray | None = None, j: np.ndarray | None = None) -> float:
             a = z_real if i is None else z_real[i]
             b = z_syn if j is None else z_syn[j]
-            return frechet.frechet_distance(*frechet.gaussian_stats(a), *frechet.gaussian_stats(b), eps=p.eps)
+            if p.bias_correction == "none":
+                return plain(a, b)
+            fit = fd_inf(a, b)
+            regularized[0] += fit.eps_used > 0
+            return fit.value
 
-        value = fd()
+        d_plain, eps_used = frechet.frechet_distance_eps(*frechet.gaussian_stats(z_real),
+                                                         *frechet.gaussian_stats(z_syn), eps=p.eps)
+        details: dict[str, Any] = {**info, "eps": p.eps, "eps_used": eps_used, "zscore": z,
+                                   "bias_correction": p.bias_correction, "n_real": len(real),
+                                   "n_synthetic": len(synthetic)}
+        if p.bias_correction == "fd-inf":
+            fit = fd_inf(z_real, z_syn)
+            value = fit.value
+            details.update(fd_plain=d_plain, fd_inf_slope=fit.slope, fd_inf_sizes=fit.sizes, fd_inf_fds=fit.fds,
+                           eps_used=max(eps_used, fit.eps_used))
+        else:
+            value = d_plain
         ci = bs.bootstrap_ci(fd, [len(real), len(synthetic)], p.bootstrap, ctx.seed)
-        details = {**info, "eps": p.eps, "zscore": z, "n_real": len(real), "n_synthetic": len(synthetic)}
+        details["bootstrap_regularized"] = regularized[0]
         return MetricResult(value, ci, details=details, higher_is_better=False)
 
 
