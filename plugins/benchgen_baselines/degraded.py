@@ -1,15 +1,18 @@
 """``degraded``: held-out real scans with a controlled degradation, for the metric sanity suite.
 
-It "samples" from the validation split (``FitContext.val``; ``kind="copies"`` samples the training split)
-and degrades each volume by a pure function of (volume, level, rng) — :func:`degrade` — so tests use the
-same functions. Kinds and what ``level`` means:
+It "samples" from the validation split (``FitContext.val``; ``kind="copies"`` samples the training split;
+``source`` overrides either) and degrades each volume by a pure function of (volume, level, rng) —
+:func:`degrade` — so tests use the same functions. Kinds and what ``level`` means:
 
 * ``none`` — unchanged held-out scans (a second holdout);
 * ``noise`` — additive Gaussian noise, std ``level`` (intensities in [0, 1]), clipped to [0, 1];
 * ``blur`` — Gaussian blur, sigma ``level`` voxels;
 * ``shift`` — ``level`` added to every brain voxel (> 0), clipped to [0, 1];
 * ``collapse`` — mode collapse: one held-out subject repeated n times (plus noise of std ``level``);
-* ``copies`` — training scans returned as samples (plus noise of std ``level``; 0 = exact copies).
+* ``copies`` — training scans returned as samples (plus noise of std ``level``; 0 = exact copies);
+* ``translate`` — an integer translation by ``level`` voxels along every axis (a random sign per axis and
+  volume), zero-filled; with ``source = "train"``: near-copies the memorization metric must flag;
+* ``scale`` — intensities multiplied by ``level`` (e.g. 0.9), clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
 from benchgen.volumes import Cohort
 
-Kind = Literal["none", "noise", "blur", "shift", "collapse", "copies"]
+Kind = Literal["none", "noise", "blur", "shift", "collapse", "copies", "translate", "scale"]
+Source = Literal["auto", "val", "train"]
 
 
 def add_noise(volume: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:
@@ -45,6 +49,15 @@ def shift(volume: np.ndarray, level: float) -> np.ndarray:
     return np.where(volume > 0, np.clip(volume + level, 0.0, 1.0), volume).astype(np.float32)
 
 
+def translate(volume: np.ndarray, offset: tuple[int, ...] | np.ndarray) -> np.ndarray:
+    """`volume` moved by an integer `offset` (voxels per axis): ``out[v + offset] = volume[v]``, zero-filled."""
+    out = np.zeros_like(volume)
+    src = tuple(slice(max(0, -a), n - max(0, a)) for a, n in zip(offset, volume.shape))
+    dst = tuple(slice(max(0, a), n - max(0, -a)) for a, n in zip(offset, volume.shape))
+    out[dst] = volume[src]
+    return out
+
+
 def degrade(volume: np.ndarray, kind: str, level: float, rng: np.random.Generator) -> np.ndarray:
     """One volume (``D×H×W`` float32 in [0, 1]) degraded by `kind` at `level`."""
     volume = np.asarray(volume, dtype=np.float32)
@@ -56,6 +69,10 @@ def degrade(volume: np.ndarray, kind: str, level: float, rng: np.random.Generato
         return shift(volume, level)
     if kind in ("noise", "collapse", "copies"):
         return add_noise(volume, level, rng)
+    if kind == "translate":
+        return translate(volume, int(round(level)) * rng.choice([-1, 1], size=volume.ndim))
+    if kind == "scale":
+        return np.clip(volume * np.float32(level), 0.0, 1.0).astype(np.float32)
     raise ValueError(f"unknown degradation kind {kind!r}")
 
 
@@ -72,7 +89,7 @@ def degrade_set(volumes: np.ndarray, kind: str, level: float, n: int, seed: int)
 
 
 class Degraded(Generator):
-    """Held-out (or, for ``copies``, training) scans with a controlled degradation."""
+    """Held-out (or, for ``copies`` or ``source = "train"``, training) scans with a controlled degradation."""
 
     version = "1"
     tiny_params = {"kind": "noise", "level": 0.05}
@@ -81,10 +98,13 @@ class Degraded(Generator):
     class Params:
         kind: Kind = "none"
         level: float = 0.0
+        source: Source = "auto"  # which split is degraded; auto: train for copies, val otherwise
 
         def __post_init__(self) -> None:
             if self.level < 0:
                 raise ValueError(f"level must be >= 0, got {self.level}")
+            if self.kind == "translate" and self.level != round(self.level):
+                raise ValueError(f"a translation level is a whole number of voxels, got {self.level}")
             if self.kind == "shift" and self.level > 1:
                 raise ValueError(f"a shift level must be <= 1 (intensities are in [0, 1]), got {self.level}")
 
@@ -93,7 +113,8 @@ class Degraded(Generator):
         self._source: np.ndarray | None = None
 
     def fit(self, train: Cohort, ctx: FitContext) -> None:
-        if self.params.kind == "copies":
+        source = self.params.source
+        if source == "train" or (source == "auto" and self.params.kind == "copies"):
             self._source = train.numpy().copy()
         else:
             if ctx.val is None or len(ctx.val) == 0:
