@@ -49,13 +49,14 @@ def test_json_output_schema(folders, monkeypatch, tmp_path):
     data = json.loads(r.stdout)
     assert data["n_real"] == 6 and data["n_synthetic"] == 5
     assert set(data["metrics"]) == {"mmd", "fid", "ms-ssim", "prdc.precision", "prdc.recall", "prdc.density",
-                                    "prdc.coverage", "memorization"}
+                                    "prdc.coverage", "memorization.copies", "memorization.authpct"}
     for m in data["metrics"].values():
         assert {"value", "ci", "higher_is_better", "reference", "status", "message", "params"} <= set(m)
         assert m["status"] == "ok" and isinstance(m["value"], float)
     assert data["metrics"]["mmd"]["params"]["bootstrap"] == 10
     assert data["metrics"]["ms-ssim"]["reference"] is not None
     assert data["metrics"]["prdc.recall"]["higher_is_better"] is True
+    assert data["metrics"]["memorization.authpct"]["higher_is_better"] is True
     assert list((tmp_path / "cache" / "features").glob("radiomics-*.npy"))  # real features cached
 
 

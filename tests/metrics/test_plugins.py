@@ -93,9 +93,10 @@ def test_memorization_flags_copies_not_fresh(sets):
     m = create("memorization", bootstrap=20)
     copies = cohort(train.numpy()[:8], "copy")
     res = m.score(copies, real, train, MetricContext())
-    assert res.value == 1.0 and res.details["n_flagged"] == 8
-    assert res.details["flagged"][0]["train_id"] == "train000"
-    assert m.score(syn, real, train, MetricContext()).value <= 0.2
+    assert res["copies"].value == 1.0 and res["copies"].details["n_flagged"] == 8
+    assert res["copies"].details["flagged"][0]["train_id"] == "train000"
+    assert res["authpct"].value == 0.0 and res["authpct"].reference > 0
+    assert m.score(syn, real, train, MetricContext())["copies"].value <= 0.2
     with pytest.raises(MetricError, match="memorization: needs the training set"):
         m.score(syn, real, None, MetricContext())
 

@@ -1,12 +1,14 @@
 """The metric sanity suite's expected directions, on controlled degradations of held-out scans.
 
 More noise or blur -> worse MMD and Fréchet (FRD) scores; an intensity shift -> worse; mode collapse ->
-higher MS-SSIM and lower recall / coverage; copies of training scans -> memorization flags them.
+higher MS-SSIM and lower recall / coverage; copies and near-copies of training scans (translated by 1 or 2
+voxels per axis, intensities ×0.9, 5 % noise) -> memorization flags them; fresh scans (held-out, also
+translated) are flagged at about the held-out rate.
 """
 
 import numpy as np
 import pytest
-from benchgen_baselines.degraded import Degraded, degrade, degrade_set
+from benchgen_baselines.degraded import Degraded, degrade, degrade_set, translate
 
 from benchgen import registry
 from benchgen.interfaces import FitContext, MetricContext
@@ -49,6 +51,30 @@ def scores(data, tmp_path_factory):
     return out
 
 
+NEAR_COPIES = {"copies": ("copies", 0.0, "train"), "copies-t1": ("translate", 1, "train"),
+               "copies-t2": ("translate", 2, "train"), "copies-scale": ("scale", 0.9, "train"),
+               "copies-noise": ("copies", 0.05, "train")}
+FRESH = {"none": ("none", 0.0, "val"), "fresh-t2": ("translate", 2, "val")}
+
+
+@pytest.fixture(scope="module")
+def memorization_scores(data, tmp_path_factory):
+    """(method -> label -> memorization.copies) for near-copies and fresh samples, via the degraded generator."""
+    real, train, val = cohort(data["test"], "test"), cohort(data["train"], "train"), cohort(data["val"], "val")
+    ctx = MetricContext(seed=0, real_fingerprint="test-set")
+    out: dict[str, dict[str, float]] = {}
+    for method in ("ncc-shift", "l2"):
+        m = registry.create("metrics", "memorization", {"bootstrap": 0, "method": method})
+        row = {}
+        for label, (kind, level, source) in {**NEAR_COPIES, **FRESH}.items():
+            g = registry.create("generators", "degraded", {"kind": kind, "level": level, "source": source})
+            g.fit(train, FitContext(workdir=tmp_path_factory.mktemp("g"), val=val))
+            res = m.score(cohort(g.sample(N, seed=0).numpy()[:, 0], label), real, train, ctx)
+            row[label] = res["copies"].value
+        out[method] = row
+    return out
+
+
 @pytest.mark.parametrize("metric", ["mmd", "frd"])
 @pytest.mark.parametrize("family", ["noise", "blur"])
 def test_more_degradation_is_worse(scores, metric, family):
@@ -68,8 +94,27 @@ def test_collapse_raises_msssim_and_lowers_recall_and_coverage(scores):
 
 
 def test_copies_are_flagged_and_holdout_is_not(scores):
-    assert scores["copies"]["memorization"] == 1.0
-    assert scores["none"]["memorization"] <= 0.15
+    assert scores["copies"]["memorization.copies"] == 1.0
+    assert scores["none"]["memorization.copies"] <= 0.15
+    assert scores["copies"]["memorization.authpct"] == 0.0
+    assert scores["none"]["memorization.authpct"] >= 50.0
+
+
+@pytest.mark.parametrize("label", list(NEAR_COPIES))
+def test_near_copies_are_flagged(memorization_scores, label):
+    assert memorization_scores["ncc-shift"][label] >= 0.9, memorization_scores["ncc-shift"]
+
+
+@pytest.mark.parametrize("label", list(FRESH))
+def test_fresh_samples_are_flagged_at_the_held_out_rate(memorization_scores, label):
+    assert memorization_scores["ncc-shift"][label] <= 0.2, memorization_scores["ncc-shift"]
+    assert memorization_scores["l2"][label] <= 0.2, memorization_scores["l2"]
+
+
+def test_l2_detector_misses_translated_copies(memorization_scores):
+    """Why ncc-shift is the default: Euclidean distance does not see a copy moved by one voxel."""
+    l2 = memorization_scores["l2"]
+    assert l2["copies"] == 1.0 and l2["copies-t1"] < 0.5 and l2["copies-t2"] < 0.5, l2
 
 
 def test_degrade_functions():
@@ -86,6 +131,12 @@ def test_degrade_functions():
     assert all(np.array_equal(coll[0], c) for c in coll)
     a, b = degrade_set(make_brains(5), "noise", 0.1, 7, 3), degrade_set(make_brains(5), "noise", 0.1, 7, 3)
     assert np.array_equal(a, b) and a.shape == (7, 16, 24, 16)
+    moved = degrade(v, "translate", 2, np.random.default_rng(0))
+    offset = [2 if np.array_equal(moved, translate(v, (sz, sy, sx))) else 0
+              for sz in (-2, 2) for sy in (-2, 2) for sx in (-2, 2)]
+    assert sum(offset) == 2  # exactly one of the 8 sign patterns of (±2, ±2, ±2)
+    assert np.array_equal(translate(v, (1, 0, 0))[1:], v[:-1]) and not translate(v, (1, 0, 0))[0].any()
+    assert np.allclose(degrade(v, "scale", 0.9, rng), v * 0.9)
 
 
 def test_generator_fit_sample_save_load(tmp_path):
@@ -101,3 +152,6 @@ def test_generator_fit_sample_save_load(tmp_path):
     v = registry.create("generators", "degraded", {"kind": "blur", "level": 1.0})
     v.fit(train, FitContext(workdir=tmp_path, val=val))
     assert not any(np.array_equal(v.sample(2, 0)[0, 0].numpy(), t) for t in train.numpy())
+    near = registry.create("generators", "degraded", {"kind": "scale", "level": 0.9, "source": "train"})
+    near.fit(train, FitContext(workdir=tmp_path, val=val))
+    assert any(np.allclose(near.sample(2, 0)[0, 0].numpy(), t * 0.9) for t in train.numpy())
