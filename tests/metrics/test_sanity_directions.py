@@ -1,6 +1,6 @@
 """The metric sanity suite's expected directions, on controlled degradations of held-out scans.
 
-More noise or blur -> worse MMD and Fréchet (FRD) scores; an intensity shift -> worse; mode collapse ->
+More noise or blur -> worse MMD, Fréchet (FRD) and KID scores; an intensity shift -> worse; mode collapse ->
 higher MS-SSIM and lower recall / coverage; copies and near-copies of training scans (translated by 1 or 2
 voxels per axis, intensities ×0.9, 5 % noise) -> memorization flags them; fresh scans (held-out, also
 translated) are flagged at about the held-out rate.
@@ -29,6 +29,7 @@ def scores(data, tmp_path_factory):
     real, train = cohort(data["test"], "test"), cohort(data["train"], "train")
     metrics = {"mmd": registry.create("metrics", "mmd", {"bootstrap": 0}),
                "frd": registry.create("metrics", "fid", {"bootstrap": 0}),
+               "kid": registry.create("metrics", "kid", {"bootstrap": 0}),
                "ms-ssim": registry.create("metrics", "ms-ssim", {"kernel_size": 3, "scales": 3, "bootstrap": 0}),
                "prdc": registry.create("metrics", "prdc", {"k": 5, "bootstrap": 0}),
                "memorization": registry.create("metrics", "memorization", {"bootstrap": 0})}
@@ -75,7 +76,7 @@ def memorization_scores(data, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("metric", ["mmd", "frd"])
+@pytest.mark.parametrize("metric", ["mmd", "frd", "kid"])
 @pytest.mark.parametrize("family", ["noise", "blur"])
 def test_more_degradation_is_worse(scores, metric, family):
     seq = [scores[k][metric] for k in ("none", f"{family}-low", f"{family}-mid", f"{family}-high")]
@@ -85,6 +86,7 @@ def test_more_degradation_is_worse(scores, metric, family):
 def test_shift_is_worse(scores):
     assert scores["shift"]["mmd"] > scores["none"]["mmd"] + 1.0
     assert scores["shift"]["frd"] > 2 * scores["none"]["frd"]
+    assert scores["shift"]["kid"] > scores["none"]["kid"] + 1.0
 
 
 def test_collapse_raises_msssim_and_lowers_recall_and_coverage(scores):
