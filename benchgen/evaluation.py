@@ -1,8 +1,9 @@
 """Score any two sets of NIfTI volumes with metric plugins: the library behind ``benchgen evaluate``.
 
 The most common need: a model trained elsewhere wrote its samples to a folder; score them against real
-scans. Volumes are scored as stored (metrics expect intensities in [0, 1]) unless ``normalize=True``
-rescales each volume by its own min and max.
+scans. Metrics expect intensities in [0, 1]: volumes are scored as stored when they are (within
+``RANGE_TOL``), a set with a volume outside is refused naming the file; ``normalize=True`` maps every volume
+with the ``scale-01`` preprocessing step (the same mapping as ``benchgen preprocess`` and suites).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import glob
 import hashlib
 from pathlib import Path
-from typing import Any, Sequence, Union
+from typing import Any, Callable, Sequence, Union
 
 import numpy as np
 import torch
@@ -18,14 +19,16 @@ import torch
 from benchgen import registry
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import file_sha256, fingerprint
-from benchgen.interfaces import Metric, MetricContext, MetricResult
+from benchgen.interfaces import Metric, MetricContext, MetricResult, PrepContext, Preprocessor
 from benchgen.params import params_to_dict, parse_overrides
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.scoring import finite_or_none, score_metric
-from benchgen.volumes import Cohort, read_nifti
+from benchgen.volumes import Cohort, Volume, read_nifti
 
 DEFAULT_METRICS = ("mmd", "fid", "ms-ssim", "prdc")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
+RANGE_TOL = 1e-4  # intensities within [-tol, 1 + tol] count as [0, 1]
+NORMALIZE_STEP = "scale-01"  # the preprocessing step --normalize applies (its default params)
 
 
 def collect_files(spec: str | Path) -> list[Path]:
@@ -43,18 +46,31 @@ def collect_files(spec: str | Path) -> list[Path]:
     return files
 
 
+def _scale_unit() -> Callable[[Volume], Volume]:
+    """The ``scale-01`` preprocessing step (plugins/benchgen_data), through the registry like a suite's."""
+    step = registry.create("preprocessors", NORMALIZE_STEP, {}, where="--normalize")
+    assert isinstance(step, Preprocessor)
+    return lambda v: step(v, PrepContext(target_shape=tuple(v.array.shape)))  # type: ignore[arg-type]
+
+
 def load_set(spec: str | Path, role: str, normalize: bool = False) -> tuple[Cohort, list[Path]]:
-    """Read every volume of a set into a Cohort; shapes must agree (DataError naming the odd file)."""
+    """Read every volume of a set into a Cohort; shapes must agree and intensities be in [0, 1] (DataError
+    naming the first odd file). ``normalize``: map each volume with the ``scale-01`` preprocessing step."""
     files = collect_files(spec)
     vols = [read_nifti(f) for f in files]
     first = vols[0].array.shape
-    for f, v in zip(files, vols):
+    scale = _scale_unit() if normalize else None
+    for i, (f, v) in enumerate(zip(files, vols)):
         if v.array.shape != first:
             raise DataError(f"{f}: shape {'×'.join(map(str, v.array.shape))} differs from "
                             f"{'×'.join(map(str, first))} ({files[0].name}) in the {role} set")
-        if normalize:
-            lo, hi = float(v.array.min()), float(v.array.max())
-            v.array = ((v.array - lo) / (hi - lo) if hi > lo else np.zeros_like(v.array)).astype(np.float32)
+        if scale is not None:
+            vols[i] = v = scale(v)
+        lo, hi = float(v.array.min()), float(v.array.max())
+        if lo < -RANGE_TOL or hi > 1.0 + RANGE_TOL:
+            raise DataError(f"{f}: intensities in [{lo:.6g}, {hi:.6g}], outside [0, 1] ({role} set); metrics "
+                            "expect [0, 1]", "pass --normalize to map every volume with the scale-01 "
+                            "preprocessing step, or run `benchgen preprocess` on the scans first")
     data = torch.from_numpy(np.stack([v.array for v in vols]))[:, None]
     return Cohort(data, vols[0].affine, [v.subject_id for v in vols]), files
 
@@ -80,8 +96,9 @@ def as_set(obj: SetLike, role: str, normalize: bool = False) -> tuple[Cohort, st
 
 
 def set_fingerprint(files: Sequence[Path], normalize: bool) -> str:
-    """Content fingerprint of a set of files (keys the real-set feature cache)."""
-    return fingerprint({"files": [file_sha256(f) for f in files], "normalize": normalize})
+    """Content fingerprint of a set of files and of the intensity mapping (keys the real-set feature cache)."""
+    mapping = registry.create("preprocessors", NORMALIZE_STEP, {}).config() if normalize else None
+    return fingerprint({"files": [file_sha256(f) for f in files], "normalize": mapping})
 
 
 def parse_param_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -53,7 +53,10 @@ def evaluate_cmd(
                                           "(+ memorization with --train)."),
     param: list[str] = typer.Option([], "--param", "-p", help="METRIC.KEY=VALUE (TOML value); repeat."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
-    normalize: bool = typer.Option(False, "--normalize", help="Rescale each volume to [0, 1] by its min/max."),
+    normalize: bool = typer.Option(False, "--normalize",
+                                   help="Map each volume to [0, 1] with the scale-01 preprocessing step "
+                                        "(foreground percentiles 0-99.5, background 0); without it, volumes "
+                                        "outside [0, 1] are refused."),
     seed: int = typer.Option(0, "--seed", help="Seed of bootstrap CIs and pair sampling."),
     device: str = typer.Option("cpu", "--device", help="Torch device for feature extraction."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Also write the JSON here."),

@@ -92,12 +92,51 @@ def test_shape_mismatch_names_the_file(folders, tmp_path):
 
 def test_normalize_rescales(folders, tmp_path):
     scaled = write_set(tmp_path / "scaled", make_brains(5, seed=2) * 1000.0)
-    a = evaluate(folders["real"], folders["syn"], ["mmd"], params={"mmd": {"bootstrap": 0}})
     b = evaluate(folders["real"], scaled, ["mmd"], params={"mmd": {"bootstrap": 0}}, normalize=True)
-    c = evaluate(folders["real"], scaled, ["mmd"], params={"mmd": {"bootstrap": 0}})
-    assert c["metrics"]["mmd"]["value"] > 1000 * abs(a["metrics"]["mmd"]["value"])
     d = evaluate(folders["real"], folders["syn"], ["mmd"], params={"mmd": {"bootstrap": 0}}, normalize=True)
     assert b["metrics"]["mmd"]["value"] == pytest.approx(d["metrics"]["mmd"]["value"], rel=1e-5)
+
+
+def test_out_of_range_intensities_are_refused_naming_the_file(folders, tmp_path):
+    vols = make_brains(5, seed=2)
+    scaled = write_set(tmp_path / "scaled", vols * 1000.0 / vols[0].max())
+    with pytest.raises(DataError, match=r"v00.nii.gz: intensities in \[0, 1000\], outside \[0, 1\] \(synthetic "
+                                        r"set\).*--normalize.*benchgen preprocess") as exc:
+        evaluate(folders["real"], scaled, ["mmd"])
+    assert "\n" not in str(exc.value)  # one line (the terminal may wrap it)
+    r = run(str(folders["real"]), str(scaled), "--metric", "mmd")
+    assert r.exit_code == 2 and "v00.nii.gz: intensities in [0, 1000]" in r.stderr and "Traceback" not in r.stderr
+    vols = make_brains(3, seed=4)
+    vols[1, 3, 3, 3], vols[2, 4, 4, 4] = 1.0 + 5e-5, -2e-4  # within / beyond the 1e-4 tolerance
+    edge = write_set(tmp_path / "edge", vols)
+    with pytest.raises(DataError, match=r"v02.nii.gz: intensities in \[-0.0002, "):
+        evaluate(folders["real"], edge, ["mmd"])
+    ok = write_set(tmp_path / "ok", vols[:2])
+    assert evaluate(folders["real"], ok, ["mmd"], params={"mmd": {"bootstrap": 0}})["metrics"]["mmd"]["status"] == "ok"
+
+
+def test_normalize_is_the_scale_01_preprocessing_step(tmp_path):
+    from benchgen import registry
+    from benchgen.evaluate import load_set
+    from benchgen.interfaces import PrepContext
+    from benchgen.volumes import read_nifti
+
+    rng = np.random.default_rng(0)
+    vols = make_brains(3, seed=5) * 300.0 - 50.0 * (make_brains(3, seed=5) > 0)  # raw-scanner-like units
+    vols[0, 8, 12, 8] = 5000.0  # one hot voxel: min-max scaling would squash everything else
+    vols[vols == 0] = 0.0
+    vols[1] += rng.normal(0, 1.0, vols[1].shape).astype(np.float32) * (vols[1] != 0)
+    folder = write_set(tmp_path / "raw", vols.astype(np.float32))
+    cohort, files = load_set(folder, "synthetic", normalize=True)
+    step = registry.create("preprocessors", "scale-01", {})
+    for i, f in enumerate(files):
+        v = read_nifti(f)
+        expected = step(v, PrepContext(target_shape=v.array.shape)).array
+        np.testing.assert_array_equal(cohort.data[i, 0].numpy(), expected)
+    out = cohort.data.numpy()
+    assert out.min() == 0.0 and out.max() == 1.0 and (out[vols[:, None] == 0] == 0).all()
+    minmax = (vols[0] - vols[0].min()) / (vols[0].max() - vols[0].min())
+    assert np.median(out[0, 0][vols[0] != 0]) > 2 * np.median(minmax[vols[0] != 0])  # not per-volume min-max
 
 
 def test_param_parsing():
