@@ -14,7 +14,6 @@ from benchgen.functional.msssim import (
 
 from .conftest import make_brains
 
-
 # Measured (docs/metrics.md): max |ours - MONAI| 3.5e-7 vs MONAI on float32, 4.3e-7 vs MONAI on float64 inputs
 # over these cases (2.6e-7 on three 84×128×84 pairs); the tests allow 2e-6.
 TOL = 2e-6
