@@ -488,7 +488,7 @@ class Memorization(Metric):
                                      "ncc_real": None if p.method == "l2" else 1.0 - d_real}
 
         share, flags, thr = memorization.memorization_share(d_syn, d_real, p.quantile)
-        if thr <= 1e-12:
+        if d_real.min() <= 1e-12:
             closest = [real.subject_ids[i] for i in np.flatnonzero(d_real <= 1e-12)]
             how = "identical" if p.method == "l2" else "up to a translation and an intensity scaling"
             raise MetricError(f"{self.name}: held-out real scans {', '.join(closest[:5])} match a training scan "

@@ -167,6 +167,9 @@ def test_shared_subjects_are_an_error_naming_them(sets):
     rescaled = cohort(np.concatenate([real.numpy(), train.numpy()[3:4] * 0.5]), "other")
     with pytest.raises(MetricError, match="other010 match a training scan exactly"):
         m.score(syn, rescaled, train, MetricContext())
+    with pytest.raises(MetricError, match="other010 match a training scan exactly"):  # whatever the quantile
+        registry.create("metrics", "memorization", {"bootstrap": 0, "quantile": 0.5}).score(
+            syn, rescaled, train, MetricContext())
 
 
 def test_plugin_param_checks():
