@@ -50,7 +50,7 @@ def _scale_unit() -> Callable[[Volume], Volume]:
     """The ``scale-01`` preprocessing step (plugins/benchgen_data), through the registry like a suite's."""
     step = registry.create("preprocessors", NORMALIZE_STEP, {}, where="--normalize")
     assert isinstance(step, Preprocessor)
-    return lambda v: step(v, PrepContext(target_shape=tuple(v.array.shape)))  # type: ignore[arg-type]
+    return lambda v: step(v, PrepContext(target_shape=tuple(v.array.shape)))
 
 
 def load_set(spec: str | Path, role: str, normalize: bool = False) -> tuple[Cohort, list[Path]]:
@@ -66,13 +66,29 @@ def load_set(spec: str | Path, role: str, normalize: bool = False) -> tuple[Coho
                             f"{'×'.join(map(str, first))} ({files[0].name}) in the {role} set")
         if scale is not None:
             vols[i] = v = scale(v)
-        lo, hi = float(v.array.min()), float(v.array.max())
-        if lo < -RANGE_TOL or hi > 1.0 + RANGE_TOL:
-            raise DataError(f"{f}: intensities in [{lo:.6g}, {hi:.6g}], outside [0, 1] ({role} set); metrics "
-                            "expect [0, 1]", "pass --normalize to map every volume with the scale-01 "
-                            "preprocessing step, or run `benchgen preprocess` on the scans first")
+        check_range(v.array, str(f), role)
     data = torch.from_numpy(np.stack([v.array for v in vols]))[:, None]
     return Cohort(data, vols[0].affine, [v.subject_id for v in vols]), files
+
+
+def check_range(array: np.ndarray | torch.Tensor, where: str, role: str) -> None:
+    """DataError (one line: where, the range, the fix) when intensities leave [0, 1] by more than RANGE_TOL."""
+    lo, hi = float(array.min()), float(array.max())
+    if lo < -RANGE_TOL or hi > 1.0 + RANGE_TOL:
+        raise DataError(f"{where}: intensities in [{lo:.6g}, {hi:.6g}], outside [0, 1] ({role} set); metrics "
+                        "expect [0, 1]", "pass --normalize to map every volume with the scale-01 "
+                        "preprocessing step, or run `benchgen preprocess` on the scans first")
+
+
+def _checked_cohort(c: Cohort, role: str, normalize: bool) -> Cohort:
+    """An in-memory set through the same intensity rules as files: scale-01 per volume, then the range check."""
+    if normalize:
+        scale = _scale_unit()
+        arrays = [scale(Volume(c.data[i, 0].numpy(), c.affine, sid)).array for i, sid in enumerate(c.subject_ids)]
+        c = Cohort(torch.from_numpy(np.stack(arrays))[:, None], c.affine, list(c.subject_ids), c.metadata)
+    for i, sid in enumerate(c.subject_ids):
+        check_range(c.data[i], f"volume {i} ({sid}) of the {role} set", role)
+    return c
 
 
 SetLike = Union[str, Path, Cohort, torch.Tensor, np.ndarray]
@@ -91,14 +107,19 @@ def as_set(obj: SetLike, role: str, normalize: bool = False) -> tuple[Cohort, st
         if data.ndim != 5 or data.shape[1] != 1 or len(data) < 1:
             raise DataError(f"the {role} set: expected N×D×H×W or N×1×D×H×W volumes, got shape {tuple(data.shape)}")
         obj = Cohort(data.contiguous(), np.eye(4), [f"{role}-{i:04d}" for i in range(len(data))])
+    obj = _checked_cohort(obj, role, normalize)
     digest = hashlib.sha256(obj.data.numpy().tobytes()).hexdigest()
-    return obj, fingerprint({"tensor": digest, "shape": list(obj.data.shape), "normalize": normalize})
+    return obj, fingerprint({"tensor": digest, "shape": list(obj.data.shape), "normalize": _mapping(normalize)})
 
 
 def set_fingerprint(files: Sequence[Path], normalize: bool) -> str:
     """Content fingerprint of a set of files and of the intensity mapping (keys the real-set feature cache)."""
-    mapping = registry.create("preprocessors", NORMALIZE_STEP, {}).config() if normalize else None
-    return fingerprint({"files": [file_sha256(f) for f in files], "normalize": mapping})
+    return fingerprint({"files": [file_sha256(f) for f in files], "normalize": _mapping(normalize)})
+
+
+def _mapping(normalize: bool) -> dict[str, Any] | None:
+    """The intensity mapping applied to a set (its step's config), for the set's fingerprint."""
+    return registry.create("preprocessors", NORMALIZE_STEP, {}).config() if normalize else None
 
 
 def parse_param_overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:

@@ -115,9 +115,19 @@ def test_out_of_range_intensities_are_refused_naming_the_file(folders, tmp_path)
     assert evaluate(folders["real"], ok, ["mmd"], params={"mmd": {"bootstrap": 0}})["metrics"]["mmd"]["status"] == "ok"
 
 
+def test_arrays_follow_the_same_intensity_rules(folders):
+    vols = make_brains(4, seed=6)
+    with pytest.raises(DataError, match=r"^volume 0 \(synthetic-0000\) of the synthetic set: intensities in "
+                                        r"\[0, 2\.6"):  # the brightest voxel of volume 0 is 0.875
+        evaluate(folders["real"], vols * 3.0, ["mmd"])
+    a = evaluate(folders["real"], vols * 3.0, ["mmd"], params={"mmd": {"bootstrap": 0}}, normalize=True)
+    b = evaluate(folders["real"], vols, ["mmd"], params={"mmd": {"bootstrap": 0}}, normalize=True)
+    assert a["metrics"]["mmd"]["value"] == pytest.approx(b["metrics"]["mmd"]["value"], rel=1e-5)
+
+
 def test_normalize_is_the_scale_01_preprocessing_step(tmp_path):
     from benchgen import registry
-    from benchgen.evaluate import load_set
+    from benchgen.evaluation import load_set
     from benchgen.interfaces import PrepContext
     from benchgen.volumes import read_nifti
 
