@@ -127,7 +127,7 @@ def project_to_span(x1: np.ndarray, x2: np.ndarray) -> tuple[np.ndarray, np.ndar
     if x1.shape[1] <= x1.shape[0] + x2.shape[0]:
         return x1, x2
     # X^T = Q R  =>  X Q = R^T: the coordinates are R^T, no need to form Q X.
-    r = np.linalg.qr(np.concatenate([x1, x2]).T, mode="r")
+    r = np.asarray(np.linalg.qr(np.concatenate([x1, x2]).T, mode="r"))  # mode "r" returns R alone
     z = r.T
     return z[:n1], z[n1:]
 

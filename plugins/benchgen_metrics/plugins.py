@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import torch
 
 from benchgen.errors import MetricError, MissingWeightsError
 from benchgen.functional import bootstrap as bs
@@ -59,15 +60,18 @@ class MMD(Metric):
         p = self.params
         common.check_cohorts(self.name, synthetic=synthetic, real=real)
         details: dict[str, Any] = {"kernel": p.kernel, "n_real": len(real), "n_synthetic": len(synthetic)}
+        x: torch.Tensor | np.ndarray
+        y: torch.Tensor | np.ndarray
         if p.features == "voxels":
             x, y = common.flatten(real), common.flatten(synthetic)
         else:
             ext = _extractor_or_skip(self.name, p.features, p.weights)
             if isinstance(ext, MetricResult):
                 return ext
-            x, y, info = common.real_and_synthetic_features(self.name, ext, synthetic, real, ctx)
+            fx, fy, info = common.real_and_synthetic_features(self.name, ext, synthetic, real, ctx)
             if common.resolve_zscore(p.zscore, ext):
-                x, y = common.zscore_against_real(x, y)
+                fx, fy = common.zscore_against_real(fx, fy)
+            x, y = fx, fy
             details.update(info)
         if p.kernel == "linear":
             kxx, kyy, kxy = mmd.gram_blocks(x, y)
@@ -216,16 +220,19 @@ class KID(Metric):
         p = self.params
         common.check_cohorts(self.name, synthetic=synthetic, real=real)
         details: dict[str, Any] = {"features": p.features, "n_real": len(real), "n_synthetic": len(synthetic)}
+        x: torch.Tensor | np.ndarray
+        y: torch.Tensor | np.ndarray
         if p.features == "voxels":
             x, y = common.flatten(real), common.flatten(synthetic)
         else:
             ext = _extractor_or_skip(self.name, p.features, p.weights)
             if isinstance(ext, MetricResult):
                 return ext
-            x, y, info = common.real_and_synthetic_features(self.name, ext, synthetic, real, ctx)
+            fx, fy, info = common.real_and_synthetic_features(self.name, ext, synthetic, real, ctx)
             z = common.resolve_zscore(p.zscore, ext)
             if z:
-                x, y = common.zscore_against_real(x, y)
+                fx, fy = common.zscore_against_real(fx, fy)
+            x, y = fx, fy
             details.update(info, zscore=z)
         kxx, kyy, kxy, gamma = kid.polynomial_gram(x, y, p.degree, p.gamma, p.coef0)
         subs = kid.subset_indices(len(real), len(synthetic), p.subsets, p.subset_size, ctx.seed)
