@@ -2,7 +2,7 @@
 
 Each cell is written in its own transaction as soon as it is done, so an interrupted run keeps what it
 finished and a re-run skips it. Several processes may write one database at once (WAL + busy timeout +
-``INSERT OR REPLACE`` on the cell key).
+an upsert on the cell key that never lets an error record replace an ok or skipped one).
 """
 
 from __future__ import annotations
@@ -107,7 +107,11 @@ class ResultStore:
         row = asdict(record)
         values = [json.dumps(row[c], sort_keys=True) if c in _JSON_FIELDS else row[c]
                   for c in _COLUMNS]
-        sql = f"INSERT OR REPLACE INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        # Two runs of one suite on one home compute the same cells: a late error (e.g. one run interrupted)
+        # must never replace the other's finished record, while a retry's result replaces a stored error.
+        sql = (f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+               f"ON CONFLICT(cell_key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])} "
+               "WHERE results.status = 'error' OR excluded.status != 'error'")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             self.conn.execute(sql, values)
