@@ -173,16 +173,18 @@ def _rows(board: Board) -> list[list[str]]:
 def render_table(boards: list[Board]) -> Any:
     """Rich renderables, one table per board."""
     from rich.console import Group
+    from rich.markup import escape
     from rich.table import Table
 
     tables = []
     for b in boards:
-        t = Table(title=b.title(), title_justify="left", show_lines=False)
+        t = Table(title=escape(b.title()), title_justify="left", show_lines=False)  # labels are text, not markup
         for i, h in enumerate(_header(b)):
-            t.add_column(h, justify="right" if i >= 2 else "left", style="bold" if h.startswith(b.primary) else None)
+            t.add_column(escape(h), justify="right" if i >= 2 else "left",
+                         style="bold" if h.startswith(b.primary) else None)
         for row in _rows(b):
-            t.add_row(*row, style="dim" if row[1] == REAL_ROW else None)
-        t.caption = b.caption()
+            t.add_row(*map(escape, row), style="dim" if row[1] == REAL_ROW else None)
+        t.caption = escape(b.caption())
         tables.append(t)
     return Group(*tables)
 

@@ -25,8 +25,8 @@ def render_table(result: dict) -> Table:
     for name, m in result["metrics"].items():
         ci = f"[{_fmt(m['ci'][0])}, {_fmt(m['ci'][1])}]" if m["ci"] else "—"
         status = m["status"] if m["status"] == "ok" else f"{m['status']}: {m['message']}"
-        table.add_row(name, _fmt(m["value"]), ci, _fmt(m["reference"]),
-                      "↑ higher" if m["higher_is_better"] else "↓ lower", status)
+        table.add_row(escape(name), _fmt(m["value"]), escape(ci), _fmt(m["reference"]),
+                      "↑ higher" if m["higher_is_better"] else "↓ lower", escape(status))
     return table
 
 

@@ -21,8 +21,9 @@ def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = N
 
     suite = load_suite(suite_path, profile, sets or ())
     if not quiet:
-        console.print(f"suite [bold]{suite.name}[/] v{suite.version} · profile [bold]{suite.profile}[/] "
-                      f"({suite.profile_reason}) · shape {'×'.join(map(str, suite.shape))} · "
+        console.print(f"suite [bold]{escape(suite.name)}[/] v{escape(suite.version)} · profile "
+                      f"[bold]{escape(suite.profile)}[/] ({suite.profile_reason}) · "
+                      f"shape {'×'.join(map(str, suite.shape))} · "
                       f"n_samples {suite.n_samples} · seeds {suite.seeds}", highlight=False)
     return suite
 
