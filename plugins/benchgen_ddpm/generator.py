@@ -12,7 +12,7 @@ import torch
 
 from benchgen.distributed import is_main_process
 from benchgen.errors import ConfigError, PluginError
-from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
+from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, no_progress
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
 from benchgen_ddpm import training
@@ -56,6 +56,20 @@ class DDPMGenerator(Generator):
         self.affine: np.ndarray | None = None  # the training cohort's affine, for NIfTI output
         self.train_info: dict[str, Any] = {}
         self._workdir: Path | None = None
+
+    def check_suite(self, ctx: SuiteCheck) -> None:
+        """What `fit` would refuse, at validation: a shape the UNet cannot halve, cuda or fp16 without CUDA."""
+        p: DDPMParams = self.params
+        try:
+            check_shape(ctx.shape, p)
+        except ConfigError as exc:
+            raise ConfigError(f"dataset.shape {list(ctx.shape)}: {exc.message.removeprefix('ddpm: ')} ({ctx.where})",
+                              f"change dataset.shape or {ctx.where}.params.channels") from None
+        try:
+            resolve_device(p, None if ctx.device == "auto" else ctx.device)
+        except ConfigError as exc:
+            key = "mixed_precision" if "mixed_precision" in exc.message else "device"
+            raise ConfigError(f"{ctx.where}.params.{key}: {exc.message.removeprefix('ddpm: ')}", exc.hint) from None
 
     # ------------------------------------------------------------------------------------ fitting
     def fit(self, train: Cohort, ctx: FitContext) -> None:
