@@ -7,7 +7,6 @@ rescales each volume by its own min and max.
 
 from __future__ import annotations
 
-import glob
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,6 +19,7 @@ from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.params import params_to_dict, parse_overrides
 from benchgen.progress import ProgressFn, no_progress
+from benchgen.safety import glob_files
 from benchgen.scoring import finite_or_none, score_metric
 from benchgen.volumes import Cohort, read_nifti
 
@@ -36,7 +36,7 @@ def collect_files(spec: str | Path) -> list[Path]:
     elif p.is_file():
         files = [p]
     else:
-        files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if f.endswith(NIFTI_SUFFIXES))
+        files = [f for f in glob_files(str(p)) if f.name.endswith(NIFTI_SUFFIXES)]
     if not files:
         raise DataError(f"{spec}: no NIfTI files (.nii, .nii.gz) found")
     return files
