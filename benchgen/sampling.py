@@ -3,6 +3,7 @@ stored checkpoint folder independently of the suite that trained it."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,14 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[in
     from safetensors.torch import load_file, save_file
 
     path = paths.cache_dir("samples") / f"{ckpt.name}-{fingerprint(gen.sampler_info())}-seed{seed}-n{n}.safetensors"
+    data = None
     if path.is_file():
-        data = load_file(str(path))["data"]
-    else:
+        try:
+            data = check_samples(load_file(str(path))["data"], n, shape, label)
+        except Exception:  # a damaged entry (truncated file, SafetensorError, wrong shape): drawn again
+            with contextlib.suppress(OSError):
+                path.unlink()
+    if data is None:
         data = check_samples(gen.sample(n, seed, progress=progress), n, shape, label)
         with atomic_path(path, ".safetensors") as tmp:
             save_file({"data": data.contiguous()}, tmp)

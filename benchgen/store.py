@@ -8,6 +8,7 @@ an upsert on the cell key that never lets an error record replace an ok or skipp
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sqlite3
 import sys
@@ -16,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from benchgen.errors import ConfigError
+from benchgen.errors import ConfigError, WriteError
 
 SCHEMA_VERSION = 1
 APPLICATION = "benchgen"  # the meta row that marks a SQLite file as a benchgen store
@@ -150,13 +151,16 @@ class ResultStore:
         sql = (f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
                f"ON CONFLICT(cell_key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])} "
                "WHERE results.status = 'error' OR excluded.status != 'error'")
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            self.conn.execute(sql, values)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute(sql, values)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:  # "database or disk is full", "readonly database": name the store
+            raise WriteError(self.path, errno.ENOSPC if "full" in str(exc) else None, f"result store: {exc}") from None
 
     def records(self, suite: str | None = None, profile: str | None = None) -> list[dict[str, Any]]:
         q, args = "SELECT * FROM results WHERE 1=1", []

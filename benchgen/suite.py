@@ -41,6 +41,7 @@ SCHEMA: dict[str, Any] = {
     "profiles": {"*": (dict, False)},
 }
 REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
+NESTING_HINT = "a suite nests a few tables deep (e.g. [generators.ddpm.params]); look for a runaway '[' or '{'"
 
 
 @dataclass(frozen=True)
@@ -227,6 +228,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    except RecursionError:  # the parser recurses per nested array or inline table
+        raise ConfigError(f"{path}: arrays or inline tables nested too deeply to parse", NESTING_HINT) from None
 
 
 def load_suite(path: str | Path, profile: str = "auto", overrides: Sequence[str] = ()) -> Suite:
@@ -239,6 +242,8 @@ def load_suite(path: str | Path, profile: str = "auto", overrides: Sequence[str]
         return _build(path, raw, profile, sets)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
+    except RecursionError:  # checking or merging a table nested thousands of levels deep
+        raise ConfigError(f"{path}: tables nested too deeply to check", NESTING_HINT) from None
 
 
 def parse_set(item: str) -> tuple[list[str], Any]:

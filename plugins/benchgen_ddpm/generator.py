@@ -37,6 +37,22 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _mismatch(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> str:
+    """What differs between a network's state dict and stored weights, in a few words."""
+    want = model.state_dict()
+    missing = [k for k in want if k not in weights]
+    extra = [k for k in weights if k not in want]
+    shapes = [k for k in want if k in weights and tuple(want[k].shape) != tuple(weights[k].shape)]
+    parts = [f"{len(v)} {what}" for what, v in (("missing", missing), ("unexpected", extra),
+                                                 ("with other shapes", shapes)) if v]
+    if shapes:
+        k = shapes[0]
+        parts.append(f"e.g. {k}: stored {tuple(weights[k].shape)}, network {tuple(want[k].shape)}")
+    elif missing or extra:
+        parts.append(f"e.g. {(missing or extra)[0]}")
+    return ", ".join(parts) or "tensors differ"
+
+
 class DDPMGenerator(Generator):
     """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler``; samples with
     DDPM (all steps) or DDIM (N steps). Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
@@ -152,5 +168,11 @@ class DDPMGenerator(Generator):
                                for k in diff[:3])
             raise ConfigError(f"ddpm: checkpoint {folder} was trained with another config ({detail})",
                               "use the params it was trained with, or train again")
-        self._set_model(weights, tuple(meta["shape"]), meta["affine"])
+        try:
+            self._set_model(weights, tuple(meta["shape"]), meta["affine"])
+        except RuntimeError:  # torch's many-line state-dict report -> one line naming the files
+            raise ConfigError(f"ddpm: {Path(folder) / 'weights.safetensors'} does not fit the network that "
+                              f"{Path(folder) / 'ddpm.json'} describes ({_mismatch(build_unet(self.params), weights)})",
+                              "the JSON files were edited or come from another checkpoint: restore them, "
+                              "or train again") from None
         self.train_info = dict(meta.get("training", {}))
