@@ -79,6 +79,8 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
+            for stale in paths.cache_dir("samples").glob(f"{key}-*"):  # drawn from the checkpoint just replaced
+                stale.unlink(missing_ok=True)
             shutil.rmtree(workdir, ignore_errors=True)
         wait_for_everyone()
         return gen, final

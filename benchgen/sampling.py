@@ -38,10 +38,14 @@ def check_samples(samples: Any, n: int, shape: tuple[int, int, int], label: str)
 
 def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[int, int, int], label: str,
                   affine: np.ndarray, progress: ProgressFn = no_progress) -> Cohort:
-    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there."""
+    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there.
+
+    The key is the checkpoint (named by config, data and fit seed) and the generator's ``config()`` —
+    never ``sampler_info()``, which may describe the object's state (a scan pool adds `with_replacement`
+    after its first ``sample``), so a resumed run finds the samples a first run cached."""
     from safetensors.torch import load_file, save_file
 
-    path = paths.cache_dir("samples") / f"{ckpt.name}-{fingerprint(gen.sampler_info())}-seed{seed}-n{n}.safetensors"
+    path = paths.cache_dir("samples") / f"{ckpt.name}-{fingerprint(gen.config())}-seed{seed}-n{n}.safetensors"
     data = None
     if path.is_file():
         try:
