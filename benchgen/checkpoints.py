@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from benchgen import paths, registry
+from benchgen.atomic import write_error, write_text
 from benchgen.distributed import is_main_process, wait_for_everyone, world_size
 from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
@@ -65,12 +66,21 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
         gen.fit(data.splits.train, ctx)
         if is_main_process():
             tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-            tmp.mkdir(parents=True)
-            gen.save(tmp)
-            write_generator_json(tmp, spec, data, suite)
+            try:
+                tmp.mkdir(parents=True)
+                gen.save(tmp)
+                write_generator_json(tmp, spec, data, suite)
+            except Exception as exc:
+                shutil.rmtree(tmp, ignore_errors=True)
+                named = write_error(final, exc)  # a full disk names the checkpoint, not a bare [Errno 28]
+                if named is None or named is exc:
+                    raise
+                raise named from exc
             if final.exists():
                 shutil.rmtree(final)
             os.replace(tmp, final)
+            for stale in paths.cache_dir("samples").glob(f"{key}-*"):  # drawn from the checkpoint just replaced
+                stale.unlink(missing_ok=True)
             shutil.rmtree(workdir, ignore_errors=True)
         wait_for_everyone()
         return gen, final
@@ -83,7 +93,7 @@ def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suit
     meta = {**spec.config(), "label": spec.label, "seed": spec.seed, "data_fingerprint": data.fingerprint,
             "suite": suite.name, "profile": suite.profile, "shape": list(suite.shape),
             "affine": np.asarray(data.splits.test.affine).tolist(), "created_at": now()}
-    (folder / GENERATOR_FILE).write_text(json.dumps(meta, indent=2))
+    write_text(folder / GENERATOR_FILE, json.dumps(meta, indent=2))
 
 
 def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Generator, dict[str, Any]]:
@@ -94,12 +104,22 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
     if not meta_file.is_file():
         raise ConfigError(f"{folder}: not a checkpoint folder (no {GENERATOR_FILE})",
                           "pass the folder printed by `benchgen train`")
-    meta = json.loads(meta_file.read_text())
-    cls = registry.load_class("generators", meta["plugin"])
-    if cls.version != meta["version"]:
-        raise ConfigError(f"{folder}: checkpoint of {meta['plugin']} version {meta['version']}, installed version is "
+    try:
+        meta = json.loads(meta_file.read_text())
+        missing = [k for k in ("plugin", "version", "params", "shape", "affine") if k not in meta]
+        why = f"missing {', '.join(missing)}" if missing else None
+    except (OSError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError; TypeError: not an object
+        why = f"{type(exc).__name__}: {exc}"
+    if why:
+        raise ConfigError(f"{meta_file}: not a valid checkpoint description ({why})",
+                          "it must be the JSON object `benchgen train` wrote (plugin, version, params, shape, "
+                          "affine, ...): restore it or train again")
+    plugin, version, stored = meta["plugin"], meta["version"], meta["params"]
+    cls = registry.load_class("generators", plugin)
+    if cls.version != version:
+        raise ConfigError(f"{folder}: checkpoint of {plugin} version {version}, installed version is "
                           f"{cls.version}", "train again with the installed plugin")
-    params = parse_params(cls.Params, meta["params"], f"{meta_file} params")
+    params = parse_params(cls.Params, stored, f"{meta_file} params")
     fields = {f.name for f in dataclasses.fields(params)}
     hints = typing.get_type_hints(cls.Params)
     for key, value in (overrides or {}).items():

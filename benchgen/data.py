@@ -6,6 +6,7 @@ cache, the checkpoints and every cell, so a fully cached re-run never touches th
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,11 +110,20 @@ def write_cohort_cache(cohort: Cohort, failures: list[tuple[str, str]], stem: Pa
 
 
 def read_cohort_cache(stem: Path) -> tuple[Cohort, list[tuple[str, str]]] | None:
+    """The cached cohort, or None when there is none — or when the entry is damaged (a truncated file, a
+    disk error): then it is removed, so the caller recomputes and rewrites it."""
     from safetensors.torch import load_file
 
-    if not (Path(str(stem) + ".json").is_file() and Path(str(stem) + ".safetensors").is_file()):
+    files = [Path(str(stem) + ".json"), Path(str(stem) + ".safetensors")]
+    if not all(f.is_file() for f in files):
         return None
-    meta: dict[str, Any] = json.loads(Path(str(stem) + ".json").read_text())
-    data = load_file(str(stem) + ".safetensors")["data"]
-    cohort = Cohort(data, np.asarray(meta["affine"]), meta["subject_ids"], meta["metadata"])
-    return cohort, [(str(a), str(b)) for a, b in meta["failures"]]
+    try:
+        meta: dict[str, Any] = json.loads(files[0].read_text())
+        data = load_file(str(files[1]))["data"]
+        cohort = Cohort(data, np.asarray(meta["affine"]), meta["subject_ids"], meta["metadata"])
+        return cohort, [(str(a), str(b)) for a, b in meta["failures"]]
+    except Exception:  # safetensors' SafetensorError, JSON, missing keys, mismatched lengths: all "damaged"
+        for f in files:
+            with contextlib.suppress(OSError):
+                f.unlink()
+        return None

@@ -40,6 +40,24 @@ class DataError(BenchgenError):
     """An input volume or dataset cannot be used (unreadable, wrong shape, NaN, ...)."""
 
 
+class WriteError(DataError, OSError):
+    """A file could not be written (a full disk, a read-only folder, a quota): one line naming the file,
+    where the OSError would name none. Still an ``OSError`` (``errno``, ``filename``), so code that
+    tolerates unwritable caches keeps doing so."""
+
+    def __init__(self, path: object, errno: int | None, strerror: str | None):
+        OSError.__init__(self, errno, strerror, str(path))
+        self.message = f"{path}: cannot write ({strerror or 'error ' + str(errno)})"
+        self.hint = ("free space on that disk, or set BENCHGEN_HOME (or the output folder) to one with room"
+                     if errno == 28 else "check that the folder exists and is writable")
+        self.debug_details = None
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickled back from preprocessing workers
+        return (type(self), (self.filename, self.errno, self.strerror))
+
+    __str__ = BenchgenError.__str__
+
+
 class MetricError(BenchgenError):
     """A metric cannot be computed on the given sets (shape mismatch, too few volumes, ...)."""
 

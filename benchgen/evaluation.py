@@ -8,7 +8,6 @@ with the ``scale-01`` preprocessing step (the same mapping as ``benchgen preproc
 
 from __future__ import annotations
 
-import glob
 import hashlib
 from pathlib import Path
 from typing import Any, Callable, Sequence, Union
@@ -22,6 +21,7 @@ from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult, PrepContext, Preprocessor
 from benchgen.params import params_to_dict, parse_overrides
 from benchgen.progress import ProgressFn, no_progress
+from benchgen.safety import glob_files
 from benchgen.scoring import finite_or_none, score_metric
 from benchgen.volumes import Cohort, Volume, read_nifti
 
@@ -40,7 +40,7 @@ def collect_files(spec: str | Path) -> list[Path]:
     elif p.is_file():
         files = [p]
     else:
-        files = sorted(Path(f) for f in glob.glob(str(p), recursive=True) if f.endswith(NIFTI_SUFFIXES))
+        files = [f for f in glob_files(str(p)) if f.name.endswith(NIFTI_SUFFIXES)]
     if not files:
         raise DataError(f"{spec}: no NIfTI files (.nii, .nii.gz) found")
     return files

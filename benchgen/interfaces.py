@@ -22,6 +22,19 @@ from benchgen.volumes import Cohort, Volume
 
 Status = Literal["ok", "skipped", "error"]
 
+
+@dataclass(frozen=True)
+class SuiteCheck:
+    """What :meth:`Plugin.check_suite` checks a plugin's params against when a suite is loaded (by
+    `validate`, `run` and `train`, before any work)."""
+
+    shape: tuple[int, int, int]  # dataset.shape: the volumes the plugin will see
+    n_samples: int  # evaluation.n_samples: synthetic volumes per seed
+    device: str  # evaluation.device as written: auto, cpu or cuda
+    where: str  # this plugin's table in the suite, e.g. "generators.ddpm": name it (and the key) in errors
+    n_real: int | None = None  # size of the real reference set when the caller knows it (loading does not)
+
+
 class Plugin:
     """Shared by all kinds: a name (the entry-point name), a version and typed params."""
 
@@ -40,6 +53,11 @@ class Plugin:
 
     def fingerprint(self) -> str:
         return fingerprint(self.config())
+
+    def check_suite(self, ctx: SuiteCheck) -> None:
+        """Refuse params that cannot work in this suite, before any work: raise ``ConfigError`` naming
+        ``ctx.where`` and the key (e.g. ``f"{ctx.where}.params.k: ..."``). The default accepts everything;
+        params checks that need no suite belong in ``Params.__post_init__``."""
 
 
 # ---------------------------------------------------------------------------------------------- data
@@ -192,5 +210,5 @@ KINDS: dict[str, type[Plugin]] = {
 __all__ = [
     "Cohort", "DataItem", "DatasetSource", "FeatureExtractor", "FitContext", "Generator", "KINDS",
     "Metric", "MetricContext", "MetricResult", "Plugin", "PrepContext", "Preprocessor", "ProgressFn",
-    "Sequence", "Volume", "no_progress",
+    "Sequence", "SuiteCheck", "Volume", "no_progress",
 ]

@@ -36,16 +36,36 @@ def runs_dir() -> Path:
     return home() / "runs"
 
 
+def _creatable(folder: Path) -> bool:
+    """Whether `folder` is (or can be made) a writable folder: its nearest existing ancestor must be a
+    writable folder, not a file."""
+    probe = folder if folder != Path("") else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe.is_dir() and os.access(probe, os.W_OK | os.X_OK)
+
+
 def check_writable(path: Path, option: str = "--results") -> None:
     """An unwritable file location is one clear error before any work starts."""
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"{option} {path}: is a folder; give a file path like {path / 'results.sqlite'}")
-    probe = path.parent if path.parent != Path("") else Path(".")
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not os.access(probe, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    if not _creatable(path.parent) or (path.exists() and not os.access(path, os.W_OK)):
         raise ConfigError(f"{option} {path}: location is not writable", f"choose a writable path with {option}")
+
+
+def check_home() -> None:
+    """``BENCHGEN_HOME`` (caches, runs/ and the default store) — and ``BENCHGEN_CACHE`` when set — must be
+    writable folders: one clear error before any work, not a run that dies later."""
+    places = [("BENCHGEN_HOME", home())]
+    if "BENCHGEN_CACHE" in os.environ:
+        places.append(("BENCHGEN_CACHE", cache_dir()))
+    for var, folder in places:
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{var} {folder}: is a file, not a folder", f"set {var} to a writable folder")
+        if not _creatable(folder):
+            raise ConfigError(f"{var} {folder}: not writable (a run writes its caches and runs/ there)",
+                              f"set {var} to a writable folder")
 
 
 def _size(path: Path) -> int:

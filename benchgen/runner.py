@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
 from benchgen import paths
 from benchgen.checkpoints import fit_or_load
 from benchgen.data import Data, list_dataset, load_data
@@ -141,7 +143,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
             data = load_data(suite, progress, listing=listing)
             summary.data_failures = data.failures
             for where, reason in data.failures:
-                progress.log(f"[yellow]excluded[/] {where}: {reason}")
+                progress.log(f"[yellow]excluded[/] {escape(where)}: {escape(reason)}")
         for plan in plans:
             summary.cached += len(plan.keys) - len(plan.pending)
             if plan.pending:
@@ -202,7 +204,7 @@ class _Loop:
             for seed, mlabel in cells:
                 store_cell(seed, mlabel, mlabel, error_result(exc, f"{stage} failed: "), {}, 0.0)
 
-        progress.log(f"[bold]{spec.label}[/] ({spec.plugin}): {len(plan.pending)} cells to compute")
+        progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}): {len(plan.pending)} cells to compute")
         try:
             gen, ckpt = fit_or_load(spec, data, suite, self.device, progress)
         except KeyboardInterrupt:

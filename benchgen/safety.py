@@ -1,9 +1,12 @@
 """Names are not paths. Suite names, labels and subject ids from other people's files become parts of file
 names; they are checked where they enter, and every output path is resolved under its root by
-:func:`inside`, which all writers use, so nothing a suite or a manifest says can write elsewhere."""
+:func:`inside`, which all writers use, so nothing a suite or a manifest says can write elsewhere. Globs given by users
+(:func:`glob_files`) never follow folder links, so a link loop cannot multiply or hang a listing."""
 
 from __future__ import annotations
 
+import fnmatch
+import os
 import re
 from pathlib import Path
 
@@ -14,6 +17,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 characters"
 # subject ids are freer (they come from hospitals' exports) but can never hold a path
 _BAD_SUBJECT = re.compile(r"[/\\\x00-\x1f]")
+_MAGIC = re.compile(r"[*?[]")  # a glob pattern part
 
 
 def check_name(value: str, where: str) -> str:
@@ -42,3 +46,32 @@ def inside(root: str | Path, *parts: str | Path) -> Path:
         raise DataError(f"refusing to write {base.joinpath(*parts)}: it resolves outside {base}",
                         "names and subject ids must not contain path parts like '..' or '/'")
     return path
+
+
+def glob_files(pattern: str) -> list[Path]:
+    """Files matching a glob (``**`` = any folders), sorted, each once by its resolved path. Folder links
+    are never followed inside the walk (a self-link or a link to a parent would count files again or never
+    end); hidden names match only a pattern part that starts with '.', as in :mod:`glob`."""
+    parts = Path(pattern).parts
+    lead = next((i for i, part in enumerate(parts) if _MAGIC.search(part)), len(parts))
+    base, segs = Path(*parts[:lead]) if lead else Path("."), parts[lead:]
+
+    def match(names: tuple[str, ...], pats: tuple[str, ...], prefix: bool) -> bool:
+        if not pats:
+            return not names
+        if not names:
+            return prefix or all(s == "**" for s in pats)
+        if pats[0] == "**":
+            return match(names, pats[1:], prefix) or (not names[0].startswith(".") and match(names[1:], pats, prefix))
+        ok = fnmatch.fnmatchcase(names[0], pats[0]) and (pats[0].startswith(".") or not names[0].startswith("."))
+        return ok and match(names[1:], pats[1:], prefix)
+
+    found: dict[Path, Path] = {}
+    for folder, dirs, names in os.walk(base, followlinks=False):
+        rel = Path(folder).relative_to(base).parts
+        dirs[:] = sorted(d for d in dirs if match((*rel, d), segs, prefix=True))  # prune what cannot match
+        for name in names:
+            path = Path(folder, name)
+            if match((*rel, name), segs, prefix=False) and path.is_file():
+                found.setdefault(path.resolve(), path)
+    return sorted(found.values())

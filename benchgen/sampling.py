@@ -3,6 +3,7 @@ stored checkpoint folder independently of the suite that trained it."""
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +38,22 @@ def check_samples(samples: Any, n: int, shape: tuple[int, int, int], label: str)
 
 def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[int, int, int], label: str,
                   affine: np.ndarray, progress: ProgressFn = no_progress) -> Cohort:
-    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there."""
+    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there.
+
+    The key is the checkpoint (named by config, data and fit seed) and the generator's ``config()`` —
+    never ``sampler_info()``, which may describe the object's state (a scan pool adds `with_replacement`
+    after its first ``sample``), so a resumed run finds the samples a first run cached."""
     from safetensors.torch import load_file, save_file
 
-    path = paths.cache_dir("samples") / f"{ckpt.name}-{fingerprint(gen.sampler_info())}-seed{seed}-n{n}.safetensors"
+    path = paths.cache_dir("samples") / f"{ckpt.name}-{fingerprint(gen.config())}-seed{seed}-n{n}.safetensors"
+    data = None
     if path.is_file():
-        data = load_file(str(path))["data"]
-    else:
+        try:
+            data = check_samples(load_file(str(path))["data"], n, shape, label)
+        except Exception:  # a damaged entry (truncated file, SafetensorError, wrong shape): drawn again
+            with contextlib.suppress(OSError):
+                path.unlink()
+    if data is None:
         data = check_samples(gen.sample(n, seed, progress=progress), n, shape, label)
         with atomic_path(path, ".safetensors") as tmp:
             save_file({"data": data.contiguous()}, tmp)

@@ -2,22 +2,26 @@
 
 Each cell is written in its own transaction as soon as it is done, so an interrupted run keeps what it
 finished and a re-run skips it. Several processes may write one database at once (WAL + busy timeout +
-``INSERT OR REPLACE`` on the cell key).
+an upsert on the cell key that never lets an error record replace an ok or skipped one).
 """
 
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import sqlite3
 import sys
+import urllib.parse
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from benchgen.errors import ConfigError
+from benchgen.errors import ConfigError, WriteError
 
 SCHEMA_VERSION = 1
+APPLICATION = "benchgen"  # the meta row that marks a SQLite file as a benchgen store
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 @dataclass
@@ -75,20 +79,55 @@ def _sql_type(name: str) -> str:
 
 
 class ResultStore:
-    def __init__(self, path: str | Path):
+    """The store at `path`: created when missing (writers), or opened read-only (``readonly=True``, for
+    `leaderboard` and `export`: nothing is ever written, no -wal/-shm files appear, read-only media work).
+    Either way a SQLite file that is not a benchgen store is refused before anything touches it."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
         self.path = Path(path)
+        self.readonly = readonly
+        if readonly:
+            self.conn = _connect_readonly(self.path)
+            try:
+                self._check_ours(allow_empty=False)
+            except ConfigError:
+                self.conn.close()
+                raise
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(str(self.path), timeout=60, isolation_level=None)
-            self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA busy_timeout=60000")
-            cols = ", ".join(f"{c} {_sql_type(c)}" + (" PRIMARY KEY" if c == "cell_key" else "") for c in _COLUMNS)
-            self.conn.execute(f"CREATE TABLE IF NOT EXISTS results ({cols})")
-            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            # recognise (or create) the schema in one transaction, before anything is written: another
+            # program's database gets no tables and no WAL switch, and concurrent creators see all or nothing
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._check_ours(allow_empty=True)
+                cols = ", ".join(f"{c} {_sql_type(c)}" + (" PRIMARY KEY" if c == "cell_key" else "")
+                                 for c in _COLUMNS)
+                self.conn.execute(f"CREATE TABLE IF NOT EXISTS results ({cols})")
+                self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('application', ?)", (APPLICATION,))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                self.conn.close()
+                raise
+            self.conn.execute("PRAGMA journal_mode=WAL")
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"{self.path}: cannot open the result store ({exc})",
                               "choose a writable location with --results PATH") from None
+
+    def _check_ours(self, allow_empty: bool) -> None:
+        """ConfigError unless this database is a benchgen store: the ``meta`` row ``application =
+        benchgen``, or (stores written before the marker) ``meta.schema_version`` and a ``results`` table
+        with a ``cell_key`` column. An empty database is one only for a writer, which creates the schema."""
+        why = _not_ours(self.conn)
+        if why is None or (allow_empty and why == "empty"):
+            return
+        raise ConfigError(f"{self.path}: not a benchgen result store ({'an empty database' if why == 'empty' else why}"
+                          "); left untouched", "pass --results PATH of a store written by `benchgen run`")
 
     def close(self) -> None:
         self.conn.close()
@@ -107,14 +146,21 @@ class ResultStore:
         row = asdict(record)
         values = [json.dumps(row[c], sort_keys=True) if c in _JSON_FIELDS else row[c]
                   for c in _COLUMNS]
-        sql = f"INSERT OR REPLACE INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-        self.conn.execute("BEGIN IMMEDIATE")
+        # Two runs of one suite on one home compute the same cells: a late error (e.g. one run interrupted)
+        # must never replace the other's finished record, while a retry's result replaces a stored error.
+        sql = (f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+               f"ON CONFLICT(cell_key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])} "
+               "WHERE results.status = 'error' OR excluded.status != 'error'")
         try:
-            self.conn.execute(sql, values)
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                self.conn.execute(sql, values)
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:  # "database or disk is full", "readonly database": name the store
+            raise WriteError(self.path, errno.ENOSPC if "full" in str(exc) else None, f"result store: {exc}") from None
 
     def records(self, suite: str | None = None, profile: str | None = None) -> list[dict[str, Any]]:
         q, args = "SELECT * FROM results WHERE 1=1", []
@@ -142,10 +188,58 @@ class ResultStore:
 
 
 def open_existing(path: str | Path) -> ResultStore:
-    """For read-only commands: a missing database is an error, not a new empty file."""
+    """For read-only commands: a missing database is an error, not a new empty file; the store is opened
+    read-only and must be a benchgen store."""
     if not Path(path).is_file():
         raise ConfigError(f"{path}: no result store here", "run `benchgen run SUITE` first, or pass --results PATH")
-    return ResultStore(path)
+    return ResultStore(path, readonly=True)
+
+
+def _not_ours(conn: sqlite3.Connection) -> str | None:
+    """None for a benchgen store, else why not ('empty' for a database without tables)."""
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return "empty"
+        if "results" not in tables or "meta" not in tables:
+            return f"its tables are {', '.join(sorted(tables)[:5])}"
+        if "cell_key" not in {r[1] for r in conn.execute("PRAGMA table_info(results)")}:
+            return "its results table has no cell_key column"
+        meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        return f"unreadable schema: {exc}"
+    if meta.get("application") == APPLICATION or ("application" not in meta and "schema_version" in meta):
+        return None
+    return f"meta says application = {meta.get('application')!r}" if "application" in meta else "no schema marker"
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection (``mode=ro`` URI) that creates no file. A WAL database that no process has open
+    (no -wal file beside it: every writer has finished) is opened ``immutable``, since a read-only open of it
+    would otherwise create -wal/-shm files, or fail on read-only media."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(100)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the result store ({exc.strerror})") from None
+    if not header.startswith(_SQLITE_MAGIC):
+        raise ConfigError(f"{path}: not a benchgen result store ({'an empty file' if not header else 'not SQLite'}); "
+                          "left untouched", "pass --results PATH of a store written by `benchgen run`")
+    uri = "file:" + urllib.parse.quote(str(path.resolve())) + "?mode=ro"
+    wal = len(header) > 19 and header[18] == 2
+    tries = [uri + "&immutable=1"] if wal and not Path(f"{path}-wal").exists() else [uri, uri + "&immutable=1"]
+    for i, target in enumerate(tries):
+        conn = None
+        try:
+            conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.Error as exc:  # e.g. a stale -wal on read-only media: read the main file as it is
+            if conn is not None:
+                conn.close()
+            if i == len(tries) - 1:
+                raise ConfigError(f"{path}: cannot read the result store ({exc})") from None
+    raise AssertionError("unreachable")
 
 
 def export(records: list[dict[str, Any]], fmt: str, stream: TextIO = sys.stdout) -> None:

@@ -41,6 +41,7 @@ SCHEMA: dict[str, Any] = {
     "profiles": {"*": (dict, False)},
 }
 REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
+NESTING_HINT = "a suite nests a few tables deep (e.g. [generators.ddpm.params]); look for a runaway '[' or '{'"
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,27 @@ def with_bootstrap(spec: PluginSpec[Any], bootstrap: int) -> PluginSpec[Any]:
     return dataclasses.replace(spec, params=dataclasses.replace(spec.params, bootstrap=bootstrap))
 
 
+def check_plugins(generators: dict[str, PluginSpec[Any]], metrics: dict[str, PluginSpec[Any]],
+                  shape: tuple[int, int, int], n_samples: int, device: str, n_real: int | None = None) -> None:
+    """Each generator's and metric's :meth:`~benchgen.interfaces.Plugin.check_suite` on this suite: what
+    `run` would fail on is one ConfigError before any work. A hook that crashes is reported as such."""
+    import traceback
+
+    from benchgen.interfaces import SuiteCheck
+
+    for prefix, specs in (("generators", generators), ("evaluation.metrics", metrics)):
+        for label, spec in specs.items():
+            where = f"{prefix}.{label}"
+            try:
+                spec.build().check_suite(SuiteCheck(shape, n_samples, device, where, n_real))
+            except BenchgenError:
+                raise
+            except Exception as exc:  # a bug in the plugin's hook, not in the suite
+                raise ConfigError(f"{where}: plugin '{spec.plugin}' failed to check the suite "
+                                  f"({type(exc).__name__}: {exc})", "re-run with --debug for its traceback",
+                                  debug_details=traceback.format_exc()) from None
+
+
 def _step_specs(steps: list[Any]) -> list[PluginSpec[Any]]:
     out = []
     for i, step in enumerate(steps):
@@ -206,6 +228,8 @@ def read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    except RecursionError:  # the parser recurses per nested array or inline table
+        raise ConfigError(f"{path}: arrays or inline tables nested too deeply to parse", NESTING_HINT) from None
 
 
 def load_suite(path: str | Path, profile: str = "auto", overrides: Sequence[str] = ()) -> Suite:
@@ -218,6 +242,8 @@ def load_suite(path: str | Path, profile: str = "auto", overrides: Sequence[str]
         return _build(path, raw, profile, sets)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
+    except RecursionError:  # checking or merging a table nested thousands of levels deep
+        raise ConfigError(f"{path}: tables nested too deeply to check", NESTING_HINT) from None
 
 
 def parse_set(item: str) -> tuple[list[str], Any]:
@@ -279,6 +305,15 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     seeds = ev["seeds"]
     if not seeds or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds):
         raise ConfigError(f"evaluation.seeds: expected a non-empty array of integers, got {seeds!r}")
+    if any(s < 0 for s in seeds):  # numpy's generators refuse them: the run would fail at the first seed
+        raise ConfigError(f"evaluation.seeds: seeds must be ≥ 0, got {seeds!r}")
+    if ds.get("split_seed", 0) < 0:
+        raise ConfigError(f"dataset.split_seed: must be ≥ 0, got {ds['split_seed']}")
+    if ds.get("jobs", 1) < 1:
+        raise ConfigError(f"dataset.jobs: must be ≥ 1 (1 runs in this process), got {ds['jobs']}")
+    for label, table in doc["generators"].items():
+        if table.get("seed", 0) < 0:
+            raise ConfigError(f"generators.{label}.seed: must be ≥ 0, got {table['seed']}")
     if len(set(seeds)) != len(seeds):
         raise ConfigError(f"evaluation.seeds: seeds repeat in {seeds!r}")
     if ev.get("bootstrap", 200) < 0:
@@ -286,6 +321,9 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     device = ev.get("device", "auto")
     if device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"evaluation.device: {device!r} is not allowed; choose auto, cpu or cuda")
+    if device == "cuda" and not cuda_available():
+        raise ConfigError('evaluation.device: "cuda" but no CUDA device is available',
+                          'use device = "auto" (CUDA when present) or "cpu"')
     if not doc["generators"]:
         raise ConfigError("[generators]: the suite names no generator")
     if not ev.get("metrics"):
@@ -309,6 +347,7 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
                           f"choose one of {', '.join(metrics)}")
     source = _plugin_spec("datasets", ds["source"], {"plugin": ds["source"], "params": ds.get("params")},
                           "dataset")
+    check_plugins(generators, metrics, tuple(shape), ev["n_samples"], device)
     return Suite(
         path=path, name=doc["suite"]["name"], version=doc["suite"]["version"],
         description=doc["suite"].get("description", ""), profile=profile, profile_reason=reason,

@@ -27,10 +27,11 @@ state = {"debug": False}
 
 
 def fail(message: str, hint: str | None = None, code: int = 2) -> None:
-    """Print one line (and a hint) to stderr and exit with `code`."""
-    console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    """Print one line (and a hint) to stderr and exit with `code`. Both are text, never markup: a message
+    quotes suite keys like ``[suite]`` and paths like ``a[/x]``, which rich would eat or choke on."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True)
     if hint:
-        console.print(f"[dim]hint: {hint}[/]", highlight=False)
+        console.print(f"[dim]hint: {escape(hint)}[/]", highlight=False)
     raise typer.Exit(code)
 
 
@@ -70,7 +71,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 def version_callback(value: bool) -> None:
     if value:
         from benchgen import __version__
-        out.print(f"benchgen {__version__}")
+        out.print(f"benchgen {__version__}", markup=False)
         raise typer.Exit()
 
 
@@ -89,5 +90,5 @@ def print_tracebacks(items: list[tuple[str, str | None]]) -> None:
     """With --debug: each failed item's plugin traceback (kept in its error record's details)."""
     for where, tb in items:
         if tb:
-            console.rule(f"traceback: {where}", style="red")
+            console.rule(f"traceback: {escape(where)}", style="red")
             console.print(tb.rstrip(), markup=False, highlight=False)

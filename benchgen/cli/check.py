@@ -8,6 +8,7 @@ import time
 from typing import Any, Sequence
 
 import typer
+from rich.markup import escape
 from rich.text import Text
 
 from benchgen.cli.app import app, console, fail, handle_errors, out, state
@@ -67,8 +68,8 @@ def check_cmd(
     start = time.perf_counter()
     with checker:
         if fmt == "table":
-            console.print(f"checking {checker.kind[:-1]} [bold]{name}[/] from {entry.distribution} "
-                          f"{entry.dist_version}", highlight=False)
+            console.print(f"checking {checker.kind[:-1]} [bold]{escape(name)}[/] from {escape(entry.distribution)} "
+                          f"{escape(str(entry.dist_version))}", highlight=False)
         results = []
         for result in checker.iter_run():
             results.append(result)

@@ -34,4 +34,4 @@ def export_cmd(
         report = export_source(source, dst, params, n=n, layout=layout, jobs=jobs, progress=progress)
     if report.failures:
         console.print(failure_table(report.failures, f"{len(report.failures)} scan(s) not exported"))
-    out.print(f"wrote {len(report.written)} NIfTI file(s) and {report.participants} to {report.dst}")
+    out.print(f"wrote {len(report.written)} NIfTI file(s) and {report.participants} to {report.dst}", markup=False)

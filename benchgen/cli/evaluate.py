@@ -36,7 +36,7 @@ def render_table(result: dict) -> Table:
         status = m["status"] if m["status"] == "ok" else f"{m['status']}: {m['message']}"
         better = (f"{ARROWS['closest']} closest to reference" if m["reference"] is not None
                   else f"{ARROWS['higher']} higher" if m["higher_is_better"] else f"{ARROWS['lower']} lower")
-        table.add_row(escape(name), escape(value), _fmt(m["reference"]), better, status)
+        table.add_row(escape(name), escape(value), _fmt(m["reference"]), better, escape(status))
     if marked:
         table.caption = f"{OUTSIDE} the value lies outside its bootstrap interval (small-sample bias)"
     return table

@@ -64,10 +64,10 @@ def preprocess_cmd(
         console.print(failure_table(report.failures, f"{len(report.failures)} file(s) excluded"))
     if report.outliers:
         console.print(f"[yellow]{len(report.outliers)} QC outlier(s)[/] (kept; see qc.csv): "
-                      + ", ".join(f"{s} ({r})" for s, r in report.outliers[:10]))
+                      + escape(", ".join(f"{s} ({r})" for s, r in report.outliers[:10])))
     out.print(f"{report.usable} usable volume(s) in {report.dst} ({len(report.processed)} processed, "
               f"{len(report.skipped)} already done, {len(report.failures)} excluded); "
-              f"chain {chain} fingerprint {report.chain_fingerprint}")
-    out.print(f"QC: {report.qc_csv}  montage: {report.montage}  manifest: {report.manifest}")
+              f"chain {chain} fingerprint {report.chain_fingerprint}", markup=False)
+    out.print(f"QC: {report.qc_csv}  montage: {report.montage}  manifest: {report.manifest}", markup=False)
     if strict and report.failures:
         raise typer.Exit(1)

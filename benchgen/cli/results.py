@@ -86,7 +86,7 @@ def export_cmd(
     if output:
         with open(output, "w", newline="") as f:
             store.export(records, fmt, f)
-        console.print(f"wrote {len(records)} records to {output}")
+        console.print(f"wrote {len(records)} records to {output}", markup=False)
     else:
         store.export(records, fmt, out.file)  # type: ignore[arg-type]  # rich types its file as IO[str]; export writes text only
 
@@ -164,7 +164,7 @@ def _print_detail(d: dict[str, Any]) -> None:
         for col in ("name", "type", "default"):
             table.add_column(col)
         for prm in d["params"]:
-            table.add_row(prm["name"], prm["type"], repr(prm["default"]))
+            table.add_row(escape(prm["name"]), escape(prm["type"]), escape(repr(prm["default"])))
         out.print(table)
 
 
@@ -210,7 +210,7 @@ def list_cmd(
     for col in ("kind", "name", "distribution", "status", "description / error"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["kind"], escape(r["name"]), f"{r['distribution']} {r['dist_version']}", r["status"],
+        table.add_row(r["kind"], escape(r["name"]), escape(f"{r['distribution']} {r['dist_version']}"), r["status"],
                       escape(r["error"] or r["doc"]), style=LIST_STYLES.get(r["status"]))
     out.print(table)
     if not check:

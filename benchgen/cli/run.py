@@ -21,11 +21,24 @@ def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = N
     from benchgen.suite import load_suite
 
     suite = load_suite(suite_path, profile, sets or ())
+    check_home(suite_path)
     if not quiet:
-        console.print(f"suite [bold]{suite.name}[/] v{suite.version} · profile [bold]{suite.profile}[/] "
-                      f"({suite.profile_reason}) · shape {'×'.join(map(str, suite.shape))} · "
+        console.print(f"suite [bold]{escape(suite.name)}[/] v{escape(suite.version)} · profile "
+                      f"[bold]{escape(suite.profile)}[/] ({suite.profile_reason}) · "
+                      f"shape {'×'.join(map(str, suite.shape))} · "
                       f"n_samples {suite.n_samples} · seeds {suite.seeds}", highlight=False)
     return suite
+
+
+def check_home(suite_path: Path) -> None:
+    """BENCHGEN_HOME must be writable before a suite is run (or passes `validate`): the error names the suite."""
+    from benchgen import paths
+    from benchgen.errors import ConfigError
+
+    try:
+        paths.check_home()
+    except ConfigError as exc:
+        raise ConfigError(f"{suite_path}: {exc.message}", exc.hint) from None
 
 
 @app.command("run")
@@ -126,7 +139,8 @@ def validate_cmd(
     profile: str = typer.Option("auto", "--profile", "-p", help=PROFILE_HELP),
     sets: list[str] = typer.Option([], "--set", help=SET_HELP),
 ) -> None:
-    """Check a suite file strictly (keys, types, plugins, params) without running anything."""
+    """Check a suite file strictly without running anything: keys, types, plugins, params, what each plugin
+    needs of the suite (shape, sample counts, device) and a writable BENCHGEN_HOME."""
     suite = load(suite_path, profile, quiet=True, sets=sets)
     if suite.profile == "paper" and suite.device in ("auto", "cpu"):
         from benchgen.suite import cuda_available

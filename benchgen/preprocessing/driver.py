@@ -7,7 +7,8 @@ the pool that the folder-to-folder and export code (``folder.py``, ``export.py``
 
 ``jobs = N`` runs N worker processes (spawn-safe: sources, steps and items are pickled), each limited
 to one thread (BLAS, torch, SimpleITK) so N jobs use N cores; ``jobs = 1`` runs in this process, also
-single-threaded, so timings of 1 and N jobs compare.
+single-threaded, so timings of 1 and N jobs compare. Workers exit on their own when the process that
+started them dies (kill -9 included), so no worker or resource tracker outlives a killed run.
 """
 
 from __future__ import annotations
@@ -108,7 +109,30 @@ def single_threaded() -> Iterator[None]:
             sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(sitk_old)
 
 
-def _init_worker() -> None:
+PARENT_POLL_S = 0.5
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """A daemon thread that ends this worker as soon as its parent is gone (kill -9 included: no cleanup
+    runs there, and the pool's queues would keep the worker — and through it the resource tracker —
+    waiting for minutes). A worker's parent is the process that made the pool (spawn), so a different
+    ``getppid()`` means it died and this process was re-parented."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    if os.getppid() != parent_pid:  # already gone while this worker was starting
+        os._exit(1)
+    threading.Thread(target=watch, name="benchgen-parent-watch", daemon=True).start()
+
+
+def _init_worker(parent_pid: int | None = None) -> None:
+    if parent_pid is not None:
+        _exit_with_parent(parent_pid)
     import torch
     from threadpoolctl import threadpool_limits
 
@@ -131,7 +155,7 @@ def _pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
     os.environ.update({k: "1" for k in THREAD_ENV})
     try:
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_init_worker)
+                                   initializer=_init_worker, initargs=(os.getpid(),))
         try:
             yield pool
         except BaseException:

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from benchgen.errors import DataError
@@ -41,7 +42,15 @@ def _read_state(folder: Path, plugin: str) -> tuple[dict[str, torch.Tensor], dic
     if not state.is_file() or not meta.is_file():
         raise DataError(f"{folder}: no saved '{plugin}' generator ({STATE_FILE} and {META_FILE} expected)",
                         "fit the generator first, or point at the checkpoint folder it was saved to")
-    return load_file(str(state)), json.loads(meta.read_text())
+    try:
+        tensors = load_file(str(state))
+    except (OSError, SafetensorError) as exc:  # a truncated or foreign file
+        raise DataError(f"{state}: not a readable '{plugin}' state ({exc})",
+                        "the checkpoint is damaged: copy it again, or fit again (benchgen train --force)") from None
+    try:
+        return tensors, json.loads(meta.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{meta}: not valid JSON ({exc})", "the checkpoint is damaged: fit again") from None
 
 
 def _not_fitted(plugin: str) -> DataError:

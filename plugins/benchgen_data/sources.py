@@ -9,7 +9,6 @@ excludes only itself.
 from __future__ import annotations
 
 import csv
-import glob
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Literal
 
 from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import DataItem, DatasetSource
+from benchgen.safety import glob_files
 from benchgen.volumes import Volume
 from benchgen_data.filehash import HashMemo
 from benchgen_data.nifti import is_nifti_name, load_nifti, strip_nifti_suffix
@@ -108,7 +108,7 @@ class NiftiFolderSource(DatasetSource):
         p = self.params
         root = Path(p.path).expanduser()
         if any(ch in p.path for ch in "*?["):
-            found = [Path(f) for f in glob.glob(str(root), recursive=True)]
+            found = glob_files(str(root))  # folder links are not followed: a link loop cannot hang the listing
         elif root.is_dir():
             found = list(root.glob(p.pattern))
         elif root.is_file():

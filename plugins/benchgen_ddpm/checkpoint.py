@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from benchgen.atomic import atomic_path, write_text
+from benchgen.atomic import atomic_path, write_error, write_text
 from benchgen.errors import ConfigError
 
 FORMAT = "benchgen-ddpm/1"
@@ -76,8 +77,11 @@ def save_training_state(workdir: Path, step: int, groups: dict[str, dict[str, to
         if final.exists():  # a state for this step from an earlier interrupted run: replace it
             shutil.rmtree(final)
         os.replace(tmp, final)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        named = write_error(final, exc) if isinstance(exc, Exception) else None
+        if named is not None and named is not exc:
+            raise named from exc  # e.g. a full disk: the training state's folder, not a bare [Errno 28]
         raise
     write_text(workdir / "latest.json", json.dumps({"checkpoint": final.name, "step": step}))
     for old in sorted(p for p in workdir.iterdir() if _CKPT.match(p.name))[:-keep]:
@@ -104,7 +108,7 @@ def load_training_state(workdir: Path) -> tuple[dict[str, dict[str, torch.Tensor
                 continue
             groups = {p.stem: load_file(str(p)) for p in folder.glob("*.safetensors")}
             return groups, meta
-        except (OSError, ValueError):  # incomplete or corrupt: try the next one
+        except (OSError, ValueError, SafetensorError):  # incomplete or corrupt: try the next one
             continue
     return None
 
@@ -118,14 +122,22 @@ def save_weights(folder: Path, weights: dict[str, torch.Tensor], meta: dict[str,
 
 def load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     folder = Path(folder)
+    damaged = "the checkpoint is damaged (e.g. a copy cut short): copy it again, or train again with --force"
     try:
         meta = json.loads((folder / "ddpm.json").read_text())
+    except FileNotFoundError as exc:
+        raise ConfigError(f"ddpm: {folder} is not a ddpm checkpoint (missing {Path(exc.filename).name})",
+                          "point at a folder written by the ddpm generator's save()") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"ddpm: {folder / 'ddpm.json'}: unreadable checkpoint metadata ({exc})", damaged) from None
+    try:
         weights = load_file(str(folder / "weights.safetensors"))
     except FileNotFoundError as exc:
         raise ConfigError(f"ddpm: {folder} is not a ddpm checkpoint (missing {Path(exc.filename).name})",
                           "point at a folder written by the ddpm generator's save()") from None
-    except ValueError as exc:
-        raise ConfigError(f"ddpm: {folder}: unreadable checkpoint ({exc})") from None
+    except (OSError, ValueError, SafetensorError) as exc:
+        raise ConfigError(f"ddpm: {folder / 'weights.safetensors'}: not a readable safetensors file ({exc})",
+                          damaged) from None
     if meta.get("format") != FORMAT:
         raise ConfigError(f"ddpm: {folder}/ddpm.json has format {meta.get('format')!r}, expected {FORMAT!r}")
     return weights, meta

@@ -12,7 +12,7 @@ import torch
 
 from benchgen.distributed import is_main_process
 from benchgen.errors import ConfigError, PluginError
-from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
+from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, no_progress
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
 from benchgen_ddpm import training
@@ -37,6 +37,22 @@ def _threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
+def _mismatch(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> str:
+    """What differs between a network's state dict and stored weights, in a few words."""
+    want = model.state_dict()
+    missing = [k for k in want if k not in weights]
+    extra = [k for k in weights if k not in want]
+    shapes = [k for k in want if k in weights and tuple(want[k].shape) != tuple(weights[k].shape)]
+    parts = [f"{len(v)} {what}" for what, v in (("missing", missing), ("unexpected", extra),
+                                                 ("with other shapes", shapes)) if v]
+    if shapes:
+        k = shapes[0]
+        parts.append(f"e.g. {k}: stored {tuple(weights[k].shape)}, network {tuple(want[k].shape)}")
+    elif missing or extra:
+        parts.append(f"e.g. {(missing or extra)[0]}")
+    return ", ".join(parts) or "tensors differ"
+
+
 class DDPMGenerator(Generator):
     """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler``; samples with
     DDPM (all steps) or DDIM (N steps). Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
@@ -56,6 +72,20 @@ class DDPMGenerator(Generator):
         self.affine: np.ndarray | None = None  # the training cohort's affine, for NIfTI output
         self.train_info: dict[str, Any] = {}
         self._workdir: Path | None = None
+
+    def check_suite(self, ctx: SuiteCheck) -> None:
+        """What `fit` would refuse, at validation: a shape the UNet cannot halve, cuda or fp16 without CUDA."""
+        p: DDPMParams = self.params
+        try:
+            check_shape(ctx.shape, p)
+        except ConfigError as exc:
+            raise ConfigError(f"dataset.shape {list(ctx.shape)}: {exc.message.removeprefix('ddpm: ')} ({ctx.where})",
+                              f"change dataset.shape or {ctx.where}.params.channels") from None
+        try:
+            resolve_device(p, None if ctx.device == "auto" else ctx.device)
+        except ConfigError as exc:
+            key = "mixed_precision" if "mixed_precision" in exc.message else "device"
+            raise ConfigError(f"{ctx.where}.params.{key}: {exc.message.removeprefix('ddpm: ')}", exc.hint) from None
 
     # ------------------------------------------------------------------------------------ fitting
     def fit(self, train: Cohort, ctx: FitContext) -> None:
@@ -138,5 +168,11 @@ class DDPMGenerator(Generator):
                                for k in diff[:3])
             raise ConfigError(f"ddpm: checkpoint {folder} was trained with another config ({detail})",
                               "use the params it was trained with, or train again")
-        self._set_model(weights, tuple(meta["shape"]), meta["affine"])
+        try:
+            self._set_model(weights, tuple(meta["shape"]), meta["affine"])
+        except RuntimeError:  # torch's many-line state-dict report -> one line naming the files
+            raise ConfigError(f"ddpm: {Path(folder) / 'weights.safetensors'} does not fit the network that "
+                              f"{Path(folder) / 'ddpm.json'} describes ({_mismatch(build_unet(self.params), weights)})",
+                              "the JSON files were edited or come from another checkpoint: restore them, "
+                              "or train again") from None
         self.train_info = dict(meta.get("training", {}))

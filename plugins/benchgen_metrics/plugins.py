@@ -14,11 +14,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from benchgen.errors import MetricError, MissingWeightsError
+from benchgen.errors import ConfigError, MetricError, MissingWeightsError
 from benchgen.functional import bootstrap as bs
 from benchgen.functional import frechet, kid, memorization, mmd, msssim
 from benchgen.functional.prdc import prdc_indicators
-from benchgen.interfaces import Metric, MetricContext, MetricResult
+from benchgen.interfaces import Metric, MetricContext, MetricResult, SuiteCheck
 from benchgen.volumes import Cohort
 from benchgen_metrics import common
 from benchgen_metrics.distributed import run_split
@@ -279,6 +279,12 @@ class MSSSIM(Metric):
             if self.max_pairs < 0:
                 raise ValueError(f"max_pairs must be >= 0, got {self.max_pairs}")
 
+    def check_suite(self, ctx: SuiteCheck) -> None:
+        try:
+            msssim.check_kernel_fits(ctx.shape, self.params.kernel_size, self.params.scales)
+        except ValueError as exc:
+            raise ConfigError(f"{ctx.where}.params.kernel_size: {exc}") from None
+
     def _set_value(self, cohort: Cohort, ctx: MetricContext, role: str, seed: int
                    ) -> tuple[float, tuple[float, float] | None, int]:
         p = self.params
@@ -348,6 +354,12 @@ class PRDC(Metric):
             _check_bootstrap(self.bootstrap)
             if self.k < 1:
                 raise ValueError(f"k must be >= 1, got {self.k}")
+
+    def check_suite(self, ctx: SuiteCheck) -> None:
+        for role, n in (("evaluation.n_samples", ctx.n_samples), ("the real set", ctx.n_real)):
+            if n is not None and self.params.k >= n:
+                raise ConfigError(f"{ctx.where}.params.k: k = {self.params.k} needs more than {self.params.k} "
+                                  f"volumes per set, {role} has {n}", f"lower k below {n}")
 
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,
               ctx: MetricContext) -> dict[str, MetricResult] | MetricResult:

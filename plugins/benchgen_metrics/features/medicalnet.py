@@ -13,6 +13,7 @@ dicts and the original files (``{"state_dict": ...}`` with ``module.`` prefixes)
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -40,7 +41,11 @@ def load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj: Any = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle / zip errors of many kinds all mean "not a weights file"
-        raise DataError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: {exc})") from None
+        why = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).split("WeightsUnpickler error:")[-1].strip().split("\n\n")[0]
+        why = " ".join(why.split())  # torch's text spans many lines: keep its first paragraph
+        raise DataError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: "
+                        f"{why.split('. ')[0][:200]})", "expected a MedicalNet state dict such as "
+                        "resnet_10_23dataset.pth (see `benchgen list medicalnet-resnet10`)") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
