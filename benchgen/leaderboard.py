@@ -472,7 +472,7 @@ def board_html(b: Board, facts: str = "") -> str:
         for c in b.columns:
             bad = b.badness(c, cells[c])
             cls = " class='best'" if gen in best[c] else ""
-            tip = f" title='{e(cells[c].message)}'" if cells[c].message else ""
+            tip = f" title='{e(cells[c].message or '')}'" if cells[c].message else ""
             tds.append(f"<td data-v='{'' if bad is None else repr(bad)}'{cls}{tip}>{e(cells[c].text())}</td>")
         tds += [f"<td data-v='{len(info['seeds'])}'>{len(info['seeds'])}</td>", f"<td>{e(info['config'])}</td>"]
         body.append(f"<tr data-generator='{e(gen)}'>{''.join(tds)}</tr>")
