@@ -43,17 +43,28 @@ def make_extractor(metric: str, name: str, weights: str | None) -> FeatureExtrac
     return ext
 
 
+FEATURE_CHUNK = 4  # volumes per progress step of feature extraction
+
+
 def real_and_synthetic_features(metric: str, ext: FeatureExtractor, synthetic: Cohort, real: Cohort,
                                 ctx: MetricContext) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Features of both sets (real ones from the cache when possible) plus what to record about them."""
     from benchgen_metrics.distributed import extract_split
 
-    ctx.progress(f"{metric}: real features", 0, 2)
-    f_real, hit = cache.cached(ext, ctx.cache_dir, ctx.real_fingerprint, len(real),
-                               lambda: extract_split(ext, real.data, ctx.device))
-    ctx.progress(f"{metric}: synthetic features", 1, 2)
-    f_syn = extract_split(ext, synthetic.data, ctx.device)
-    ctx.progress(f"{metric}: features", 2, 2)
+    desc, total = f"{metric}: features", len(real) + len(synthetic)
+
+    def extract(data: Any, offset: int) -> np.ndarray:
+        """Features in chunks of volumes, reporting progress per chunk (volumes are independent)."""
+        parts = []
+        for i in range(0, len(data), FEATURE_CHUNK):
+            parts.append(extract_split(ext, data[i:i + FEATURE_CHUNK], ctx.device))
+            ctx.progress(desc, offset + min(i + FEATURE_CHUNK, len(data)), total)
+        return np.concatenate(parts)
+
+    ctx.progress(desc, 0, total)
+    f_real, hit = cache.cached(ext, ctx.cache_dir, ctx.real_fingerprint, len(real), lambda: extract(real.data, 0))
+    ctx.progress(desc, len(real), total)
+    f_syn = extract(synthetic.data, len(real))
     if f_real.shape[1] != f_syn.shape[1]:
         raise MetricError(f"{metric}: feature dimensions do not match ({f_real.shape[1]} vs {f_syn.shape[1]})")
     for role, f in (("real", f_real), ("synthetic", f_syn)):
