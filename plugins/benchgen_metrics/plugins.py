@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from benchgen.errors import ConfigError, MetricError, MissingWeightsError
 from benchgen.functional import bootstrap as bs
@@ -60,19 +59,11 @@ class MMD(Metric):
         p = self.params
         common.check_cohorts(self.name, synthetic=synthetic, real=real)
         details: dict[str, Any] = {"kernel": p.kernel, "n_real": len(real), "n_synthetic": len(synthetic)}
-        x: torch.Tensor | np.ndarray
-        y: torch.Tensor | np.ndarray
-        if p.features == "voxels":
-            x, y = common.flatten(real), common.flatten(synthetic)
-        else:
-            ext = _extractor_or_skip(self.name, p.features, p.weights)
-            if isinstance(ext, MetricResult):
-                return ext
-            fx, fy, info = common.real_and_synthetic_features(self.name, ext, synthetic, real, ctx)
-            if common.resolve_zscore(p.zscore, ext):
-                fx, fy = common.zscore_against_real(fx, fy)
-            x, y = fx, fy
-            details.update(info)
+        vectors = _vectors(self.name, p.features, p.weights, p.zscore, synthetic, real, ctx)
+        if isinstance(vectors, MetricResult):
+            return vectors
+        x, y, info = vectors
+        details.update(info)
         if p.kernel == "linear":
             kxx, kyy, kxy = mmd.gram_blocks(x, y)
         else:
@@ -82,6 +73,23 @@ class MMD(Metric):
         ci = bs.bootstrap_ci(lambda i, j: mmd.mmd_from_gram(kxx, kyy, kxy, i, j),
                              [len(real), len(synthetic)], p.bootstrap, ctx.seed)
         return MetricResult(value, ci, details=details, higher_is_better=False)
+
+
+def _vectors(name: str, features: str, weights: str | None, zscore: Any, synthetic: Cohort, real: Cohort,
+             ctx: MetricContext) -> tuple[Any, Any, dict[str, Any]] | MetricResult:
+    """(real, synthetic) row vectors for kernel metrics (MMD, KID): flattened voxels, or a features plugin's
+    vectors (z-scored against the real set where `zscore` says so) with what to record about them; a
+    `skipped` result when the extractor's weights are missing."""
+    if features == "voxels":
+        return common.flatten(real), common.flatten(synthetic), {}
+    ext = _extractor_or_skip(name, features, weights)
+    if isinstance(ext, MetricResult):
+        return ext
+    fx, fy, info = common.real_and_synthetic_features(name, ext, synthetic, real, ctx)
+    z = common.resolve_zscore(zscore, ext)
+    if z:
+        fx, fy = common.zscore_against_real(fx, fy)
+    return fx, fy, {**info, "zscore": z}
 
 
 def _extractor_or_skip(metric: str, features: str, weights: str | None) -> Any:
@@ -220,20 +228,11 @@ class KID(Metric):
         p = self.params
         common.check_cohorts(self.name, synthetic=synthetic, real=real)
         details: dict[str, Any] = {"features": p.features, "n_real": len(real), "n_synthetic": len(synthetic)}
-        x: torch.Tensor | np.ndarray
-        y: torch.Tensor | np.ndarray
-        if p.features == "voxels":
-            x, y = common.flatten(real), common.flatten(synthetic)
-        else:
-            ext = _extractor_or_skip(self.name, p.features, p.weights)
-            if isinstance(ext, MetricResult):
-                return ext
-            fx, fy, info = common.real_and_synthetic_features(self.name, ext, synthetic, real, ctx)
-            z = common.resolve_zscore(p.zscore, ext)
-            if z:
-                fx, fy = common.zscore_against_real(fx, fy)
-            x, y = fx, fy
-            details.update(info, zscore=z)
+        vectors = _vectors(self.name, p.features, p.weights, p.zscore, synthetic, real, ctx)
+        if isinstance(vectors, MetricResult):
+            return vectors
+        x, y, info = vectors
+        details.update(info)
         kxx, kyy, kxy, gamma = kid.polynomial_gram(x, y, p.degree, p.gamma, p.coef0)
         subs = kid.subset_indices(len(real), len(synthetic), p.subsets, p.subset_size, ctx.seed)
         vals = kid.kid_from_gram(kxx, kyy, kxy, subs)
