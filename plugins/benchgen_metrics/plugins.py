@@ -415,8 +415,9 @@ class Memorization(Metric):
     ``method="ncc-shift"``: distance = 1 − the largest normalised cross-correlation over translations of up to
     ``max_shift`` voxels per axis, inside a brain mask (catches shifted and rescaled copies); ``method="l2"``:
     Euclidean distance on voxels or ``features`` (the detector of version 1).
-    ``memorization.authpct`` (higher is better): AuthPct of Alaa et al. (2022) on Euclidean distances in the
-    ``features`` space; its ``reference`` is the held-out real scans' own AuthPct.
+    ``memorization.authpct``: AuthPct of Alaa et al. (2022) on Euclidean distances in the ``features`` space;
+    its ``reference`` is the held-out real scans' own AuthPct (boards rank it by distance to that reference:
+    real scans are not 100 % authentic by this rule, and samples off the data manifold are).
     Flagged volumes and their nearest training subjects are in details.
     """
 
