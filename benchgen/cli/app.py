@@ -22,7 +22,7 @@ app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_e
                   help="benchgen: benchmark generative models of 3D brain MRI.")
 console = Console(stderr=True, soft_wrap=True)  # progress and messages; stdout stays clean for --json / --format
 # results; wide when piped so tables are not squeezed to 80 columns
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 100)  # piped: boards fit 100 columns
 state = {"debug": False}
 
 

@@ -95,7 +95,9 @@ LIST_STYLES = {"broken": "red", "conflict": "yellow", "shadowed": "yellow"}
 
 
 def _first_line(text: str | None) -> str:
-    return ((text or "").strip().splitlines() or [""])[0]
+    """The docstring's whole first paragraph on one line (the table wraps it; nothing is cut off)."""
+    paragraph = (text or "").strip().split("\n\n")[0]
+    return " ".join(paragraph.split())
 
 
 def _list_row(e: Entry) -> dict[str, Any]:
