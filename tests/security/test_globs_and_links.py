@@ -10,11 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from benchgen.evaluate import collect_files
 from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
+from benchgen.evaluation import collect_files
 from tests.data.badfiles import brain_like, save
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def tree_with_links(root: Path, n: int = 3, parent_link: bool = True) -> Path:
     for i in range(n):
-        save(root / ("sub" if i % 2 else "") / f"v{i}.nii.gz", brain_like(shape=(8, 12, 8), seed=i))
+        volume = np.clip(brain_like(shape=(8, 12, 8), seed=i), 0, 1)  # metrics expect [0, 1]
+        save(root / ("sub" if i % 2 else "") / f"v{i}.nii.gz", volume)
     (root / "sub" / "self").symlink_to(root / "sub")  # a folder that contains itself
     (root / "sub" / "deep").mkdir()
     if parent_link:  # in-process only where a hang cannot stall the test session (see count_in_subprocess)
@@ -32,7 +34,7 @@ def tree_with_links(root: Path, n: int = 3, parent_link: bool = True) -> Path:
 
 
 def count_in_subprocess(pattern: str, timeout: float = 60) -> tuple[int, float]:
-    code = "import sys; from benchgen.evaluate import collect_files; print(len(collect_files(sys.argv[1])))"
+    code = "import sys; from benchgen.evaluation import collect_files; print(len(collect_files(sys.argv[1])))"
     start = time.monotonic()
     try:
         out = subprocess.run([sys.executable, "-c", code, pattern], capture_output=True, text=True, timeout=timeout,
