@@ -117,13 +117,13 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
     return "".join(parts)
 
 
-def render_report(suite: Suite, store: ResultStore, out_dir: Path) -> str:
+def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str | None = None) -> str:
     """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.runner.suite_boards`)."""
     from benchgen.errors import ConfigError
     from benchgen.plots import metric_figure
     from benchgen.runner import current_records
 
-    records, hidden = current_records(suite, store)
+    records, hidden = current_records(suite, store, data_fp=data_fp)
     from benchgen.leaderboard import build_boards
 
     boards = build_boards(records, hidden=hidden)
@@ -158,18 +158,19 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path) -> str:
             "</body></html>\n")
 
 
-def write_report(suite: Suite, store: ResultStore, out_dir: str | Path) -> Path:
+def write_report(suite: Suite, store: ResultStore, out_dir: str | Path, data_fp: str | None = None) -> Path:
     """Write `out_dir`/report.html (atomically) and return its path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / REPORT_FILE
-    text = render_report(suite, store, out)
+    text = render_report(suite, store, out, data_fp)
     with atomic_path(path, ".html") as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
     return path
 
 
-def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board]) -> list[Path]:
+def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board],
+                      data_fp: str | None = None) -> list[Path]:
     """What `benchgen run` writes at its end beside the samples: the boards' metric plot and the report."""
     from benchgen.plots import metric_plot
 
@@ -179,5 +180,5 @@ def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board]) -> 
     for i, b in enumerate(b for b in boards if b.columns):
         written.append(metric_plot(b, folder / (PLOT_FILE if i == 0 else f"metrics-{i + 1}.png")))
     if boards:
-        written.append(write_report(suite, store, folder))
+        written.append(write_report(suite, store, folder, data_fp))
     return written

@@ -53,6 +53,7 @@ class RunSummary:
     data_failures: list[tuple[str, str]] = field(default_factory=list)  # (subject or path, reason)
     outputs: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    data_fingerprint: str | None = None  # of the run's dataset listing (reused by the board)
 
     @property
     def ok(self) -> bool:
@@ -89,7 +90,8 @@ def plan_cells(suite: Suite, labels: list[str], store: ResultStore, data_fp: str
     return plans
 
 
-def current_records(suite: Suite, store: ResultStore, all_configs: bool = False) -> tuple[list[dict[str, Any]], int]:
+def current_records(suite: Suite, store: ResultStore, all_configs: bool = False,
+                    data_fp: str | None = None) -> tuple[list[dict[str, Any]], int]:
     """The stored records of `suite` as its file stands now — exactly its generators' and metrics'
     current configs on its current data — and how many older records were left out. With
     `all_configs`, every record of the suite's version, profile and sample count (none left out)."""
@@ -97,7 +99,7 @@ def current_records(suite: Suite, store: ResultStore, all_configs: bool = False)
                if r["suite_version"] == suite.version and r["n_synthetic"] == suite.n_samples]
     if all_configs:
         return records, 0
-    data_fp = list_dataset(suite).fingerprint
+    data_fp = data_fp or list_dataset(suite).fingerprint  # a run passes its own: no second listing
     keys = {(p.spec.label, seed, mlabel): key for p in plan_cells(suite, list(suite.generators), store, data_fp)
             for (seed, mlabel), key in p.keys.items()}
 
@@ -113,11 +115,12 @@ def current_records(suite: Suite, store: ResultStore, all_configs: bool = False)
     return keep, len(records) - len(keep)
 
 
-def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False) -> list[Any]:
+def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
+                 data_fp: str | None = None) -> list[Any]:
     """The leaderboard(s) of `suite` as it stands (see :func:`current_records`)."""
     from benchgen import leaderboard
 
-    records, hidden = current_records(suite, store, all_configs)
+    records, hidden = current_records(suite, store, all_configs, data_fp)
     return leaderboard.build_boards(records, hidden=hidden)
 
 
@@ -137,6 +140,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
                           log_file=log_file) as progress:
         progress.log(f"run {loop.run_id}: suite {suite.name} v{suite.version}, profile {suite.profile}")
         listing = list_dataset(suite)
+        summary.data_fingerprint = listing.fingerprint
         plans = plan_cells(suite, labels, store, listing.fingerprint)
         data: Data | None = None
         if any(p.pending for p in plans):  # a fully cached re-run reads no voxels

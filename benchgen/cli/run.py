@@ -67,7 +67,7 @@ def run_cmd(
     suite = load(suite_path, profile, quiet or as_json, sets)
     summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
     store = ResultStore(results)
-    boards = leaderboard.select(suite_boards(suite, store, all_configs), metrics)
+    boards = leaderboard.select(suite_boards(suite, store, all_configs, summary.data_fingerprint), metrics)
     store.close()
     if as_json:
         payload = {"suite": suite.name, "profile": suite.profile, "results": str(results),
@@ -81,7 +81,7 @@ def run_cmd(
     if is_main_process():  # the metric plot and the results page, beside the samples
         store = ResultStore(results)
         try:
-            summary.outputs += write_run_outputs(suite, store, boards)
+            summary.outputs += write_run_outputs(suite, store, boards, summary.data_fingerprint)
         finally:
             store.close()
     if not as_json:
