@@ -161,6 +161,10 @@ class MetricResult:
     reference: float | None = None  # the real set's own value where that means something (MS-SSIM)
     details: dict[str, Any] = field(default_factory=dict)
     higher_is_better: bool | None = None  # set per sub-result when a metric returns several
+    # Bootstrap replicates of `value` (B floats), the real set resampled from the shared stream of
+    # benchgen.functional.bootstrap: boards pool them over seeds and pair them across rows (rank intervals).
+    replicates: Any = None
+    ci_method: str = "percentile"  # how `ci` follows from the replicates: percentile or basic
 
 
 @dataclass
@@ -181,6 +185,9 @@ class Metric(Plugin, abc.ABC):
 
     higher_is_better: ClassVar[bool] = False
     needs_train: ClassVar[bool] = False
+    # Sub-result key ("" for a single result) -> a short note of the interval's measured coverage where it
+    # misses the 0.90-0.99 goal (benchmarks/ci_coverage.py); boards print it in their caption.
+    interval_notes: ClassVar[dict[str, str]] = {}
 
     @abc.abstractmethod
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,

@@ -28,7 +28,7 @@ from benchgen.progress import ProgressReporter
 from benchgen.provenance import environment, now, resolve_device
 from benchgen.safety import inside
 from benchgen.sampling import sample_cached
-from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric
+from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, stored_details
 from benchgen.store import Record, ResultStore
 from benchgen.suite import PluginSpec, Suite
 from benchgen.volumes import Cohort
@@ -194,7 +194,7 @@ class _Loop:
                          value=finite_or_none(res.value), ci_low=finite_or_none(res.ci[0]) if res.ci else None,
                          ci_high=finite_or_none(res.ci[1]) if res.ci else None,
                          reference=finite_or_none(res.reference), status=res.status, message=res.message,
-                         details=jsonable(res.details), seed=seed, duration_s=seconds, sampler=sampler,
+                         details=jsonable(stored_details(res)), seed=seed, duration_s=seconds, sampler=sampler,
                          created_at=now(), **base)
             if is_main_process():  # under `accelerate launch` only rank 0 writes
                 self.store.put(rec)

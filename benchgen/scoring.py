@@ -34,15 +34,18 @@ def flatten(result: MetricResult | dict[str, MetricResult], label: str,
             metric: Metric) -> list[tuple[str, MetricResult]]:
     """A metric's result(s) as (column, result); sub-results become `label.key`."""
     if isinstance(result, MetricResult):
-        pairs = [(label, result)]
+        keyed = [("", label, result)]
     elif isinstance(result, dict):
-        pairs = [(f"{label}.{k}", r) for k, r in result.items()]
+        keyed = [(k, f"{label}.{k}", r) for k, r in result.items()]
     else:
         raise TypeError(f"metric '{label}' returned {type(result).__name__}, expected MetricResult or dict")
-    for _, r in pairs:
+    for key, _, r in keyed:
         if r.higher_is_better is None:
             r.higher_is_better = metric.higher_is_better
-    return pairs
+        note = metric.interval_notes.get(key)
+        if note and r.ci is not None:  # a measured coverage outside the goal travels with the number
+            r.details = {**r.details, "interval_note": note}
+    return [(column, r) for _, column, r in keyed]
 
 
 def error_message(exc: BaseException) -> str:
@@ -56,6 +59,15 @@ def error_result(exc: BaseException, prefix: str = "") -> MetricResult:
     """An error result for an exception raised inside a plugin, with its traceback kept for --debug."""
     tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return MetricResult(None, status="error", message=prefix + error_message(exc), details={"traceback": tb})
+
+
+def stored_details(res: MetricResult) -> dict[str, Any]:
+    """What a record keeps in ``details``: the metric's details plus its bootstrap replicates (rounded to
+    float32 precision: ample for intervals and ranks, half the text) and how its interval was formed."""
+    if res.replicates is None:
+        return res.details
+    reps = [None if not math.isfinite(v) else float(f"{v:.8g}") for v in map(float, res.replicates)]
+    return {**res.details, "replicates": reps, "ci_method": res.ci_method}
 
 
 def finite_or_none(value: Any) -> float | None:

@@ -9,8 +9,9 @@ neighbour in its own set (itself excluded), ``B(x, r)`` the closed-open ball ``{
 * density   = 1/(kM) Σ_j Σ_i 1[f_j ∈ B(r_i, NND_k(r_i))]   (fidelity, can exceed 1)
 * coverage  = 1/N Σ_i 1[∃j: f_j ∈ B(r_i, NND_k(r_i))]      (diversity)
 
-All four: higher is better. :func:`prdc_indicators` returns the per-sample terms so a bootstrap can
-resample them without recomputing neighbourhoods.
+All four: higher is better. :func:`prdc_indicators` returns the per-sample terms; :func:`prdc_resampled`
+recomputes all four on resampled index sets from precomputed distances (neighbourhoods included), which is
+what the bootstrap uses: holding the k-NN radii fixed would ignore the variance they carry.
 """
 
 from __future__ import annotations
@@ -49,6 +50,29 @@ def prdc_indicators(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str,
         "density": inside_real.sum(axis=0) / float(k),
         "coverage": (d.min(axis=1) < r_real).astype(np.float64),
     }
+
+
+def _radius(d: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """k-th neighbour radius of each resampled row among the resampled rows; copies of one original row
+    are not each other's neighbours (distance 0 would shrink every duplicated ball to nothing)."""
+    sub = d[np.ix_(idx, idx)].copy()
+    sub[idx[:, None] == idx[None, :]] = np.inf
+    return np.partition(sub, k - 1, axis=1)[:, k - 1]
+
+
+def prdc_resampled(d_rr: np.ndarray, d_ff: np.ndarray, d_rf: np.ndarray, k: int, i: np.ndarray | None = None,
+                   j: np.ndarray | None = None) -> dict[str, float]:
+    """PRDC of the real rows `i` and fake rows `j` (all rows when None), from real-real, fake-fake and
+    real-fake distance matrices. With every row once it equals :func:`prdc`."""
+    i = np.arange(len(d_rr)) if i is None else np.asarray(i)
+    j = np.arange(len(d_ff)) if j is None else np.asarray(j)
+    r_real, r_fake = _radius(d_rr, i, k), _radius(d_ff, j, k)
+    d = d_rf[np.ix_(i, j)]
+    inside_real = d < r_real[:, None]
+    return {"precision": float(inside_real.any(axis=0).mean()),
+            "recall": float((d < r_fake[None, :]).any(axis=1).mean()),
+            "density": float(inside_real.sum() / (k * len(j))),
+            "coverage": float((d.min(axis=1) < r_real).mean())}
 
 
 def prdc(real: np.ndarray, fake: np.ndarray, k: int = 5) -> dict[str, float]:

@@ -83,6 +83,17 @@ def zscore_against_real(f_real: np.ndarray, *others: np.ndarray) -> list[np.ndar
     return [(f - mu) / sd for f in (f_real, *others)]
 
 
+def rezscore(z_real: np.ndarray, rows: np.ndarray, *sets: np.ndarray) -> list[np.ndarray]:
+    """`sets` standardised again by the real rows `rows` of already z-scored `z_real`: what z-scoring a
+    bootstrap resample of the real set gives (the bootstrap must repeat the standardisation, or it misses
+    the variance of the real set's std, which dominates far from the real distribution)."""
+    sub = z_real[rows]
+    mu = sub.mean(axis=0)
+    sd = sub.std(axis=0, ddof=1)
+    sd = np.where(sd > 1e-12, sd, 1.0)
+    return [(f - mu) / sd for f in sets]
+
+
 def resolve_zscore(mode: str, ext: FeatureExtractor) -> bool:
     return bool(getattr(ext, "standardize", False)) if mode == "auto" else mode == "real"
 

@@ -16,7 +16,7 @@ import numpy as np
 from benchgen.errors import ConfigError, MetricError, MissingWeightsError
 from benchgen.functional import bootstrap as bs
 from benchgen.functional import frechet, kid, memorization, mmd, msssim
-from benchgen.functional.prdc import prdc_indicators
+from benchgen.functional.prdc import pairwise_distances, prdc_resampled
 from benchgen.interfaces import Metric, MetricContext, MetricResult, SuiteCheck
 from benchgen.volumes import Cohort
 from benchgen_metrics import common
@@ -30,6 +30,19 @@ def _check_bootstrap(b: int) -> None:
         raise ValueError(f"bootstrap must be >= 0 (0 disables the CI), got {b}")
 
 
+def _resampled(value: float, stat: Any, sizes: list[int], roles: list[bs.Role], n_boot: int, ctx: MetricContext,
+               method: bs.CIMethod = "percentile") -> dict[str, Any]:
+    """MetricResult's ``ci``, ``replicates`` and ``ci_method``: `stat` over `n_boot` resamples of the sets
+    (real sets from the stream every cell shares, synthetic ones from the cell's seed); no CI when 0."""
+    if n_boot <= 0:
+        return {"ci": None}
+    return _boot_fields(value, bs.bootstrap_replicates(stat, sizes, n_boot, ctx.seed, roles), method)
+
+
+def _boot_fields(value: float, reps: np.ndarray, method: bs.CIMethod = "percentile") -> dict[str, Any]:
+    return {"ci": bs.interval(value, reps, method), "replicates": reps, "ci_method": method}
+
+
 class MMD(Metric):
     """Unbiased MMD² between the real and synthetic sets (lower is better; can be slightly negative).
 
@@ -37,7 +50,7 @@ class MMD(Metric):
     ``kernel="gaussian"`` uses a median-heuristic bandwidth, usually on ``features``.
     """
 
-    version = "1"
+    version = "2"  # 2: paired, poolable bootstrap replicates (shared real-set stream), stored with the score
     higher_is_better = False
 
     @dataclass(frozen=True)
@@ -64,15 +77,34 @@ class MMD(Metric):
             return vectors
         x, y, info = vectors
         details.update(info)
-        if p.kernel == "linear":
-            kxx, kyy, kxy = mmd.gram_blocks(x, y)
-        else:
-            kxx, kyy, kxy, sigma = mmd.gaussian_gram(np.asarray(x), np.asarray(y), p.bandwidth)
-            details["bandwidth"] = sigma
+        sigma: list[float | None] = [p.bandwidth]
+
+        def grams(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+            if p.kernel == "linear":
+                return mmd.gram_blocks(a, b)
+            *blocks, sigma[0] = mmd.gaussian_gram(np.asarray(a), np.asarray(b), sigma[0])  # bandwidth fixed once
+            return blocks[0], blocks[1], blocks[2]
+
+        kxx, kyy, kxy = grams(x, y)
+        if p.kernel == "gaussian":
+            details["bandwidth"] = sigma[0]
         value = mmd.mmd_from_gram(kxx, kyy, kxy)
-        ci = bs.bootstrap_ci(lambda i, j: mmd.mmd_from_gram(kxx, kyy, kxy, i, j),
-                             [len(real), len(synthetic)], p.bootstrap, ctx.seed)
-        return MetricResult(value, ci, details=details, higher_is_better=False)
+        stat = _restandardized(info.get("zscore", False), x, y, grams, mmd.mmd_from_gram, (kxx, kyy, kxy))
+        boot = _resampled(value, stat, [len(real), len(synthetic)], ["real", "synthetic"], p.bootstrap, ctx)
+        return MetricResult(value, details=details, higher_is_better=False, **boot)
+
+
+def _restandardized(z: bool, x: Any, y: Any, grams: Any, from_gram: Any, full: tuple[np.ndarray, ...]) -> Any:
+    """The bootstrap statistic ``(i, j) -> value`` of a kernel metric: from the full Gram blocks, or, for
+    z-scored features, from blocks of features standardised again by each resample's real rows."""
+    if not z:
+        return lambda i, j: from_gram(*full, i, j)
+    xa, ya = np.asarray(x), np.asarray(y)
+
+    def stat(i: np.ndarray, j: np.ndarray) -> float:
+        return from_gram(*grams(*common.rezscore(xa, i, xa, ya)), i, j)
+
+    return stat
 
 
 def _vectors(name: str, features: str, weights: str | None, zscore: Any, synthetic: Cohort, real: Cohort,
@@ -111,7 +143,7 @@ class FID(Metric):
     (``details.eps_used``); ``bias_correction="fd-inf"`` reports FD∞ (Chong & Forsyth, 2020) instead.
     """
 
-    version = "2"  # 2: eps only when needed (was always added); optional FD∞
+    version = "3"  # 3: z-scoring repeated per resample, basic interval; 2: eps only when needed
     higher_is_better = False
 
     @dataclass(frozen=True)
@@ -163,8 +195,11 @@ class FID(Metric):
                 raise MetricError(f"{self.name}: {exc}") from None
 
         def fd(i: np.ndarray | None = None, j: np.ndarray | None = None) -> float:
-            a = z_real if i is None else z_real[i]
-            b = z_syn if j is None else z_syn[j]
+            if z and i is not None and j is not None:  # standardise each resample again (see common.rezscore)
+                a, b = common.rezscore(f_real, i, f_real[i], f_syn[j])
+            else:
+                a = z_real if i is None else z_real[i]
+                b = z_syn if j is None else z_syn[j]
             if p.bias_correction == "none":
                 return plain(a, b)
             fit = fd_inf(a, b)
@@ -183,9 +218,11 @@ class FID(Metric):
                            eps_used=max(eps_used, fit.eps_used))
         else:
             value = d_plain
-        ci = bs.bootstrap_ci(fd, [len(real), len(synthetic)], p.bootstrap, ctx.seed)
+        # basic interval: the plug-in distance is biased upwards; reflecting the replicates corrects that
+        boot = _resampled(value, fd, [len(real), len(synthetic)], ["real", "synthetic"], p.bootstrap, ctx,
+                          "basic")
         details["bootstrap_regularized"] = regularized[0]
-        return MetricResult(value, ci, details=details, higher_is_better=False)
+        return MetricResult(value, details=details, higher_is_better=False, **boot)
 
 
 class KID(Metric):
@@ -196,7 +233,7 @@ class KID(Metric):
     subsets (torch-fidelity's number) is ``details.kid_std``.
     """
 
-    version = "1"
+    version = "2"  # 2: replicates as mmd v2, z-scoring repeated per resample
     higher_is_better = False
     tiny_params = {"subsets": 5, "subset_size": 4}
 
@@ -236,12 +273,20 @@ class KID(Metric):
         kxx, kyy, kxy, gamma = kid.polynomial_gram(x, y, p.degree, p.gamma, p.coef0)
         subs = kid.subset_indices(len(real), len(synthetic), p.subsets, p.subset_size, ctx.seed)
         vals = kid.kid_from_gram(kxx, kyy, kxy, subs)
-        ci = bs.bootstrap_ci(lambda i, j: float(kid.kid_from_gram(kxx, kyy, kxy, subs, i, j).mean()),
-                             [len(real), len(synthetic)], p.bootstrap, ctx.seed)
+
+        def grams(a: Any, b: Any) -> tuple[np.ndarray, ...]:
+            return kid.polynomial_gram(a, b, p.degree, gamma, p.coef0)[:3]
+
+        def from_gram(kx: np.ndarray, ky: np.ndarray, kxy_: np.ndarray, i: np.ndarray, j: np.ndarray) -> float:
+            return float(kid.kid_from_gram(kx, ky, kxy_, subs, i, j).mean())
+
+        stat = _restandardized(info.get("zscore", False), x, y, grams, from_gram, (kxx, kyy, kxy))
+        boot = _resampled(float(vals.mean()), stat, [len(real), len(synthetic)], ["real", "synthetic"], p.bootstrap,
+                          ctx)
         details.update(kid_std=float(vals.std()), subsets=p.subsets,
                        subset_size_used=kid.subset_size_used(len(real), len(synthetic), p.subset_size),
                        degree=p.degree, gamma=gamma, coef0=p.coef0)
-        return MetricResult(float(vals.mean()), ci, details=details, higher_is_better=False)
+        return MetricResult(float(vals.mean()), details=details, higher_is_better=False, **boot)
 
 
 _REFERENCE_MEMO: dict[tuple[Any, ...], tuple[float, tuple[float, float] | None, int]] = {}
@@ -254,7 +299,7 @@ class MSSSIM(Metric):
     mode collapse, far below = noise). Ranked as lower-is-better.
     """
 
-    version = "1"
+    version = "2"  # 2: replicates as mmd v2 (the real reference resamples the shared stream)
     higher_is_better = False
     tiny_params = {"kernel_size": 3, "scales": 2}  # fits the contract tests' 8×12×8 volumes
 
@@ -284,8 +329,8 @@ class MSSSIM(Metric):
         except ValueError as exc:
             raise ConfigError(f"{ctx.where}.params.kernel_size: {exc}") from None
 
-    def _set_value(self, cohort: Cohort, ctx: MetricContext, role: str, seed: int
-                   ) -> tuple[float, tuple[float, float] | None, int]:
+    def _set_value(self, cohort: Cohort, ctx: MetricContext, role: bs.Role, seed: int
+                   ) -> tuple[float, dict[str, Any], int]:
         p = self.params
         n = len(cohort)
         pairs = msssim.sample_pairs(n, p.max_pairs or None, seed)
@@ -307,10 +352,10 @@ class MSSSIM(Metric):
                 off = i[:, None] != i[None, :]  # a subject paired with its own copy is not a pair
                 return float(np.nanmean(sub[off])) if off.any() else float("nan")
 
-            ci = bs.bootstrap_ci(stat, [n], p.bootstrap, ctx.seed)
+            boot = _resampled(value, stat, [n], [role], p.bootstrap, ctx)
         else:  # a sample of pairs: resample the pairs
-            ci = bs.bootstrap_ci(lambda i: float(vals[i].mean()), [len(vals)], p.bootstrap, ctx.seed)
-        return value, ci, len(pairs)
+            boot = _resampled(value, lambda i: float(vals[i].mean()), [len(vals)], [role], p.bootstrap, ctx)
+        return value, boot, len(pairs)
 
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,
               ctx: MetricContext) -> MetricResult:
@@ -320,25 +365,26 @@ class MSSSIM(Metric):
             msssim.check_kernel_fits(synthetic.shape, p.kernel_size, p.scales)
         except ValueError as exc:
             raise MetricError(f"{self.name}: {exc}") from None
-        value, ci, n_syn = self._set_value(synthetic, ctx, "synthetic", ctx.seed)
+        value, boot, n_syn = self._set_value(synthetic, ctx, "synthetic", ctx.seed)
         # The real set's value is the same for every generator: memoised per real set, params and seed.
         key = (ctx.real_fingerprint, self.fingerprint(), ctx.seed) if ctx.real_fingerprint else None
         if key is not None and key in _REFERENCE_MEMO:
             ref, ref_ci, n_real = _REFERENCE_MEMO[key]
         else:
-            ref, ref_ci, n_real = self._set_value(real, ctx, "real", ctx.seed + 1)
+            ref, ref_boot, n_real = self._set_value(real, ctx, "real", ctx.seed + 1)
+            ref_ci = ref_boot["ci"]
             if key is not None:
                 _REFERENCE_MEMO[key] = (ref, ref_ci, n_real)
         details = {"reference_ci": ref_ci, "difference": value - ref, "pairs_synthetic": n_syn,
                    "pairs_real": n_real, "weights": list(msssim.msssim_weights(p.scales)),
                    "pairs_sampled": bool(p.max_pairs), "n_real": len(real), "n_synthetic": len(synthetic)}
-        return MetricResult(value, ci, reference=ref, details=details, higher_is_better=False)
+        return MetricResult(value, reference=ref, details=details, higher_is_better=False, **boot)
 
 
 class PRDC(Metric):
     """Precision, recall, density, coverage (Naeem et al., 2020) on features; all higher is better."""
 
-    version = "1"
+    version = "2"  # 2: both sets resampled, neighbourhoods recomputed per resample (was: held fixed)
     higher_is_better = True
 
     @dataclass(frozen=True)
@@ -374,14 +420,26 @@ class PRDC(Metric):
         z = common.resolve_zscore(p.zscore, ext)
         if z:
             f_real, f_syn = common.zscore_against_real(f_real, f_syn)
-        ind = prdc_indicators(f_real, f_syn, p.k)
+        d_rr, d_ff = pairwise_distances(f_real, f_real), pairwise_distances(f_syn, f_syn)
+        d_rf = pairwise_distances(f_real, f_syn)
+        values = prdc_resampled(d_rr, d_ff, d_rf, p.k)
         details = {**info, "k": p.k, "zscore": z, "n_real": len(real), "n_synthetic": len(synthetic),
-                   "ci_note": "per-sample terms resampled with the neighbourhoods held fixed"}
-        out = {}
-        for key, terms in ind.items():
-            ci = bs.bootstrap_ci(lambda i, t=terms: float(t[i].mean()), [len(terms)], p.bootstrap, ctx.seed)
-            out[key] = MetricResult(float(terms.mean()), ci, details=details, higher_is_better=True)
-        return out
+                   "ci_note": "both sets resampled, neighbourhoods recomputed"}
+        reps: list[dict[str, float]] = []
+
+        def stat(i: np.ndarray, j: np.ndarray) -> float:  # all four numbers per resample, kept aside
+            dists = (d_rr, d_ff, d_rf)
+            if z:  # standardise each resample again (see common.rezscore)
+                a, b = common.rezscore(f_real, i, f_real, f_syn)
+                dists = (pairwise_distances(a, a), pairwise_distances(b, b), pairwise_distances(a, b))
+            reps.append(prdc_resampled(*dists, p.k, i, j))
+            return 0.0
+
+        if p.bootstrap:
+            bs.bootstrap_replicates(stat, [len(real), len(synthetic)], p.bootstrap, ctx.seed, ["real", "synthetic"])
+        return {key: MetricResult(v, details=details, higher_is_better=True,
+                                  **(_boot_fields(v, np.array([r[key] for r in reps])) if reps else {}))
+                for key, v in values.items()}
 
 
 _TRAIN_MEMO: dict[tuple[Any, ...], Any] = {}  # real-vs-train and train-vs-train terms, same for every generator
@@ -421,7 +479,7 @@ class Memorization(Metric):
     Flagged volumes and their nearest training subjects are in details.
     """
 
-    version = "2"  # 2: NCC-over-shifts detector by default, AuthPct, overlap check; sub-results
+    version = "3"  # 3: copies resample the threshold too; 2: NCC-over-shifts detector, AuthPct, overlap check
     higher_is_better = False
     needs_train = True
 
@@ -528,9 +586,13 @@ class Memorization(Metric):
         if p.method == "ncc-shift":
             details["max_shift"] = p.max_shift
             details["mask"] = p.mask
-        ci = bs.bootstrap_ci(lambda i: float(flags[i].mean()), [len(flags)], p.bootstrap, ctx.seed)
+        # both sets resampled: the threshold comes from the real set, the flags from the synthetic one
+        boot = _resampled(share, lambda i, j: memorization.memorization_share(d_syn[j], d_real[i], p.quantile)[0],
+                          [len(d_real), len(d_syn)], ["real", "synthetic"], p.bootstrap, ctx)
         auth = auth_syn.astype(np.float64)
-        auth_ci = bs.bootstrap_ci(lambda i: float(100.0 * auth[i].mean()), [len(auth)], p.bootstrap, ctx.seed)
-        return {"copies": MetricResult(share, ci, details=details, higher_is_better=False),
-                "authpct": MetricResult(float(100.0 * auth.mean()), auth_ci, reference=float(100.0 * auth_real.mean()),
-                                        details=details, higher_is_better=True)}
+        auth_value = float(100.0 * auth.mean())
+        auth_boot = _resampled(auth_value, lambda i: float(100.0 * auth[i].mean()), [len(auth)], ["synthetic"],
+                               p.bootstrap, ctx)
+        return {"copies": MetricResult(share, details=details, higher_is_better=False, **boot),
+                "authpct": MetricResult(auth_value, reference=float(100.0 * auth_real.mean()), details=details,
+                                        higher_is_better=True, **auth_boot)}

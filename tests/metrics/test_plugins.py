@@ -162,3 +162,16 @@ def test_msssim_feature_dims_mismatch_reported():
 def test_contract_tensor_types(sets):
     real, syn, _ = sets
     assert isinstance(real.data, torch.Tensor) and real.data.dtype == torch.float32
+
+
+def test_rezscore_with_every_real_row_once_is_the_identity():
+    import numpy as np
+    from benchgen_metrics.common import rezscore, zscore_against_real
+
+    rng = np.random.default_rng(0)
+    zr, zs = zscore_against_real(rng.normal(3, 2, (20, 5)), rng.normal(4, 1, (15, 5)))
+    a, b = rezscore(zr, np.arange(20), zr, zs)
+    assert np.allclose(a, zr) and np.allclose(b, zs)
+    i = rng.integers(0, 20, 20)
+    (sub,) = rezscore(zr, i, zr[i])
+    assert np.allclose(sub.mean(0), 0) and np.allclose(sub.std(0, ddof=1), 1)

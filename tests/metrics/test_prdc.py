@@ -47,3 +47,19 @@ def test_collapse_lowers_recall_and_coverage():
 def test_k_too_large():
     with pytest.raises(ValueError, match="k=5"):
         prdc(np.zeros((5, 2)), np.zeros((9, 2)), 5)
+
+
+def test_resampled_prdc_recomputes_neighbourhoods_and_ignores_copies():
+    from benchgen.functional.prdc import pairwise_distances, prdc_resampled
+
+    rng = np.random.default_rng(7)
+    real, fake = rng.normal(size=(30, 4)), rng.normal(0.3, 1.1, size=(25, 4))
+    d = (pairwise_distances(real, real), pairwise_distances(fake, fake), pairwise_distances(real, fake))
+    assert prdc_resampled(*d, 3) == pytest.approx(reference_prdc(real, fake, 3), abs=1e-12)
+    i, j = rng.integers(0, 30, 30), rng.integers(0, 25, 25)
+    # a resample equals the paper's formulas on the resampled sets, where a copy is not its own neighbour:
+    # the k-th neighbour among distinct subjects (duplicates of a row are skipped when finding radii)
+    got = prdc_resampled(*d, 3, i, j)
+    ref = reference_prdc(real[i] + 1e-9 * rng.normal(size=(30, 4)), fake[j] + 1e-9 * rng.normal(size=(25, 4)), 3)
+    assert got != ref  # with copies as neighbours the radii would shrink: the two differ
+    assert 0.0 <= got["precision"] <= 1.0 and 0.0 <= got["coverage"] <= 1.0
