@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from benchgen.functional.bootstrap import interval
+
 REAL_ROW = "real (test split)"
 OUTSIDE = "†"  # a one-seed value outside its stored bootstrap interval
 ARROWS = {"higher": "↑", "lower": "↓", "closest": "≈"}
@@ -62,6 +64,9 @@ class Cell:
     n: int  # seeds with a value
     status: str  # ok, skipped, error, mixed
     message: str | None = None
+    replicates: np.ndarray | None = None  # bootstrap replicates of `mean` (pooled over seeds), paired across rows
+    method: str = "percentile"  # how the interval follows from the replicates
+    interval_note: str | None = None  # the metric's measured interval coverage, where it misses the goal
 
     @property
     def outside(self) -> bool:
@@ -88,6 +93,7 @@ class Board:
     rows: list[tuple[str, dict[str, Any], dict[str, Cell]]]  # (generator, info, cells)
     reference: dict[str, Cell] = field(default_factory=dict)
     ignored: int = 0  # older records (other configs) left out
+    _rank_memo: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False, compare=False)
 
     def direction(self, column: str) -> str | None:
         """higher, lower, closest (to the real set's reference value: the column has one) or None."""
@@ -111,32 +117,84 @@ class Board:
         return -cell.mean if d == "higher" else cell.mean if d == "lower" else None
 
     def best(self, column: str) -> set[str]:
-        """The generator(s) with the best value of a column (ties all win)."""
-        scores = {g: self.badness(column, cells.get(column)) for g, _, cells in self.rows}
-        known = [v for v in scores.values() if v is not None]
-        return {g for g, v in scores.items() if v is not None and v == min(known)} if known else set()
+        """The generator(s) that may be best on a column: no other row is better beyond doubt."""
+        return {g for g, (top, _) in self.rank_intervals(column).items() if top == 1}
 
     def order_key(self, row: tuple[str, dict[str, Any], dict[str, Cell]]) -> tuple[bool, float]:
         """Rows sort by their primary cell's badness; rows without one last."""
         bad = self.badness(self.primary, row[2].get(self.primary))
         return bad is None, bad or 0.0
 
-    def ranks(self) -> list[int | None]:
-        """Rank of each row; rows without a value of the primary metric get none."""
-        out: list[int | None] = []
-        n = 0
-        for _, _, cells in self.rows:
-            cell = cells.get(self.primary)
-            if cell is None or cell.mean is None:
-                out.append(None)
-            else:
-                n += 1
-                out.append(n)
-        return out
+    # ------------------------------------------------------------------ significance-aware ranks
+    def _badness_replicates(self, column: str, cell: Cell) -> np.ndarray | None:
+        if cell.replicates is None:
+            return None
+        d = self.direction(column)
+        if d == "closest":
+            return np.abs(cell.replicates - (self.reference[column].mean or 0.0))
+        return -cell.replicates if d == "higher" else cell.replicates if d == "lower" else None
+
+    def _badness_interval(self, column: str, cell: Cell) -> tuple[float, float] | None:
+        if cell.lo is None or cell.hi is None or math.isnan(cell.lo) or math.isnan(cell.hi):
+            return None
+        d = self.direction(column)
+        if d == "closest":
+            a, b = cell.lo - (self.reference[column].mean or 0.0), cell.hi - (self.reference[column].mean or 0.0)
+            return (0.0 if a <= 0.0 <= b else min(abs(a), abs(b))), max(abs(a), abs(b))
+        return (-cell.hi, -cell.lo) if d == "higher" else (cell.lo, cell.hi)
+
+    def better(self, column: str, a: Cell, b: Cell) -> bool:
+        """`a` is better than `b` on `column` beyond the 95% level: the interval of the paired bootstrap
+        difference of their badness lies below 0 (replicate k of both resamples the same real subjects);
+        without replicates on both, their intervals must be disjoint."""
+        bad_a, bad_b = self.badness(column, a), self.badness(column, b)
+        if bad_a is None or bad_b is None:
+            return False
+        ra, rb = self._badness_replicates(column, a), self._badness_replicates(column, b)
+        if ra is not None and rb is not None and len(ra) == len(rb):
+            method = a.method if a.method == b.method else "percentile"
+            ci = interval(bad_a - bad_b, ra - rb, method)  # type: ignore[arg-type]
+            return ci is not None and ci[1] < 0.0
+        ia, ib = self._badness_interval(column, a), self._badness_interval(column, b)
+        return ia is not None and ib is not None and ia[1] < ib[0]
+
+    def rank_intervals(self, column: str) -> dict[str, tuple[int, int]]:
+        """Per ranked row: (best, worst) rank on `column` that the data support — 1 + the rows better
+        than it beyond doubt, and the count of rows minus those it beats beyond doubt. Rows that cannot
+        be separated share ranks; two rows of one distribution are never put in a strict order."""
+        if column not in self._rank_memo:
+            cells = {g: cs[column] for g, _, cs in self.rows
+                     if column in cs and self.badness(column, cs[column]) is not None}
+            out = {}
+            for g, c in cells.items():
+                above = sum(self.better(column, o, c) for h, o in cells.items() if h != g)
+                below = sum(self.better(column, c, o) for h, o in cells.items() if h != g)
+                out[g] = (1 + above, len(cells) - below)
+            self._rank_memo[column] = out
+        return self._rank_memo[column]
+
+    def point_rank(self, column: str, generator: str) -> int | None:
+        """1 + the rows with a strictly better value (ties share a rank); None when not ranked."""
+        scores = {g: self.badness(column, cs.get(column)) for g, _, cs in self.rows}
+        mine = scores.get(generator)
+        return None if mine is None else 1 + sum(v is not None and v < mine for v in scores.values())
+
+    def rank_text(self, column: str, generator: str) -> str:
+        r = self.rank_intervals(column).get(generator)
+        return "" if r is None else str(r[0]) if r[0] == r[1] else f"{r[0]}–{r[1]}"
+
+    def cell_text(self, column: str, generator: str, cell: Cell) -> str:
+        """``value [low, high] #best–worst`` (the rank interval only on boards of two rows or more)."""
+        rank = self.rank_text(column, generator) if len(self.rows) > 1 else ""
+        return cell.text() + (f" #{rank}" if rank else "")
+
+    def ranks(self) -> list[str]:
+        """Each row's rank interval on the primary metric ("" for a row without a value of it)."""
+        return [self.rank_text(self.primary, g) for g, _, _ in self.rows]
 
     def any_outside(self) -> bool:
         cells = [c for _, _, cs in self.rows for c in cs.values()] + list(self.reference.values())
-        return any(c.outside for c in cells if c.n == 1)
+        return any(c.outside for c in cells)
 
     def seeds(self) -> str:
         counts = sorted({len(info["seeds"]) for _, info, _ in self.rows})
@@ -144,16 +202,24 @@ class Board:
 
     def caption(self) -> str:
         """The legend every renderer shows under the board."""
-        text = ("value [low, high]: 95% CI; mean over seeds with a Student-t interval, or with one seed the "
-                "metric's bootstrap interval (can be asymmetric)")
+        text = ("value [low, high]: 95% CI (bootstrap over real subjects and samples, pooled over seeds; "
+                "Student t over seeds for records without replicates)")
+        if len(self.rows) > 1:
+            text += (" · #a–b and the rank column: the best and worst rank the data support (paired bootstrap "
+                     "against every other row); rows sharing ranks are not separated")
         arrows = [f"{ARROWS[d]} {words}" for d, words in (("lower", "lower is better"), ("higher", "higher is better"),
                                                            ("closest", f"closest to the {REAL_ROW} row is best"))
                   if any(self.direction(c) == d for c in self.columns)]
         if arrows:
             text += " · " + ", ".join(arrows)
         if self.any_outside():
-            text += (f" · {OUTSIDE} the one-seed value lies outside its bootstrap interval (small-sample bias of "
-                     "the statistic); the interval is shown as stored")
+            text += (f" · {OUTSIDE} the value lies outside its bootstrap interval (small-sample bias of "
+                     "the statistic)")
+        notes = {c: cell.interval_note for c in self.columns for _, _, cs in self.rows
+                 if (cell := cs.get(c)) is not None and cell.interval_note}
+        if notes:
+            text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(f"{c} {n}"
+                                                                                   for c, n in notes.items())
         if self.ignored:
             text += f" · {self.ignored} older records of other configs not shown (--all-configs shows them)"
         return text
@@ -190,7 +256,16 @@ def t_interval(values: list[float]) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def _replicates(record: dict[str, Any]) -> np.ndarray | None:
+    reps = (record.get("details") or {}).get("replicates")
+    return None if not reps else np.array([np.nan if v is None else v for v in reps], dtype=np.float64)
+
+
 def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
+    """One board cell from a generator's records of one metric (one per seed). With bootstrap replicates
+    on every record: the mean over seeds, and the interval of the replicates averaged over seeds (replicate
+    b of every seed resamples the same real subjects, so the shared real set's variance is kept). Without
+    them: a Student-t interval over seeds, or one seed's stored interval."""
     ok = [r for r in records if r["status"] == "ok" and r.get(field_name) is not None]
     if not ok:
         statuses = {r["status"] for r in records}
@@ -198,6 +273,17 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
         msg = next((r.get("message") for r in records if r.get("message")), None)
         return Cell(None, None, None, 0, status if records else "-", msg)
     vals = [float(r[field_name]) for r in ok]
+    status = "ok" if len(ok) == len(records) else "mixed"
+    found = [_replicates(r) for r in ok] if field_name == "value" else []
+    reps = [x for x in found if x is not None]
+    if reps and len(reps) == len(ok) and all(len(x) == len(reps[0]) for x in reps):
+        mean = float(np.mean(vals))
+        pooled = np.mean(np.stack(reps), axis=0)
+        method = (ok[0].get("details") or {}).get("ci_method", "percentile")
+        ci = interval(mean, pooled, method)
+        lo_, hi_ = ci if ci else (None, None)
+        note = (ok[0].get("details") or {}).get("interval_note")
+        return Cell(mean, lo_, hi_, len(vals), status, replicates=pooled, method=method, interval_note=note)
     lo: float | None
     hi: float | None
     if len(vals) >= 2:
@@ -205,7 +291,6 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
     else:
         mean = vals[0]
         lo, hi = (ok[0]["ci_low"], ok[0]["ci_high"]) if field_name == "value" else (None, None)
-    status = "ok" if len(ok) == len(records) else "mixed"
     return Cell(mean, lo, hi, len(vals), status)
 
 
@@ -273,7 +358,7 @@ def _rows(board: Board, columns: list[str] | None = None, extra: bool = True) ->
     out = []
     for rank, (gen, info, cells) in zip(board.ranks(), board.rows):
         tail = [str(len(info["seeds"])), info["config"]] if extra else []
-        out.append(["" if rank is None else str(rank), gen, *[cells[c].text() for c in cols], *tail])
+        out.append([rank, gen, *[board.cell_text(c, gen, cells[c]) for c in cols], *tail])
     if board.reference:
         out.append(["", REAL_ROW, *[board.reference[c].text() if c in board.reference else "" for c in cols],
                     *(["", ""] if extra else [])])
@@ -388,14 +473,17 @@ def _flat(boards: list[Board]) -> list[dict[str, Any]]:
     out = []
     for b in boards:
         rows = [(g, info, cells) for g, info, cells in b.rows] + ([(REAL_ROW, {}, b.reference)] if b.reference else [])
-        ranks = b.ranks() + [None]
-        for rank, (gen, info, cells) in zip(ranks, rows):
+        for gen, info, cells in rows:
             for c in b.columns:
                 cell = cells.get(c)
                 if cell is None:
                     continue
+                rank_ci = b.rank_intervals(c).get(gen) if gen != REAL_ROW else None
                 out.append({"suite": b.suite, "suite_version": b.version, "profile": b.profile, "n_real": b.n_real,
-                            "n_synthetic": b.n_synthetic, "rank": rank, "generator": gen,
+                            "n_synthetic": b.n_synthetic, "generator": gen,
+                            "board_rank": None if gen == REAL_ROW else b.point_rank(b.primary, gen),
+                            "rank": None if gen == REAL_ROW else b.point_rank(c, gen),
+                            "rank_ci": list(rank_ci) if rank_ci else None,
                             "config": info.get("config"), "metric": c,
                             "higher_is_better": b.higher_is_better.get(c), "direction": b.direction(c),
                             "mean": cell.mean, "ci_low": _nan_none(cell.lo), "ci_high": _nan_none(cell.hi),
@@ -467,20 +555,22 @@ def board_html(b: Board, facts: str = "") -> str:
     best = {c: b.best(c) for c in b.columns}
     body = []
     for rank, (gen, info, cells) in zip(b.ranks(), b.rows):
-        tds = [f"<td data-v='{'' if rank is None else rank}'>{'' if rank is None else rank}</td>",
-               f"<td>{e(gen)}</td>"]
+        key = b.point_rank(b.primary, gen)
+        tds = [f"<td data-v='{'' if key is None else key}'>{e(rank)}</td>", f"<td>{e(gen)}</td>"]
         for c in b.columns:
             bad = b.badness(c, cells[c])
             cls = " class='best'" if gen in best[c] else ""
             tip = f" title='{e(cells[c].message or '')}'" if cells[c].message else ""
-            tds.append(f"<td data-v='{'' if bad is None else repr(bad)}'{cls}{tip}>{e(cells[c].text())}</td>")
+            text = e(b.cell_text(c, gen, cells[c]))
+            tds.append(f"<td data-v='{'' if bad is None else repr(bad)}'{cls}{tip}>{text}</td>")
         tds += [f"<td data-v='{len(info['seeds'])}'>{len(info['seeds'])}</td>", f"<td>{e(info['config'])}</td>"]
         body.append(f"<tr data-generator='{e(gen)}'>{''.join(tds)}</tr>")
     foot = ""
     if b.reference:
         cells_ = "".join(f"<td>{e(b.reference[c].text()) if c in b.reference else ''}</td>" for c in b.columns)
         foot = f"<tfoot><tr><td></td><td>{e(REAL_ROW)}</td>{cells_}<td></td><td></td></tr></tfoot>"
-    caption = (f"{facts} · " if facts else "") + b.caption() + " · bold: best of its column · click a header to sort"
+    caption = (f"{facts} · " if facts else "") + b.caption() + (" · bold: rank 1 is supported (no row is better "
+                                                                "beyond doubt) · click a header to sort")
     return (f"<table class='board'><caption>{e(caption)}</caption><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(body)}</tbody>{foot}</table>")
 
