@@ -83,7 +83,7 @@ PRESETS: tuple[Protocol, ...] = (
         citation="the reference study (a 3D DDPM for T1w brain MRI; ../shared/PAPER.md, docs/reference-study.md)",
         sources=("seed/000_51a5b8f229205e78.txt §5.2 'Evaluation metrics': unbiased MMD, FID with MedicalNet "
                  "for 3D, MS-SSIM within a set, 86 real and 86 synthetic images",
-                 "seed/000_51a5b8f229205e78.txt §4 (data): volumes resized to 84×128×84",
+                 "seed/000_51a5b8f229205e78.txt §4.2 (preprocessing): images resized to 84×128×84",
                  "benchmarks/healthy_t1.toml: MS-SSIM kernel 4 (not stated in the paper; MONAI's tutorials' "
                  "value); MMD = MONAI MMDMetric (linear kernel on voxels)"),
         metrics={"mmd": {"plugin": "mmd", "params": {"kernel": "linear", "features": "voxels"}},
@@ -117,9 +117,9 @@ PRESETS: tuple[Protocol, ...] = (
         citation="Sun et al., 'Hierarchical Amortized GAN for 3D High Resolution Medical Image Synthesis', "
                  "IEEE JBHI 2022",
         sources=("batmanlab/HA-GAN: evaluation/fid_score.py (resnet50 shortcut B, conv_seg replaced by global "
-                 "average pooling: 2048 features, weights resnet_50.pth, --num_samples 2048, real features of "
-                 "the whole training set; calculate_mmd: torch_two_sample MMDStatistic with alphas='median' on "
-                 "the same features)",
+                 "average pooling: 2048 features, weights resnet_50.pth, --num_samples 2048 generated volumes "
+                 "against stored real-set features; calculate_mmd: torch_two_sample MMDStatistic with "
+                 "alphas='median' on the same features)",
                  "batmanlab/HA-GAN: evaluation/resnet3D.py (the MedicalNet ResNet layout)"),
         metrics={"fid": _fid(50),
                  "mmd": {"plugin": "mmd", "params": {"kernel": "gaussian", "features": "medicalnet-resnet50",
