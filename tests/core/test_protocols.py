@@ -17,28 +17,10 @@ from benchgen.runner import cell_key, run_suite
 from benchgen.store import ResultStore, open_existing
 from benchgen.suite import _plugin_spec, check_plugins, load_suite
 from tests.core.test_store import make_record
+from tests.security.test_two_runs import TINY as TWO_RUNS_SUITE
 
-TINY = """
-[suite]
-name = "tiny"
-version = "1"
-
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { n_subjects = 16, voxel_mm = 8.0 }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.gaussian]
-
-[evaluation]
-n_samples = 4
-seeds = [0]
-bootstrap = 5
-"""
+# the tiny phantom suite of the two-runs tests without its metrics: a protocol supplies them
+TINY = TWO_RUNS_SUITE.split("[evaluation.metrics.")[0]
 
 
 @pytest.fixture
@@ -112,9 +94,12 @@ def test_suite_metrics_under_a_protocol(suite_at):
         load_suite(suite_at('protocol = "ha-gan"\n[evaluation.metrics.fid]\nplugin = "kid"\n'), "default")
     suite = load_suite(suite_at('protocol = "ha-gan"\n[evaluation.metrics.fid]\nparams = { weights = "w.pth" }\n'),
                        "default")
-    assert suite.protocol == "ha-gan" and list(suite.metrics) == ["fid", "mmd"] and suite.primary_metric == "fid"
+    assert suite.protocol == "ha-gan" and list(suite.metrics) == ["fid", "mmd"] and suite.primary_metric == "mmd"
     assert suite.metrics["fid"].params.weights == "w.pth" and suite.metrics["fid"].params.bootstrap == 5
     assert suite.metrics["mmd"].params.kernel == "gaussian" and suite.metrics["mmd"].params.weights is None
+    path = suite_at('protocol = "ha-gan"\n', "no_primary.toml")
+    path.write_text(path.read_text().replace('primary_metric = "mmd"\n', ""))
+    assert load_suite(path, "default").primary_metric == "fid"  # the protocol names the primary metric
 
 
 def test_a_protocol_that_does_not_fit_the_shape_says_so(suite_at):
@@ -125,7 +110,7 @@ def test_a_protocol_that_does_not_fit_the_shape_says_so(suite_at):
 
 def test_changing_protocol_never_reuses_cells(suite_at):
     suite = load_suite(suite_at('protocol = "ha-gan"\n'), "default")
-    gen, met = suite.generators["gaussian"], suite.metrics["fid"]
+    gen, met = suite.generators["noise"], suite.metrics["fid"]
     keys = {p: cell_key(dataclasses.replace(suite, protocol=p), gen, 0, met, "d") for p in ("ha-gan", "wdm-3d", "")}
     assert len(set(keys.values())) == 3
 
@@ -134,7 +119,7 @@ def test_suite_with_protocol_runs_and_every_record_carries_it(suite_at, tmp_path
     suite = load_suite(suite_at('protocol = "ha-gan"\n'), "default")
     db = tmp_path / "r.sqlite"
     summary = run_suite(suite, db, quiet=True)
-    assert summary.errors == [] and len(summary.skipped) == 2  # no MedicalNet weights here: both skipped
+    assert summary.errors == [] and len(summary.skipped) == 8  # no MedicalNet weights here: all skipped
     recs = ResultStore(db).records()
     assert {r["metric"] for r in recs} == {"fid", "mmd"} and {r["protocol"] for r in recs} == {"ha-gan"}
     assert all(r["status"] == "skipped" and "resnet_50" in r["message"] for r in recs)
