@@ -38,12 +38,13 @@ class Protocol:
     needs: str = ""  # what the user must provide (weights files)
     notes: tuple[str, ...] = field(default_factory=tuple)  # where benchgen's computation differs
 
-    def shortfall(self, n_real: int, n_synthetic: int) -> str:
-        """'' when the sample counts are met, else ``n below protocol (48 < 1000)`` (n_real named when short)."""
+    def shortfall(self, n_real: int | None, n_synthetic: int) -> str:
+        """'' when the sample counts are met, else ``n below protocol (48 < 1000)`` (n_real named when short;
+        None: not known yet, not checked)."""
         parts = []
         if self.min_samples is not None and n_synthetic < self.min_samples:
             parts.append(f"{n_synthetic} < {self.min_samples}")
-        if self.min_real is not None and n_real < self.min_real:
+        if self.min_real is not None and n_real is not None and n_real < self.min_real:
             parts.append(f"n_real {n_real} < {self.min_real}")
         return f"{BELOW} ({'; '.join(parts)})" if parts else ""
 

@@ -74,6 +74,7 @@ def test_shortfall_note():
     assert p.shortfall(1200, 48) == "n below protocol (48 < 1000)"
     assert p.shortfall(60, 48) == "n below protocol (48 < 1000; n_real 60 < 1000)"
     assert protocols.PROTOCOLS["ha-gan"].shortfall(3, 2048) == ""  # HA-GAN fixes no real count
+    assert p.shortfall(None, 1000) == ""  # the real count not known yet (benchgen validate)
 
 
 def test_unknown_protocol_is_one_line_naming_the_known_ones(suite_at):
@@ -100,6 +101,17 @@ def test_suite_metrics_under_a_protocol(suite_at):
     path = suite_at('protocol = "ha-gan"\n', "no_primary.toml")
     path.write_text(path.read_text().replace('primary_metric = "mmd"\n', ""))
     assert load_suite(path, "default").primary_metric == "fid"  # the protocol names the primary metric
+
+
+def test_validate_names_the_protocol_and_warns_of_n_below(suite_at):
+    from typer.testing import CliRunner
+
+    from benchgen.cli import load_commands
+
+    r = CliRunner().invoke(load_commands(), ["validate", str(suite_at('protocol = "ha-gan"\n')), "-p", "default"])
+    assert r.exit_code == 0, r.output
+    assert "2 metrics (protocol ha-gan)" in r.stdout
+    assert "n below protocol (4 < 2048)" in " ".join(r.stderr.split())
 
 
 def test_a_protocol_that_does_not_fit_the_shape_says_so(suite_at):
