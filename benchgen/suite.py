@@ -333,7 +333,8 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
                                                 ev.get("metrics"), "evaluation.metrics.")
     elif not ev.get("metrics"):
         raise ConfigError("[evaluation.metrics]: the suite names no metric",
-                          f'or choose a protocol: [evaluation] protocol = "NAME" ({", ".join(protocols.PROTOCOLS)})')
+                          f'add [evaluation.metrics.LABEL] tables, or a protocol: [evaluation] protocol = "NAME" '
+                          f'({", ".join(protocols.PROTOCOLS)})')
     else:
         metric_tables = ev["metrics"]
 
