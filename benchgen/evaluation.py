@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence, Union
 import numpy as np
 import torch
 
-from benchgen import registry
+from benchgen import protocols, registry
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult, PrepContext, Preprocessor
@@ -138,21 +138,22 @@ def result_entry(metric: Metric, res: MetricResult) -> dict[str, Any]:
 def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
              train: SetLike | None = None, params: dict[str, dict[str, Any]] | None = None,
              normalize: bool = False, seed: int = 0, device: str = "cpu", cache_dir: Path | None = None,
-             progress: ProgressFn = no_progress) -> dict[str, Any]:
+             progress: ProgressFn = no_progress, protocol: str = "") -> dict[str, Any]:
     """Score `synthetic` against `real` with each metric; one metric's failure is its own error entry.
+    `protocol`: a :mod:`benchgen.protocols` preset supplies the metrics (then `metrics` must be empty and
+    `params` may only set weights and bootstrap).
 
-    Returns ``{"n_real", "n_synthetic", "metrics": {name: {value, ci, higher_is_better, reference,
-    status, message, params, details}}}``; a metric returning sub-results gives ``name.key`` entries.
+    Returns ``{"protocol", "protocol_check", "n_real", "n_synthetic", "metrics": {name: {value, ci,
+    higher_is_better, reference, status, message, params, details, protocol}}}``; a metric returning
+    sub-results gives ``name.key`` entries. ``protocol_check`` (None without a protocol) holds the
+    protocol's sample counts and ``note``: "n below protocol (5 < 1000)" when they are not met.
     """
     from benchgen import paths
 
     params = dict(params or {})
-    names = list(metrics) or list(DEFAULT_METRICS) + (["memorization"] if train else [])
-    unknown = set(params) - set(names)
-    if unknown:
-        raise ConfigError(f"--param given for {', '.join(sorted(unknown))}, which is not among the metrics "
-                          f"({', '.join(names)})")
-    plugins = {n: registry.create("metrics", n, params.get(n), where=f"--param {n}") for n in names}
+    tables = _metric_tables(metrics, train is not None, params, protocol)
+    plugins = {n: registry.create("metrics", t["plugin"], t["params"], where=f"--param {n}")
+               for n, t in tables.items()}
     real_set, real_fp = as_set(real, "real", normalize)
     syn_set, _ = as_set(synthetic, "synthetic", normalize)
     train_set = as_set(train, "train", normalize)[0] if train is not None else None
@@ -166,5 +167,29 @@ def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
         for column, res in score_metric(metric, name, syn_set, real_set, train_set, ctx):
             if res.status == "error" and not (res.message or "").startswith(name):
                 res.message = f"{name}: {res.message}"
-            results[column] = result_entry(metric, res)
-    return {"n_real": len(real_set), "n_synthetic": len(syn_set), "metrics": results}
+            results[column] = {**result_entry(metric, res), "protocol": protocol}
+    check = protocols.get(protocol).check(len(real_set), len(syn_set), tuple(syn_set.data.shape[2:])) \
+        if protocol else None
+    return {"protocol": protocol, "protocol_check": check, "n_real": len(real_set), "n_synthetic": len(syn_set),
+            "metrics": results}
+
+
+def _metric_tables(metrics: Sequence[str], train: bool, params: dict[str, dict[str, Any]],
+                   protocol: str) -> dict[str, dict[str, Any]]:
+    """label -> {plugin, params}: the named metrics (default DEFAULT_METRICS, + memorization with a training
+    set) with their ``--param`` values, or a protocol's metrics with its neutral params."""
+    if protocol:
+        preset = protocols.get(protocol, "--protocol")
+        if metrics:
+            raise ConfigError(f"--metric and --protocol {protocol}: a protocol fixes its metrics "
+                              f"({', '.join(preset.metrics)})", "drop --metric, or drop --protocol")
+        if train:
+            raise ConfigError(f"--train: protocol {protocol} has no metric that uses a training set",
+                              "drop --train, or score memorization without --protocol")
+        return protocols.metric_tables(preset, {n: {"params": p} for n, p in params.items()}, "--param ")
+    names = list(metrics) or list(DEFAULT_METRICS) + (["memorization"] if train else [])
+    unknown = set(params) - set(names)
+    if unknown:
+        raise ConfigError(f"--param given for {', '.join(sorted(unknown))}, which is not among the metrics "
+                          f"({', '.join(names)})")
+    return {n: {"plugin": n, "params": params.get(n)} for n in names}

@@ -1,6 +1,6 @@
 """Result records -> ranked leaderboard -> renderers (rich table, Markdown, CSV, JSON, HTML).
 
-One board per (suite, version, profile, n_real, n_synthetic): scores made under different settings
+One board per (suite, version, profile, protocol, n_real, n_synthetic): scores made under different settings
 are never ranked against each other. Within a board, each generator label uses its latest config and
 each metric column its latest params; older records are counted and reported, never mixed in.
 A cell is the mean over seeds with a 95% t-interval over seeds (two or more seeds), or the metric's own
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from benchgen.functional.bootstrap import interval
+from benchgen.protocols import record_note as protocol_note
 
 REAL_ROW = "real (test split)"
 OUTSIDE = "†"  # a one-seed value outside its stored bootstrap interval
@@ -93,6 +94,8 @@ class Board:
     rows: list[tuple[str, dict[str, Any], dict[str, Cell]]]  # (generator, info, cells)
     reference: dict[str, Cell] = field(default_factory=dict)
     ignored: int = 0  # older records (other configs) left out
+    protocol: str = ""  # the metric protocol of every record on the board ("" = the suite's own metrics)
+    below_protocol: str = ""  # "n below protocol (48 < 1000)" when the protocol's sample counts are not met
     _rank_memo: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False, compare=False)
 
     def direction(self, column: str) -> str | None:
@@ -220,6 +223,9 @@ class Board:
         if notes:
             text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(f"{c} {n}"
                                                                                    for c, n in notes.items())
+        if self.below_protocol:
+            text += (f" · {self.below_protocol}: fewer volumes than protocol {self.protocol} scores, so these "
+                     "numbers are not comparable with the paper's")
         if self.ignored:
             text += f" · {self.ignored} older records of other configs not shown (--all-configs shows them)"
         return text
@@ -240,7 +246,8 @@ class Board:
         return dataclasses.replace(self, columns=cols)
 
     def title(self) -> str:
-        return (f"{self.suite} v{self.version} · profile {self.profile} · n_real {self.n_real} · "
+        protocol = "".join(f" · {t}" for t in (self.protocol and f"protocol {self.protocol}", self.below_protocol) if t)
+        return (f"{self.suite} v{self.version} · profile {self.profile}{protocol} · n_real {self.n_real} · "
                 f"n_synthetic {self.n_synthetic} · ranked by {self.primary} {self.arrow(self.primary)}")
 
 
@@ -299,10 +306,12 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
     caller left out (older configs), reported in each board's caption."""
     records = [r for r in records if not (r.get("details") or {}).get("marker")]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
-    for r in records:
-        groups.setdefault((r["suite"], r["suite_version"], r["profile"], r["n_real"], r["n_synthetic"]), []).append(r)
+    for r in records:  # a protocol is part of the key: two protocols' scores are never ranked together
+        groups.setdefault((r["suite"], r["suite_version"], r["profile"], r["n_real"], r["n_synthetic"],
+                           r.get("protocol") or ""), []).append(r)
     boards = []
-    for (suite, version, profile, n_real, n_syn), recs in sorted(groups.items(), key=lambda kv: kv[0][:3]):
+    for (suite, version, profile, n_real, n_syn, protocol), recs in sorted(groups.items(),
+                                                                          key=lambda kv: (*kv[0][:3], kv[0][5])):
         latest_gen: dict[str, str] = {}
         latest_met: dict[str, str] = {}
         for r in recs:  # insertion order: the latest config of each label wins
@@ -327,7 +336,8 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
                      for c in columns}
         reference = {c: cell for c, cell in reference.items() if cell.mean is not None}
         board = Board(suite, version, profile, n_real, n_syn, primary, columns, hib, rows, reference,
-                      ignored=len(recs) - len(keep) + hidden)
+                      ignored=len(recs) - len(keep) + hidden, protocol=protocol,
+                      below_protocol=next((n for n in map(protocol_note, keep) if n), ""))
         rows.sort(key=board.order_key)
         boards.append(board)
     return boards
@@ -479,8 +489,8 @@ def _flat(boards: list[Board]) -> list[dict[str, Any]]:
                 if cell is None:
                     continue
                 rank_ci = b.rank_intervals(c).get(gen) if gen != REAL_ROW else None
-                out.append({"suite": b.suite, "suite_version": b.version, "profile": b.profile, "n_real": b.n_real,
-                            "n_synthetic": b.n_synthetic, "generator": gen,
+                out.append({"suite": b.suite, "suite_version": b.version, "profile": b.profile, "protocol": b.protocol,
+                            "n_real": b.n_real, "n_synthetic": b.n_synthetic, "generator": gen,
                             "board_rank": None if gen == REAL_ROW else b.point_rank(b.primary, gen),
                             "rank": None if gen == REAL_ROW else b.point_rank(c, gen),
                             "rank_ci": list(rank_ci) if rank_ci else None,
@@ -509,6 +519,7 @@ def render_csv(boards: list[Board]) -> str:
 def render_json(boards: list[Board]) -> str:
     heads = [{"suite": b.suite, "version": b.version, "profile": b.profile, "n_real": b.n_real,
               "n_synthetic": b.n_synthetic, "primary_metric": b.primary, "ignored_records": b.ignored,
+              "protocol": b.protocol, "below_protocol": bool(b.below_protocol), "protocol_note": b.below_protocol,
               "caption": b.caption()} for b in boards]
     return json.dumps({"boards": heads, "cells": _flat(boards)}, indent=2)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from benchgen import paths
+from benchgen import paths, protocols
 from benchgen.checkpoints import fit_or_load
 from benchgen.data import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
@@ -75,9 +75,11 @@ class Plan:
 
 
 def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str) -> str:
+    # the protocol joins the key only when set: cells of suites without one keep their keys
     return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
                         "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
-                        "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp}, 24)
+                        "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp,
+                        **({"protocol": suite.protocol} if suite.protocol else {})}, 24)
 
 
 def plan_cells(suite: Suite, labels: list[str], store: ResultStore, data_fp: str) -> list[Plan]:
@@ -181,7 +183,13 @@ class _Loop:
                     primary_metric=suite.primary_metric, generator=spec.label, generator_plugin=spec.plugin,
                     generator_version=spec.config()["version"], generator_config_hash=fingerprint(spec.config()),
                     generator_config={**spec.config(), "seed": spec.seed}, n_real=len(data.splits.test),
-                    n_synthetic=suite.n_samples, data_fingerprint=data.fingerprint, run_id=self.run_id, **self.env)
+                    n_synthetic=suite.n_samples, data_fingerprint=data.fingerprint, run_id=self.run_id,
+                    protocol=suite.protocol, **self.env)
+        if suite.protocol:  # every record says whether the protocol's sample counts and shape were met
+            check = protocols.get(suite.protocol).check(len(data.splits.test), suite.n_samples, suite.shape)
+            base["extra"] = {**base["extra"], "protocol": check}
+            if check["note"]:
+                progress.log(f"[yellow]{check['note']}[/]: protocol {suite.protocol}'s numbers need more volumes")
 
         def store_cell(seed: int, mlabel: str, column: str, res: MetricResult, sampler: dict[str, Any],
                        seconds: float) -> None:

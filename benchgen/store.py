@@ -19,7 +19,7 @@ from typing import Any, Iterable, TextIO
 
 from benchgen.errors import ConfigError, WriteError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the `protocol` column (stores of version 1 gain it on first write)
 APPLICATION = "benchgen"  # the meta row that marks a SQLite file as a benchgen store
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -64,6 +64,11 @@ class Record:
     created_at: str
     run_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    protocol: str = ""  # the benchgen.protocols preset the metric came from; "" = the suite's own metrics
+
+
+# Columns added after version 1, with the value their older records read as.
+ADDED_COLUMNS: dict[str, Any] = {"protocol": ""}
 
 
 _JSON_FIELDS = {f.name for f in fields(Record) if f.type in ("dict[str, Any]",)}
@@ -109,6 +114,7 @@ class ResultStore:
                 self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('application', ?)", (APPLICATION,))
+                self._migrate()
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
@@ -128,6 +134,17 @@ class ResultStore:
             return
         raise ConfigError(f"{self.path}: not a benchgen result store ({'an empty database' if why == 'empty' else why}"
                           "); left untouched", "pass --results PATH of a store written by `benchgen run`")
+
+    def _migrate(self) -> None:
+        """Add the columns an older store lacks (its records read their ADDED_COLUMNS value); inside the
+        schema transaction of ``__init__``."""
+        have = {r[1] for r in self.conn.execute("PRAGMA table_info(results)")}
+        for name, default in ADDED_COLUMNS.items():
+            if name not in have:
+                literal = "'" + str(default).replace("'", "''") + "'"  # a constant of this module
+                self.conn.execute(f"ALTER TABLE results ADD COLUMN {name} {_sql_type(name)} DEFAULT {literal}")
+        self.conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND CAST(value AS INTEGER) < ?",
+                          (str(SCHEMA_VERSION), SCHEMA_VERSION))
 
     def close(self) -> None:
         self.conn.close()
@@ -174,7 +191,7 @@ class ResultStore:
         names = [d[0] for d in cur.description]
         out = []
         for row in cur:
-            rec = dict(zip(names, row))
+            rec = {**ADDED_COLUMNS, **dict(zip(names, row))}  # a read-only older store lacks new columns
             for c in _JSON_FIELDS:
                 if rec.get(c) is not None:
                     rec[c] = json.loads(rec[c])

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Sequence, TypeVar
 
-from benchgen import registry
+from benchgen import protocols, registry
 from benchgen.errors import BenchgenError, ConfigError
 from benchgen.params import params_to_dict, parse_params, parse_value, unknown_key_error
 from benchgen.safety import check_name
@@ -37,7 +37,7 @@ SCHEMA: dict[str, Any] = {
     "preprocessing": {"steps": (list, False)},
     "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False)}},
     "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False),
-                   "device": (str, False), "metrics": {"*": PLUGIN_TABLE}},
+                   "device": (str, False), "protocol": (str, False), "metrics": {"*": PLUGIN_TABLE}},
     "profiles": {"*": (dict, False)},
 }
 REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
@@ -87,6 +87,7 @@ class Suite:
     device: str
     metrics: dict[str, PluginSpec[Metric]]
     document: dict[str, Any] = field(repr=False, default_factory=dict)  # the merged TOML
+    protocol: str = ""  # a benchgen.protocols preset that supplied the metrics; "" = the suite's own
 
     def generator_labels(self, labels: Sequence[str] | None = None) -> list[str]:
         """`labels` (all generators when empty), each checked to be one of this suite's."""
@@ -326,28 +327,44 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
                           'use device = "auto" (CUDA when present) or "cpu"')
     if not doc["generators"]:
         raise ConfigError("[generators]: the suite names no generator")
-    if not ev.get("metrics"):
-        raise ConfigError("[evaluation.metrics]: the suite names no metric")
+    protocol = ev.get("protocol", "")
+    if protocol:  # the preset supplies the metrics; the suite may only add their weights paths
+        metric_tables = protocols.metric_tables(protocols.get(protocol, "evaluation.protocol"),
+                                                ev.get("metrics"), "evaluation.metrics.")
+    elif not ev.get("metrics"):
+        raise ConfigError("[evaluation.metrics]: the suite names no metric",
+                          f'add [evaluation.metrics.LABEL] tables, or a protocol: [evaluation] protocol = "NAME" '
+                          f'({", ".join(protocols.PROTOCOLS)})')
+    else:
+        metric_tables = ev["metrics"]
 
     check_name(doc["suite"]["name"], "suite.name")
     for pname in profiles:
         check_name(pname, f"[profiles.{pname}]")
     for label in doc["generators"]:
         check_name(label, f"[generators.{label}]")
-    for label in ev["metrics"]:
+    for label in metric_tables:
         check_name(label, f"[evaluation.metrics.{label}]")
     generators = {label: _plugin_spec("generators", label, t, f"generators.{label}")
                   for label, t in doc["generators"].items()}
     bootstrap = ev.get("bootstrap", 200)
     metrics = {label: with_bootstrap(_plugin_spec("metrics", label, t, f"evaluation.metrics.{label}"), bootstrap)
-               for label, t in ev["metrics"].items()}
-    primary = doc["suite"].get("primary_metric", next(iter(metrics)))
+               for label, t in metric_tables.items()}
+    default_primary = protocols.PROTOCOLS[protocol].primary if protocol else next(iter(metrics))
+    primary = doc["suite"].get("primary_metric", default_primary)
     if primary.split(".")[0] not in metrics:
         raise ConfigError(f"suite.primary_metric: '{primary}' is not one of the suite's metrics",
                           f"choose one of {', '.join(metrics)}")
     source = _plugin_spec("datasets", ds["source"], {"plugin": ds["source"], "params": ds.get("params")},
                           "dataset")
-    check_plugins(generators, metrics, tuple(shape), ev["n_samples"], device)
+    try:
+        check_plugins(generators, metrics, tuple(shape), ev["n_samples"], device)
+    except ConfigError as exc:
+        if not protocol or not exc.message.startswith("evaluation.metrics."):
+            raise
+        raise ConfigError(f"evaluation.protocol '{protocol}' does not fit this suite: {exc.message}",
+                          "a protocol fixes its params: change dataset.shape, or drop the protocol",
+                          debug_details=exc.debug_details) from None
     return Suite(
         path=path, name=doc["suite"]["name"], version=doc["suite"]["version"],
         description=doc["suite"].get("description", ""), profile=profile, profile_reason=reason,
@@ -355,4 +372,4 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         split_seed=ds.get("split_seed", 0), first_volume=ds.get("first_volume", False),
         jobs=ds.get("jobs", 1), steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
         generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
-        bootstrap=bootstrap, device=device, metrics=metrics, document=doc)
+        bootstrap=bootstrap, device=device, metrics=metrics, document=doc, protocol=protocol)

@@ -25,7 +25,10 @@ def render_table(result: dict) -> Table:
     bootstrap interval), ↑/↓, and ≈ for a metric with a real-set reference (closest to it is best)."""
     from benchgen.leaderboard import ARROWS, OUTSIDE, fmt_interval
 
-    table = Table(title=f"{result['n_synthetic']} synthetic vs {result['n_real']} real volumes")
+    check = result.get("protocol_check") or {}
+    protocol = f" · protocol {result['protocol']}" if result.get("protocol") else ""
+    below = f" · {check['note']}" if check.get("note") else ""
+    table = Table(title=f"{result['n_synthetic']} synthetic vs {result['n_real']} real volumes{protocol}{below}")
     for col in ("metric", "value [95% CI]", "reference", "better", "status"):
         table.add_column(col, justify="right" if col in ("value [95% CI]", "reference") else "left")
     marked = False
@@ -37,8 +40,11 @@ def render_table(result: dict) -> Table:
         better = (f"{ARROWS['closest']} closest to reference" if m["reference"] is not None
                   else f"{ARROWS['higher']} higher" if m["higher_is_better"] else f"{ARROWS['lower']} lower")
         table.add_row(escape(name), escape(value), _fmt(m["reference"]), better, escape(status))
-    if marked:
-        table.caption = f"{OUTSIDE} the value lies outside its bootstrap interval (small-sample bias)"
+    notes = [f"{OUTSIDE} the value lies outside its bootstrap interval (small-sample bias)"] if marked else []
+    if check.get("note"):
+        notes.append(f"{check['note']}: fewer volumes than protocol {result['protocol']} scores, so these numbers "
+                     "are not comparable with the paper's")
+    table.caption = " · ".join(notes) or None
     return table
 
 
@@ -52,6 +58,9 @@ def evaluate_cmd(
                                      help="Metric plugin name; repeat. Default: mmd fid ms-ssim prdc "
                                           "(+ memorization with --train)."),
     param: list[str] = typer.Option([], "--param", "-p", help="METRIC.KEY=VALUE (TOML value); repeat."),
+    protocol: str = typer.Option("", "--protocol", help="A named metric preset reproducing a paper's "
+                                 "evaluation (`benchgen protocols` lists them); not with --metric. "
+                                 "--param may then set only weights and bootstrap."),
     fmt: str = typer.Option("table", "--format", help="table or json."),
     normalize: bool = typer.Option(False, "--normalize",
                                    help="Map each volume to [0, 1] with the scale-01 preprocessing step "
@@ -77,7 +86,7 @@ def evaluate_cmd(
             bar.update(tasks[desc], completed=completed, total=total)
 
         result = evaluate(real, synthetic, metric, train, parse_param_overrides(param), normalize, seed,
-                          device, progress=progress)
+                          device, progress=progress, protocol=protocol)
     text = json.dumps(result, indent=2, default=str)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -93,3 +102,39 @@ def evaluate_cmd(
         for n in errors:
             console.print(f"[bold red]error:[/] {escape(result['metrics'][n]['message'] or '')}", highlight=False)
         raise typer.Exit(1)
+
+
+@app.command("protocols")
+@handle_errors
+def protocols_cmd(
+    name: Optional[str] = typer.Argument(None, metavar="[NAME]", help="Show one protocol with its sources."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """The named metric presets (``benchgen evaluate --protocol NAME``, suite ``[evaluation] protocol =
+    "NAME"``): each one's metrics and params, the sample counts and shape it scores, and its source files."""
+    import dataclasses
+
+    from benchgen import protocols
+    from benchgen.errors import ConfigError
+
+    if fmt not in ("table", "json"):
+        raise ConfigError(f"--format {fmt!r}: choose table or json")
+    chosen = [protocols.get(name)] if name else list(protocols.PRESETS)
+    if fmt == "json":
+        out.file.write(json.dumps([dataclasses.asdict(p) for p in chosen], indent=2) + "\n")
+        return
+    table = Table(title="benchgen protocols", show_lines=True)
+    for col in ("name", "metrics (plugin: params)", "n synthetic / real", "shape", "description"):
+        table.add_column(col, overflow="fold")
+    for p in chosen:
+        mets = "\n".join(f"{label} ({t['plugin']}): " + ", ".join(f"{k}={v}" for k, v in t["params"].items())
+                         for label, t in p.metrics.items())
+        counts = f"{p.min_samples or 'any'} / {p.min_real or 'any'}"
+        shape = "×".join(map(str, p.shape)) if p.shape else "any"
+        table.add_row(p.name, escape(mets), counts, shape, escape(p.description))
+    out.print(table)
+    for p in chosen if name else []:
+        out.print(f"citation: {p.citation}", markup=False, highlight=False)
+        for line in (*[f"source: {s}" for s in p.sources], *([f"needs: {p.needs}"] if p.needs else []),
+                     *[f"note: {n}" for n in p.notes]):
+            out.print(line, markup=False, highlight=False)

@@ -150,8 +150,16 @@ def validate_cmd(
                           "~100 s per forward pass at 84×128×84 on a 2-core CPU); run it on a GPU node, or use "
                           "--profile quick", highlight=False)
     out.print(f"{suite_path}: ok · {suite.name} v{suite.version} · profile {suite.profile} · "
-              f"{len(suite.generators)} generators · {len(suite.metrics)} metrics · profiles: "
+              f"{len(suite.generators)} generators · {len(suite.metrics)} metrics"
+              f"{f' (protocol {suite.protocol})' if suite.protocol else ''} · profiles: "
               f"{', '.join(suite.profiles) or 'none'}", highlight=False, markup=False)
+    if suite.protocol:
+        from benchgen.protocols import get
+
+        note = get(suite.protocol).shortfall(None, suite.n_samples)
+        if note:
+            console.print(f"[yellow]warning:[/] {note}: evaluation.n_samples is below what protocol {suite.protocol} "
+                          "scores; the run goes ahead and its records and board say so", highlight=False)
 
 
 @app.command("train")
