@@ -164,7 +164,8 @@ class MetricResult:
     # Bootstrap replicates of `value` (B floats), the real set resampled from the shared stream of
     # benchgen.functional.bootstrap: boards pool them over seeds and pair them across rows (rank intervals).
     replicates: Any = None
-    ci_method: str = "percentile"  # how `ci` follows from the replicates: percentile or basic
+    ci_method: str = "percentile"  # how `ci` follows from the replicates: percentile, basic or centered
+    ci_bounds: tuple[float | None, float | None] | None = None  # the statistic's range; intervals are clipped to it
 
 
 @dataclass

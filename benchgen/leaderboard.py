@@ -287,7 +287,7 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
         mean = float(np.mean(vals))
         pooled = np.mean(np.stack(reps), axis=0)
         method = (ok[0].get("details") or {}).get("ci_method", "percentile")
-        ci = interval(mean, pooled, method)
+        ci = interval(mean, pooled, method, bounds=(ok[0].get("details") or {}).get("ci_bounds"))
         lo_, hi_ = ci if ci else (None, None)
         note = (ok[0].get("details") or {}).get("interval_note")
         return Cell(mean, lo_, hi_, len(vals), status, replicates=pooled, method=method, interval_note=note)

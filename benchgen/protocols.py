@@ -81,10 +81,10 @@ PRESETS: tuple[Protocol, ...] = (
         name="seed-paper",
         description="the reference study: MONAI linear MMD on voxels, FID on MedicalNet features, MS-SSIM "
                     "kernel 4, 86 vs 86 volumes at 84×128×84",
-        citation="the reference study (a 3D DDPM for T1w brain MRI; ../shared/PAPER.md, docs/reference-study.md)",
-        sources=("seed/000_51a5b8f229205e78.txt §5.2 'Evaluation metrics': unbiased MMD, FID with MedicalNet "
+        citation="the reference study (a 3D DDPM for T1w brain MRI; docs/reference-study.md)",
+        sources=("the paper's §5.2 'Evaluation metrics': unbiased MMD, FID with MedicalNet "
                  "for 3D, MS-SSIM within a set, 86 real and 86 synthetic images",
-                 "seed/000_51a5b8f229205e78.txt §4.2 (preprocessing): images resized to 84×128×84",
+                 "the paper's §4.2 (preprocessing): images resized to 84×128×84",
                  "benchmarks/healthy_t1.toml: MS-SSIM kernel 4 (not stated in the paper; MONAI's tutorials' "
                  "value); MMD = MONAI MMDMetric (linear kernel on voxels)"),
         metrics={"mmd": {"plugin": "mmd", "params": {"kernel": "linear", "features": "voxels"}},

@@ -67,7 +67,8 @@ def stored_details(res: MetricResult) -> dict[str, Any]:
     if res.replicates is None:
         return res.details
     reps = [None if not math.isfinite(v) else float(f"{v:.8g}") for v in map(float, res.replicates)]
-    return {**res.details, "replicates": reps, "ci_method": res.ci_method}
+    return {**res.details, "replicates": reps, "ci_method": res.ci_method,
+            **({"ci_bounds": list(res.ci_bounds)} if res.ci_bounds else {})}
 
 
 def finite_or_none(value: Any) -> float | None:

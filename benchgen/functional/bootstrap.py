@@ -11,6 +11,10 @@ Intervals. ``percentile`` is the plain percentile interval of the replicates; ``
 reverse-percentile bootstrap, Davison & Hinkley 1997, §5.2) reflects them around the estimate,
 ``[2θ̂ − q_hi, 2θ̂ − q_lo]``, which corrects a statistic's small-sample bias to first order (the
 Fréchet distance's plug-in estimate is biased upwards by the trace of the sampling covariance).
+``centered`` shifts the replicates so that their mean is the estimate before taking percentiles: for
+statistics whose *resamples* are biased by the duplicates that resampling with replacement creates, while the
+estimate itself is not biased for what it estimates (PRDC's k-NN balls: measured, the coverage replicates sit
+0.1 below the estimate).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 
 Role = Literal["real", "synthetic"]
-CIMethod = Literal["percentile", "basic"]
+CIMethod = Literal["percentile", "basic", "centered"]
 REAL_SEED = 20_240_601  # the real-set stream: one constant, so every cell of every suite pairs
 
 
@@ -36,15 +40,28 @@ def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, f
     return float(lo), float(hi)
 
 
-def interval(value: float, replicates: np.ndarray, method: CIMethod = "percentile",
-             level: float = 0.95) -> tuple[float, float] | None:
-    """The `level` interval of `value` from its replicates, by `method` (see the module docstring)."""
+def interval(value: float, replicates: np.ndarray, method: CIMethod = "percentile", level: float = 0.95,
+             bounds: Sequence[float | None] | None = None) -> tuple[float, float] | None:
+    """The `level` interval of `value` from its replicates, by `method` (see the module docstring), clipped
+    to the statistic's range `bounds` (low, high; None = open) — which cannot remove the truth."""
     ci = percentile_ci(replicates, level)
-    if ci is None or method == "percentile":
-        return ci
+    if ci is None:
+        return None
     if method == "basic":
-        return 2.0 * value - ci[1], 2.0 * value - ci[0]
-    raise ValueError(f"unknown interval method '{method}' (percentile or basic)")
+        ci = (2.0 * value - ci[1], 2.0 * value - ci[0])
+    elif method == "centered":
+        reps = np.asarray(replicates, dtype=np.float64)
+        shift = value - float(reps[np.isfinite(reps)].mean())
+        ci = (ci[0] + shift, ci[1] + shift)
+    elif method != "percentile":
+        raise ValueError(f"unknown interval method '{method}' (percentile, basic or centered)")
+    lo_b, hi_b = bounds if bounds is not None else (None, None)
+    lo, hi = ci
+    if lo_b is not None:
+        lo, hi = max(lo, lo_b), max(hi, lo_b)
+    if hi_b is not None:
+        lo, hi = min(lo, hi_b), min(hi, hi_b)
+    return lo, hi
 
 
 def bootstrap_replicates(stat: Callable[..., float], sizes: Sequence[int], n_boot: int, seed: int,

@@ -31,16 +31,20 @@ def _check_bootstrap(b: int) -> None:
 
 
 def _resampled(value: float, stat: Any, sizes: list[int], roles: list[bs.Role], n_boot: int, ctx: MetricContext,
-               method: bs.CIMethod = "percentile") -> dict[str, Any]:
+               method: bs.CIMethod = "percentile", bounds: tuple[float | None, float | None] | None = None
+               ) -> dict[str, Any]:
     """MetricResult's ``ci``, ``replicates`` and ``ci_method``: `stat` over `n_boot` resamples of the sets
-    (real sets from the stream every cell shares, synthetic ones from the cell's seed); no CI when 0."""
+    (real sets from the stream every cell shares, synthetic ones from the cell's seed); no CI when 0.
+    `bounds`: the statistic's range, which the interval is clipped to (also recorded for the boards)."""
     if n_boot <= 0:
         return {"ci": None}
-    return _boot_fields(value, bs.bootstrap_replicates(stat, sizes, n_boot, ctx.seed, roles), method)
+    return _boot_fields(value, bs.bootstrap_replicates(stat, sizes, n_boot, ctx.seed, roles), method, bounds)
 
 
-def _boot_fields(value: float, reps: np.ndarray, method: bs.CIMethod = "percentile") -> dict[str, Any]:
-    return {"ci": bs.interval(value, reps, method), "replicates": reps, "ci_method": method}
+def _boot_fields(value: float, reps: np.ndarray, method: bs.CIMethod = "percentile",
+                 bounds: tuple[float | None, float | None] | None = None) -> dict[str, Any]:
+    return {"ci": bs.interval(value, reps, method, bounds=bounds), "replicates": reps, "ci_method": method,
+            "ci_bounds": bounds}
 
 
 class MMD(Metric):
@@ -52,6 +56,9 @@ class MMD(Metric):
 
     version = "2"  # 2: paired, poolable bootstrap replicates (shared real-set stream), stored with the score
     higher_is_better = False
+    # benchmarks/ci_coverage.py, linear kernel on voxels at 16×24×16: the bootstrap of this degenerate
+    # U-statistic over-states its spread near the real distribution
+    interval_notes = {"": "conservative (measured coverage 1.00, intervals ~2-3× the estimate's spread)"}
 
     @dataclass(frozen=True)
     class Params:
@@ -220,7 +227,7 @@ class FID(Metric):
             value = d_plain
         # basic interval: the plug-in distance is biased upwards; reflecting the replicates corrects that
         boot = _resampled(value, fd, [len(real), len(synthetic)], ["real", "synthetic"], p.bootstrap, ctx,
-                          "basic")
+                          "basic", (0.0, None))
         details["bootstrap_regularized"] = regularized[0]
         return MetricResult(value, details=details, higher_is_better=False, **boot)
 
@@ -235,6 +242,8 @@ class KID(Metric):
 
     version = "2"  # 2: replicates as mmd v2, z-scoring repeated per resample
     higher_is_better = False
+    interval_notes = {"": "conservative near the real distribution (measured coverage 1.00 real vs real, 0.93 "
+                          "far from it)"}
     tiny_params = {"subsets": 5, "subset_size": 4}
 
     @dataclass(frozen=True)
@@ -437,8 +446,9 @@ class PRDC(Metric):
 
         if p.bootstrap:
             bs.bootstrap_replicates(stat, [len(real), len(synthetic)], p.bootstrap, ctx.seed, ["real", "synthetic"])
-        return {key: MetricResult(v, details=details, higher_is_better=True,
-                                  **(_boot_fields(v, np.array([r[key] for r in reps])) if reps else {}))
+        return {key: MetricResult(v, details=details, higher_is_better=True,  # centered: see bootstrap.interval
+                                  **(_boot_fields(v, np.array([r[key] for r in reps]), "centered",
+                                                  (0.0, None if key == "density" else 1.0)) if reps else {}))
                 for key, v in values.items()}
 
 
