@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchgen.functional.bootstrap import interval
+from benchgen.functional.bootstrap import interval, percentile_ci
 from benchgen.protocols import record_note as protocol_note
 
 REAL_ROW = "real (test split)"
@@ -147,16 +147,17 @@ class Board:
         return (-cell.hi, -cell.lo) if d == "higher" else (cell.lo, cell.hi)
 
     def better(self, column: str, a: Cell, b: Cell) -> bool:
-        """`a` is better than `b` on `column` beyond the 95% level: the interval of the paired bootstrap
-        difference of their badness lies below 0 (replicate k of both resamples the same real subjects);
-        without replicates on both, their intervals must be disjoint."""
+        """`a` is better than `b` on `column` beyond the 95% level: the 95% percentile interval of the paired
+        bootstrap differences of their badness (replicate k of both resamples the same real subjects) lies
+        below 0; without replicates on both, their intervals must be disjoint."""
         bad_a, bad_b = self.badness(column, a), self.badness(column, b)
         if bad_a is None or bad_b is None:
             return False
         ra, rb = self._badness_replicates(column, a), self._badness_replicates(column, b)
         if ra is not None and rb is not None and len(ra) == len(rb):
-            method = a.method if a.method == b.method else "percentile"
-            ci = interval(bad_a - bad_b, ra - rb, method)  # type: ignore[arg-type]
+            # the percentile interval of the paired differences (the standard paired bootstrap test), whatever
+            # the cells' own interval method: reflecting (basic) a skewed difference would undo the pairing
+            ci = percentile_ci(ra - rb)
             return ci is not None and ci[1] < 0.0
         ia, ib = self._badness_interval(column, a), self._badness_interval(column, b)
         return ia is not None and ib is not None and ia[1] < ib[0]
