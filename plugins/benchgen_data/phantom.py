@@ -208,8 +208,10 @@ def _rotation(angles: np.ndarray) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
-    """The voxels of subject `index` on the template grid at ``p.voxel_mm`` (float32, background 0)."""
+def generate_subject(p: PhantomParams, index: int, with_gm: bool = False) -> Any:
+    """The voxels of subject `index` on the template grid at ``p.voxel_mm`` (float32, background 0); with
+    `with_gm`, also its true grey-matter map (the template's GM probability after atrophy, warped the same
+    way: the ground truth of tissue segmentation)."""
     import torch
     import torch.nn.functional as F
 
@@ -271,7 +273,8 @@ def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
     d_gm = site["d_gm"] + rng.normal(0.0, p.contrast)
     d_wm = site["d_wm"] + rng.normal(0.0, p.contrast)
     img = m.t1 + m.gm * (loss * (m.c_csf - m.c_gm) + d_gm) + m.wm * d_wm
-    stack = torch.from_numpy(np.stack([img.astype(np.float32), m.mask]))[None]
+    channels = [img.astype(np.float32), m.mask] + ([(m.gm * (1.0 - loss)).astype(np.float32)] if with_gm else [])
+    stack = torch.from_numpy(np.stack(channels))[None]
     warped = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0].numpy()
     brain = warped[1] > 0.5
     gain = float(rng.uniform(0.85, 1.15))
@@ -281,7 +284,31 @@ def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
     n2 = rng.standard_normal(m.shape, dtype=np.float32)
     out = np.sqrt((signal + sigma * n1) ** 2 + (sigma * n2) ** 2)  # Rician magnitude
     out[~brain] = 0.0
+    if with_gm:
+        return out.astype(np.float32), np.where(brain, warped[2], 0.0).astype(np.float32)
     return out.astype(np.float32)
+
+
+def chained_cohort(p: PhantomParams, shape: tuple[int, int, int], with_gm: bool = False) -> Any:
+    """The cohort of `p` through the suites' chain (crop-pad to the MNI box, resize to `shape`, scale-01),
+    in memory; with `with_gm` also the true GM maps (``N×D×H×W``) through the same geometric steps."""
+    from benchgen.interfaces import PrepContext
+    from benchgen.volumes import Cohort
+    from benchgen_data.steps import CropPad, Resize, ScaleUnit
+
+    src = PhantomSource(p)
+    ctx = PrepContext(target_shape=shape)
+    affine = _maps(float(p.voxel_mm)).affine
+    vols, gms = [], []
+    for (sid, sp, i), item in zip(src._subjects(), src.items()):
+        arr, gm = generate_subject(sp, i, with_gm=True)
+        v, g = Volume(arr, affine.copy(), sid, dict(item.metadata)), Volume(gm, affine.copy(), sid)
+        for step in (CropPad(), Resize()):
+            v, g = step(v, ctx), step(g, ctx)
+        vols.append(ScaleUnit()(v, ctx))
+        gms.append(g.array)
+    cohort = Cohort.from_volumes(vols)
+    return (cohort, np.stack(gms)) if with_gm else cohort
 
 
 # ------------------------------------------------------------------------------------------ plugin
