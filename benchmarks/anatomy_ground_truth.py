@@ -55,8 +55,9 @@ def main() -> None:
                                       arr[n][inside].astype(np.float64))
             corr.append(np.corrcoef(post[:, 1], gm_true[n].reshape(-1)[inside])[0, 1])
         rel = (est - true_gm) / true_gm
-        print(f"{fit:12s} {fractions:14s} segmentation of {len(cohort)} volumes: {dt:.2f} s; GM volume vs truth: bias {rel.mean():+.3f}, "
-              f"sd {rel.std():.3f}, r(subjects) {np.corrcoef(est, true_gm)[0, 1]:.3f}; voxelwise r {np.mean(corr):.3f}")
+        print(f"{fit:12s} {fractions:14s} segmentation of {len(cohort)} volumes: {dt:.2f} s; GM volume vs truth: "
+              f"bias {rel.mean():+.3f}, sd {rel.std():.3f}, r(subjects) {np.corrcoef(est, true_gm)[0, 1]:.3f}; "
+              f"voxelwise r {np.mean(corr):.3f}")
     metric = anatomy.Anatomy(anatomy.Anatomy.Params(bootstrap=0))
     v, m = metric.volumes(cohort, cohort)[:2]
     frac = v.reshape(len(cohort), -1) / m[:, None]

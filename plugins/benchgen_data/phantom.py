@@ -43,7 +43,7 @@ from benchgen_data.templates import load_template, voxel_world_coords
 CONDITIONS = {"healthy": 0, "ftd-like": 1, "als-like": 2}  # the value seeds each subject's draws: never renumber
 ID_PREFIX = {"healthy": "sub-", "ftd-like": "sub-ftd", "als-like": "sub-als"}
 # MNI box of the precentral (primary motor) gyrus: the cortical band just anterior to the central sulcus
-PRECENTRAL_MM = {"y": (-30.0, 0.0), "z_min": 40.0, "abs_x": (20.0, 60.0)}
+PRECENTRAL_MM: dict[str, Any] = {"y": (-30.0, 0.0), "z_min": 40.0, "abs_x": (20.0, 60.0)}
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,10 @@ Every volume (real and synthetic) is segmented into CSF / GM / WM inside its bra
 intensities, fitted by EM once on the pooled real set (``fit = "pooled-real"``, default; held fixed in the
 bootstrap) or per volume (``"per-volume"``); components are ordered by mean (T1: CSF < GM < WM). Each
 voxel's tissue fractions unmix its intensity between the two neighbouring class means
-(``fractions = "partial-volume"``, default) or are the posteriors (``"posterior"``). Tissue volumes (ml) are summed in a few regions defined by
-rules on MNI coordinates (:data:`REGIONS`; the suite's chain leaves the volumes in MNI space), each voxel
-split between regions by 2×2×2 sub-voxel points through the cohort's affine. Two numbers:
+(``fractions = "partial-volume"``, default) or are the posteriors (``"posterior"``). Tissue volumes (ml)
+are summed in a few regions defined by rules on MNI coordinates (:data:`REGIONS`; the suite's chain leaves
+the volumes in MNI space), each voxel split between regions by 2×2×2 sub-voxel points through the cohort's
+affine. Two numbers:
 
 * ``anatomy.w1`` (lower is better): per tissue/region volume, the Wasserstein-1 distance between the real
   and synthetic distributions divided by the real set's standard deviation; their mean.
@@ -278,8 +279,8 @@ class Anatomy(Metric):
         used = x_real.std(axis=0, ddof=1) > 1e-12  # regions the grid does not reach are left out
         if not used.any():
             raise MetricError(f"{self.name}: no tissue volume varies across the real set (empty brain masks?)")
-        base = {"n_real": len(real), "n_synthetic": len(synthetic), "fit": p.fit, "fractions": p.fractions, "regions": REGION_RULES,
-                "unused": names[~used].tolist()}
+        base = {"n_real": len(real), "n_synthetic": len(synthetic), "fit": p.fit, "fractions": p.fractions,
+                "regions": REGION_RULES, "unused": names[~used].tolist()}
         return {"w1": self._w1(x_real[:, used], x_syn[:, used], names[used], m_real, m_syn, base, ctx),
                 "effect": self._effect(synthetic, real, x_real[:, used] / m_real[:, None],
                                        x_syn[:, used] / np.maximum(m_syn, 1e-9)[:, None], names[used], base, ctx)}
@@ -299,16 +300,17 @@ class Anatomy(Metric):
 
     def _effect(self, synthetic: Cohort, real: Cohort, f_real: np.ndarray, f_syn: np.ndarray, names: np.ndarray,
                 base: dict[str, Any], ctx: MetricContext) -> MetricResult:
-        groups = {}
+        found: dict[str, list[str | None]] = {}
         for role, c in (("real", real), ("synthetic", synthetic)):
             try:
-                groups[role] = _conditions(c)
+                found[role] = _conditions(c)
             except DataError as exc:
                 raise MetricError(f"{self.name}: the {role} set: {exc.message}", exc.hint) from None
-        reason = _skip_reason(groups)
+        reason = _skip_reason(found)
         if reason:
             return MetricResult(None, status="skipped", message=f"{self.name}.effect: {reason}",
                                 higher_is_better=False)
+        groups = {role: [str(c) for c in g] for role, g in found.items()}  # every scan has one now
         g_real, g_syn = np.array(groups["real"]), np.array(groups["synthetic"])
         diseases = sorted(set(groups["real"]) - {"healthy"})
         d_real, d_syn = effect_table(f_real, g_real, f_syn, g_syn, diseases)
@@ -345,13 +347,15 @@ def _skip_reason(groups: dict[str, list[str | None]]) -> str | None:
         if any(c is None for c in g):
             missing = sum(c is None for c in g)
             return f"{missing} scan(s) of the {role} set have no condition"
-    if set(groups["real"]) == {"healthy"} or "healthy" not in groups["real"]:
-        return f"the real set needs healthy scans and at least one disease, it has {sorted(set(groups['real']))}"
-    for cond in sorted(set(groups["real"]) | set(groups["synthetic"])):
+    real = {str(c) for c in groups["real"]}
+    if real == {"healthy"} or "healthy" not in real:
+        return f"the real set needs healthy scans and at least one disease, it has {sorted(real)}"
+    for cond in sorted(real | {str(c) for c in groups["synthetic"]}):
         for role, g in groups.items():
             n = g.count(cond)
             if n < MIN_GROUP:
-                return f"the {role} set has {n} '{cond}' scan(s); every condition needs at least {MIN_GROUP} in both sets"
+                return (f"the {role} set has {n} '{cond}' scan(s); every condition needs at least {MIN_GROUP} "
+                        "in both sets")
     return None
 
 
