@@ -84,7 +84,8 @@ def test_als_like_thins_the_precentral_cortex_only():
         return np.array([[(g * band).sum() / g.sum(), (g * front).sum() / g.sum()] for g in gms])
 
     healthy, als = shares("healthy"), shares("als-like")
-    assert als[:, 0].mean() < 0.85 * healthy[:, 0].mean()  # precentral GM share down by more than 15 %
+    # measured: precentral share × 0.82, frontal share × 1.000 (6 subjects each, seed 0, 6 mm)
+    assert als[:, 0].mean() < 0.85 * healthy[:, 0].mean()
     assert abs(als[:, 1].mean() / healthy[:, 1].mean() - 1.0) < 0.05
 
 
