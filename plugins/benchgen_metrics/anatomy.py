@@ -77,7 +77,7 @@ def region_index(xyz: np.ndarray) -> np.ndarray:
     return out
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=2)
 def _region_weights(shape: tuple[int, int, int], affine_bytes: bytes) -> np.ndarray:
     """``R × N`` float32: the share of each voxel (flattened) in each region, from 2×2×2 sub-voxel points."""
     affine = np.frombuffer(affine_bytes, dtype=np.float64).reshape(4, 4)
@@ -86,7 +86,7 @@ def _region_weights(shape: tuple[int, int, int], affine_bytes: bytes) -> np.ndar
     offsets = [np.array(o) for o in np.ndindex(2, 2, 2)]
     for o in offsets:
         xyz = (idx + (o - 0.5) * 0.5) @ affine[:3, :3].T + affine[:3, 3]
-        np.add.at(weights, (region_index(xyz), np.arange(idx.shape[0])), 1.0 / len(offsets))
+        weights[region_index(xyz), np.arange(idx.shape[0])] += 1.0 / len(offsets)  # one entry per voxel
     return weights
 
 
