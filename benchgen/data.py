@@ -47,9 +47,12 @@ def list_dataset(suite: Suite) -> DatasetListing:
     items = source.items()
     if not items:
         raise DataError(f"dataset source '{suite.source.plugin}' found no scans", "check [dataset.params]")
-    fp = fingerprint({"source": suite.source.config(), "items": [i.key for i in items],
-                      "steps": [s.config() for s in suite.steps], "shape": suite.shape,
-                      "first_volume": suite.first_volume, "split": suite.split, "split_seed": suite.split_seed})
+    fields = {"source": suite.source.config(), "items": [i.key for i in items],
+              "steps": [s.config() for s in suite.steps], "shape": suite.shape,
+              "first_volume": suite.first_volume, "split": suite.split, "split_seed": suite.split_seed}
+    if suite.split_stratify:  # only when set: fingerprints of suites without it stay as they were
+        fields["split_stratify"] = suite.split_stratify
+    fp = fingerprint(fields)
     return DatasetListing(source, items, fp)
 
 
@@ -94,7 +97,8 @@ def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool 
         write_cohort_cache(cohort, fails, stem)
     else:
         cohort, fails = cached
-    return Data(split_cohort(cohort, suite.split, suite.split_seed), listing.fingerprint, fails)
+    return Data(split_cohort(cohort, suite.split, suite.split_seed, suite.split_stratify), listing.fingerprint,
+                fails)
 
 
 # ------------------------------------------------------------------------------------ cohort cache

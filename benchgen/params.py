@@ -123,15 +123,27 @@ def parse_params(params_cls: type, table: dict[str, Any] | None, where: str) -> 
     return obj
 
 
+OMIT_AT_DEFAULT = "benchgen_omit_at_default"
+
+
+def added_later(default: Any) -> Any:
+    """A Params field added after records were made with the plugin: left out of :func:`params_to_dict`
+    while it has its `default`, so every config (and fingerprint, cache key) written before it stays the same."""
+    return dataclasses.field(default=default, metadata={OMIT_AT_DEFAULT: True})
+
+
 def params_to_dict(params: Any) -> dict[str, Any]:
-    """JSON-ready dict of a Params dataclass (tuples become lists)."""
+    """JSON-ready dict of a Params dataclass (tuples become lists; `added_later` fields at their default
+    left out)."""
     def plain(v: Any) -> Any:
         if isinstance(v, (list, tuple)):
             return [plain(x) for x in v]
         if isinstance(v, dict):
             return {k: plain(x) for k, x in v.items()}
         return v
-    return {k: plain(v) for k, v in dataclasses.asdict(params).items()}
+    omit = {f.name for f in dataclasses.fields(params)
+            if f.metadata.get(OMIT_AT_DEFAULT) and getattr(params, f.name) == f.default}
+    return {k: plain(v) for k, v in dataclasses.asdict(params).items() if k not in omit}
 
 
 def describe(params_cls: type) -> list[tuple[str, str, Any]]:

@@ -17,27 +17,67 @@ class Splits:
     test: Cohort
 
 
-def assign_subjects(subject_ids: list[str], fractions: dict[str, float], seed: int) -> dict[str, list[int]]:
+def assign_subjects(subject_ids: list[str], fractions: dict[str, float], seed: int,
+                    strata: list[str] | None = None) -> dict[str, list[int]]:
     """Indices of the volumes in each split. Subjects are shuffled by `seed`; counts follow `fractions`
-    (largest remainder), and every split with a positive fraction gets at least one subject."""
+    (largest remainder), and every split with a positive fraction gets at least one subject.
+
+    `strata` (one label per volume, e.g. its condition) splits each stratum by `fractions` on its own, so
+    every split keeps the cohort's proportions; a subject's stratum is that of its first volume."""
     subjects = sorted(set(subject_ids))
     names = [n for n in ("train", "val", "test") if fractions.get(n, 0) > 0]
     if len(subjects) < len(names):
         raise DataError(f"{len(subjects)} subjects cannot fill {len(names)} splits ({', '.join(names)})")
-    order = np.random.default_rng(seed).permutation(len(subjects))
-    raw = np.array([fractions[n] * len(subjects) for n in names])
-    counts = np.maximum(np.floor(raw).astype(int), 1)
-    while counts.sum() < len(subjects):  # hand out the remainder to the largest fractional parts
-        counts[int(np.argmax(raw - counts))] += 1
-    while counts.sum() > len(subjects):
-        counts[int(np.argmax(counts))] -= 1
-    bounds = np.concatenate([[0], np.cumsum(counts)])
-    split_of = {subjects[order[j]]: name for i, name in enumerate(names) for j in range(bounds[i], bounds[i + 1])}
+    raw_fractions = np.array([fractions[n] for n in names])
+    if strata is None:
+        order = np.random.default_rng(seed).permutation(len(subjects))
+        groups = [[subjects[j] for j in order]]
+    else:
+        first: dict[str, str] = {}
+        for sid, label in zip(subject_ids, strata):
+            first.setdefault(sid, label)
+        rng = np.random.default_rng(seed)
+        groups = []
+        for label in sorted(set(first.values())):
+            members = [s for s in subjects if first[s] == label]
+            groups.append([members[j] for j in rng.permutation(len(members))])
+    split_of: dict[str, str] = {}
+    for members in groups:
+        counts = _split_counts(len(members), raw_fractions, at_least_one=strata is None)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        split_of.update({members[j]: name for i, name in enumerate(names) for j in range(bounds[i], bounds[i + 1])})
     out: dict[str, list[int]] = {n: [] for n in names}
     for idx, sid in enumerate(subject_ids):
         out[split_of[sid]].append(idx)
+    empty = [n for n in names if not out[n]]
+    if empty:
+        raise DataError(f"stratified split: the {empty[0]} split got no subject ({len(subjects)} subjects in "
+                        f"{len(groups)} strata)", "add subjects, or drop split.stratify")
     check_disjoint({n: [subject_ids[i] for i in idx] for n, idx in out.items()})
     return out
+
+
+def _split_counts(n: int, fractions: np.ndarray, at_least_one: bool) -> np.ndarray:
+    """`n` subjects shared out by `fractions` (largest remainder); with `at_least_one`, none gets 0."""
+    raw = fractions * n
+    counts = np.floor(raw).astype(int)
+    if at_least_one:
+        counts = np.maximum(counts, 1)
+    while counts.sum() < n:  # hand out the remainder to the largest fractional parts
+        counts[int(np.argmax(raw - counts))] += 1
+    while counts.sum() > n:
+        counts[int(np.argmax(counts))] -= 1
+    return counts
+
+
+def subject_strata(cohort: Cohort, key: str) -> list[str]:
+    """One stratum label per volume: its condition (``key = "condition"``, read and checked by
+    :mod:`benchgen.conditions`) or its metadata value under `key`; a missing value is the stratum "n/a"."""
+    if key == "condition":
+        from benchgen.conditions import conditions_of
+
+        return [c or "n/a" for c in conditions_of(cohort.subject_ids, cohort.metadata)]
+    return ["n/a" if m.get(key) is None else str(m[key]) for m in cohort.metadata]
 
 
 def check_disjoint(split_subjects: dict[str, list[str]]) -> None:
@@ -50,7 +90,9 @@ def check_disjoint(split_subjects: dict[str, list[str]]) -> None:
             seen[s] = name
 
 
-def split_cohort(cohort: Cohort, fractions: dict[str, float], seed: int) -> Splits:
-    idx = assign_subjects(cohort.subject_ids, fractions, seed)
+def split_cohort(cohort: Cohort, fractions: dict[str, float], seed: int, stratify: str = "") -> Splits:
+    """Split by subject; `stratify` names a metadata key (e.g. "condition") whose proportions each split keeps."""
+    strata = subject_strata(cohort, stratify) if stratify else None
+    idx = assign_subjects(cohort.subject_ids, fractions, seed, strata)
     return Splits(cohort.subset(idx["train"]), cohort.subset(idx["val"]) if idx.get("val") else None,
                   cohort.subset(idx["test"]))

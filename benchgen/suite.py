@@ -32,7 +32,8 @@ SCHEMA: dict[str, Any] = {
     "suite": {"name": (str, True), "version": (str, True), "description": (str, False),
               "primary_metric": (str, False)},
     "dataset": {"source": (str, True), "params": (dict, False), "shape": (list, True),
-                "split": {"train": (float, True), "val": (float, False), "test": (float, True)},
+                "split": {"train": (float, True), "val": (float, False), "test": (float, True),
+                          "stratify": (str, False)},
                 "split_seed": (int, False), "first_volume": (bool, False), "jobs": (int, False)},
     "preprocessing": {"steps": (list, False)},
     "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False)}},
@@ -88,6 +89,7 @@ class Suite:
     metrics: dict[str, PluginSpec[Metric]]
     document: dict[str, Any] = field(repr=False, default_factory=dict)  # the merged TOML
     protocol: str = ""  # a benchgen.protocols preset that supplied the metrics; "" = the suite's own
+    split_stratify: str = ""  # dataset.split.stratify: a metadata key each split keeps the proportions of
 
     def generator_labels(self, labels: Sequence[str] | None = None) -> list[str]:
         """`labels` (all generators when empty), each checked to be one of this suite's."""
@@ -294,7 +296,8 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     shape = ds["shape"]
     if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 2 for s in shape):
         raise ConfigError(f"dataset.shape: expected three integers ≥ 2 like [84, 128, 84], got {shape!r}")
-    split = {k: float(v) for k, v in ds["split"].items()}
+    split = {k: float(v) for k, v in ds["split"].items() if k != "stratify"}
+    stratify = ds["split"].get("stratify", "")
     if any(v < 0 or v >= 1 for v in split.values()):
         raise ConfigError(f"dataset.split: fractions must be in [0, 1), got {split}")
     if abs(sum(split.values()) - 1.0) > 1e-6:
@@ -372,4 +375,5 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         split_seed=ds.get("split_seed", 0), first_volume=ds.get("first_volume", False),
         jobs=ds.get("jobs", 1), steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
         generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
-        bootstrap=bootstrap, device=device, metrics=metrics, document=doc, protocol=protocol)
+        bootstrap=bootstrap, device=device, metrics=metrics, document=doc, protocol=protocol,
+        split_stratify=stratify)

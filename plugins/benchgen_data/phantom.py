@@ -9,10 +9,16 @@ keeps its first subjects. Per subject, drawn from ``SeedSequence([seed, conditio
   smooth deformation (coarse Gaussian field, trilinear), ventricle enlargement (a fold-free radial
   magnification around the ventricles) and cortical thinning (outer grey matter turned into CSF),
   both growing with age; ``condition = "ftd-like"`` adds frontal/temporal grey-matter loss (asymmetric)
-  and more ventricle enlargement;
+  and more ventricle enlargement; ``condition = "als-like"`` a mild, asymmetric thinning of the precentral
+  (motor) cortex — both scaled by a per-subject severity draw (in the metadata);
 * image: per-subject and per-site contrast changes of GM/WM, a smooth multiplicative bias field,
   a scanner gain, Rician noise; background exactly 0 outside the (deformed) brain mask, as in
   skull-stripped data.
+
+``conditions = { healthy = 270, ftd-like = 30, als-like = 30 }`` makes one mixed cohort: the
+concatenation of the single-condition cohorts of those sizes (subject ``i`` of condition ``c`` is subject
+``i`` of ``condition = c``, bit for bit, with the same item key and id: ``sub-0001``, ``sub-ftd0001``,
+``sub-als0001``).
 
 The output grid is the template's grid at ``voxel_mm`` (MNI space, RAS), so volumes behave like
 scans after registration and skull stripping. Warps use torch's ``grid_sample`` (one trilinear pass).
@@ -20,6 +26,7 @@ scans after registration and skull stripping. Warps use torch's ``grid_sample`` 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,18 +36,21 @@ import numpy as np
 from benchgen.errors import DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import DataItem, DatasetSource
-from benchgen.params import params_to_dict
+from benchgen.params import added_later, params_to_dict
 from benchgen.volumes import Volume
 from benchgen_data.templates import load_template, voxel_world_coords
 
-CONDITIONS = {"healthy": 0, "ftd-like": 1}
+CONDITIONS = {"healthy": 0, "ftd-like": 1, "als-like": 2}  # the value seeds each subject's draws: never renumber
+ID_PREFIX = {"healthy": "sub-", "ftd-like": "sub-ftd", "als-like": "sub-als"}
+# MNI box of the precentral (primary motor) gyrus: the cortical band just anterior to the central sulcus
+PRECENTRAL_MM: dict[str, Any] = {"y": (-30.0, 0.0), "z_min": 40.0, "abs_x": (20.0, 60.0)}
 
 
 @dataclass(frozen=True)
 class PhantomParams:
     n_subjects: int = 300
     voxel_mm: float = 2.0          # generation resolution (isotropic); the template grid at this size
-    condition: Literal["healthy", "ftd-like"] = "healthy"
+    condition: Literal["healthy", "ftd-like", "als-like"] = "healthy"
     seed: int = 0
     age_min: float = 20.0
     age_max: float = 90.0
@@ -53,10 +63,23 @@ class PhantomParams:
     bias: float = 0.1              # sd of the log bias-field coefficients
     noise: float = 0.02            # Rician noise sd relative to white-matter intensity
     contrast: float = 0.03         # sd of per-subject/per-site GM and WM intensity changes
+    # condition -> number of subjects: a mixed cohort (replaces `condition` and `n_subjects`)
+    conditions: dict[str, int] | None = added_later(None)
 
     def __post_init__(self) -> None:
         if self.n_subjects < 1:
             raise ValueError(f"n_subjects must be ≥ 1, got {self.n_subjects}")
+        if self.conditions is not None:
+            unknown = [c for c in self.conditions if c not in CONDITIONS]
+            if unknown:
+                raise ValueError(f"conditions: unknown condition '{unknown[0]}'; allowed: {', '.join(CONDITIONS)}")
+            bad = {c: n for c, n in self.conditions.items() if isinstance(n, bool) or not isinstance(n, int) or n < 0}
+            if bad:
+                raise ValueError(f"conditions: counts must be integers ≥ 0, got {bad}")
+            if sum(self.conditions.values()) < 1:
+                raise ValueError(f"conditions: the cohort needs at least one subject, got {self.conditions}")
+            if self.n_subjects != 300 or self.condition != "healthy":
+                raise ValueError("conditions sets the cohort's conditions and counts: drop n_subjects and condition")
         if not 0.5 <= self.voxel_mm <= 8.0:
             raise ValueError(f"voxel_mm must be within [0.5, 8] mm, got {self.voxel_mm}")
         if not 0 <= self.age_min < self.age_max <= 120:
@@ -81,6 +104,7 @@ class _Maps:
     depth_mm: np.ndarray  # distance to the brain surface
     frontal: np.ndarray  # (2, ...) left/right frontal weights
     temporal: np.ndarray  # (2, ...) left/right temporal weights
+    precentral: np.ndarray  # (2, ...) left/right precentral (motor cortex) weights
     c_gm: float
     c_wm: float
     c_csf: float
@@ -116,15 +140,28 @@ def _maps(voxel_mm: float) -> _Maps:
     temporal = [np.exp(-0.5 * (((x - sx * 48.0) / 12.0) ** 2 + ((y + 15.0) / 28.0) ** 2 + ((z + 20.0) / 12.0) ** 2))
                 for sx in (-1.0, 1.0)]
     left, right = (x < 0).astype(np.float32), (x >= 0).astype(np.float32)
+    motor = precentral_weight(xyz)
     return _Maps(
         t1=tpl.t1.astype(np.float32), gm=tpl.gm.astype(np.float32), wm=tpl.wm.astype(np.float32),
         mask=mask.astype(np.float32), depth_mm=depth,
         frontal=np.stack([front * left, front * right]).astype(np.float32),
         temporal=np.stack(temporal).astype(np.float32),
+        precentral=np.stack([motor * left, motor * right]).astype(np.float32),
         c_gm=float(c_gm), c_wm=float(c_wm), c_csf=float(c_csf),
         centre_brain=centre_brain.astype(np.float64), centre_vent=np.asarray(centre_vent, dtype=np.float64),
         affine=tpl.affine, inv_affine=np.linalg.inv(tpl.affine), shape=tuple(mask.shape),
         voxel_mm=tpl.voxel_mm)
+
+
+def precentral_weight(xyz: np.ndarray, edge_mm: float = 3.0) -> np.ndarray:
+    """Soft (sigmoid-edged, `edge_mm`) indicator of :data:`PRECENTRAL_MM` at world points ``(..., 3)``."""
+    def inside(v: np.ndarray, lo: float, hi: float = np.inf) -> np.ndarray:
+        up = 1.0 / (1.0 + np.exp(-(v - lo) / edge_mm))
+        return up if hi == np.inf else up / (1.0 + np.exp((v - hi) / edge_mm))
+
+    x, y, z = xyz[..., 0], xyz[..., 1], xyz[..., 2]
+    b = PRECENTRAL_MM
+    return inside(y, *b["y"]) * inside(z, b["z_min"]) * inside(np.abs(x), *b["abs_x"])
 
 
 # --------------------------------------------------------------------------------- subject draws
@@ -133,12 +170,28 @@ def _rng(p: PhantomParams, index: int, stream: int = 0) -> np.random.Generator:
 
 
 def subject_metadata(p: PhantomParams, index: int) -> dict[str, Any]:
-    """Age, sex, site and condition of subject `index` (cheap: no voxels)."""
+    """Age, sex, site and condition of subject `index` (cheap: no voxels), and the severity of a disease."""
     rng = _rng(p, index, 0)
     age = float(rng.uniform(p.age_min, p.age_max))
     sex = "M" if rng.random() < 0.5 else "F"
     site = int(rng.integers(p.n_sites))
-    return {"age": round(age, 1), "sex": sex, "site": f"site-{site}", "condition": p.condition}
+    meta: dict[str, Any] = {"age": round(age, 1), "sex": sex, "site": f"site-{site}", "condition": p.condition}
+    if p.condition != "healthy":
+        meta["severity"] = round(_severity(p, _rng(p, index, 1)), 3)
+    return meta
+
+
+def _severity(p: PhantomParams, rng: np.random.Generator) -> float:
+    """A disease's severity in [0.4, 1.0] × atrophy: the first draw of the subject's anatomy stream."""
+    return float(rng.uniform(0.4, 1.0)) * p.atrophy
+
+
+def single_condition(p: PhantomParams) -> list[PhantomParams]:
+    """The single-condition cohorts a (possibly mixed) cohort is made of, in :data:`CONDITIONS` order."""
+    if p.conditions is None:
+        return [p]
+    return [dataclasses.replace(p, conditions=None, condition=c, n_subjects=p.conditions[c])  # type: ignore[arg-type]
+            for c in CONDITIONS if p.conditions.get(c, 0) > 0]
 
 
 def _site_effects(p: PhantomParams, site: int) -> dict[str, float]:
@@ -155,8 +208,10 @@ def _rotation(angles: np.ndarray) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
-    """The voxels of subject `index` on the template grid at ``p.voxel_mm`` (float32, background 0)."""
+def generate_subject(p: PhantomParams, index: int, with_gm: bool = False) -> Any:
+    """The voxels of subject `index` on the template grid at ``p.voxel_mm`` (float32, background 0); with
+    `with_gm`, also its true grey-matter map (the template's GM probability after atrophy, warped the same
+    way: the ground truth of tissue segmentation)."""
     import torch
     import torch.nn.functional as F
 
@@ -165,8 +220,8 @@ def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
     rng = _rng(p, index, 1)
     site = _site_effects(p, int(meta["site"].split("-")[1]))
     age_eff = float(np.clip((meta["age"] - 20.0) / 70.0, 0.0, 1.2)) * p.atrophy
-    ftd = p.condition == "ftd-like"
-    severity = float(rng.uniform(0.4, 1.0)) * p.atrophy if ftd else 0.0
+    ftd, als = p.condition == "ftd-like", p.condition == "als-like"
+    severity = _severity(p, rng) if ftd or als else 0.0
     lat = float(rng.uniform(-0.5, 0.5))
 
     # -- coarse sampling map: output world x -> template world p, computed every ~4 mm, then upsampled.
@@ -211,11 +266,15 @@ def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
         wl, wr = 1.0 + lat, 1.0 - lat
         region = wl * (m.frontal[0] + m.temporal[0]) + wr * (m.frontal[1] + m.temporal[1])
         loss = loss + 0.55 * severity * region
+    if als:  # mild, one side more than the other (onset is often unilateral)
+        wl, wr = 1.0 + 1.2 * lat, 1.0 - 1.2 * lat
+        loss = loss + 0.35 * severity * (wl * m.precentral[0] + wr * m.precentral[1])
     loss = np.clip(loss, 0.0, 0.9)
     d_gm = site["d_gm"] + rng.normal(0.0, p.contrast)
     d_wm = site["d_wm"] + rng.normal(0.0, p.contrast)
     img = m.t1 + m.gm * (loss * (m.c_csf - m.c_gm) + d_gm) + m.wm * d_wm
-    stack = torch.from_numpy(np.stack([img.astype(np.float32), m.mask]))[None]
+    channels = [img.astype(np.float32), m.mask] + ([(m.gm * (1.0 - loss)).astype(np.float32)] if with_gm else [])
+    stack = torch.from_numpy(np.stack(channels))[None]
     warped = F.grid_sample(stack, grid, mode="bilinear", padding_mode="zeros", align_corners=True)[0].numpy()
     brain = warped[1] > 0.5
     gain = float(rng.uniform(0.85, 1.15))
@@ -225,7 +284,31 @@ def generate_subject(p: PhantomParams, index: int) -> np.ndarray:
     n2 = rng.standard_normal(m.shape, dtype=np.float32)
     out = np.sqrt((signal + sigma * n1) ** 2 + (sigma * n2) ** 2)  # Rician magnitude
     out[~brain] = 0.0
+    if with_gm:
+        return out.astype(np.float32), np.where(brain, warped[2], 0.0).astype(np.float32)
     return out.astype(np.float32)
+
+
+def chained_cohort(p: PhantomParams, shape: tuple[int, int, int], with_gm: bool = False) -> Any:
+    """The cohort of `p` through the suites' chain (crop-pad to the MNI box, resize to `shape`, scale-01),
+    in memory; with `with_gm` also the true GM maps (``N×D×H×W``) through the same geometric steps."""
+    from benchgen.interfaces import PrepContext
+    from benchgen.volumes import Cohort
+    from benchgen_data.steps import CropPad, Resize, ScaleUnit
+
+    src = PhantomSource(p)
+    ctx = PrepContext(target_shape=shape)
+    affine = _maps(float(p.voxel_mm)).affine
+    vols, gms = [], []
+    for (sid, sp, i), item in zip(src._subjects(), src.items()):
+        arr, gm = generate_subject(sp, i, with_gm=True)
+        v, g = Volume(arr, affine.copy(), sid, dict(item.metadata)), Volume(gm, affine.copy(), sid)
+        for step in (CropPad(), Resize()):
+            v, g = step(v, ctx), step(g, ctx)
+        vols.append(ScaleUnit()(v, ctx))
+        gms.append(g.array)
+    cohort = Cohort.from_volumes(vols)
+    return (cohort, np.stack(gms)) if with_gm else cohort
 
 
 # ------------------------------------------------------------------------------------------ plugin
@@ -236,24 +319,29 @@ class PhantomSource(DatasetSource):
     Params = PhantomParams
     tiny_params = {"n_subjects": 4, "voxel_mm": 6.0}
 
-    def _ids(self) -> list[str]:
-        width = max(4, len(str(self.params.n_subjects)))
-        prefix = "sub-" if self.params.condition == "healthy" else "sub-ftd"
-        return [f"{prefix}{i + 1:0{width}d}" for i in range(self.params.n_subjects)]
+    def _subjects(self) -> list[tuple[str, PhantomParams, int]]:
+        """(id, single-condition params, index) of every subject: a mixed cohort lists each condition's."""
+        out = []
+        for p in single_condition(self.params):
+            width = max(4, len(str(p.n_subjects)))
+            out += [(f"{ID_PREFIX[p.condition]}{i + 1:0{width}d}", p, i) for i in range(p.n_subjects)]
+        return out
 
     def items(self) -> list[DataItem]:
-        p = self.params
-        gen = {k: v for k, v in params_to_dict(p).items() if k != "n_subjects"}
-        base = {"plugin": "phantom", "version": self.version, "params": gen}
-        return [DataItem(sid, fingerprint({**base, "index": i}), subject_metadata(p, i), path=None)
-                for i, sid in enumerate(self._ids())]
+        out = []
+        for sid, p, i in self._subjects():  # keys as the single-condition cohort's: a subject's content identity
+            gen = {k: v for k, v in params_to_dict(p).items() if k != "n_subjects"}
+            key = fingerprint({"plugin": "phantom", "version": self.version, "params": gen, "index": i})
+            out.append(DataItem(sid, key, subject_metadata(p, i), path=None))
+        return out
 
     def load(self, item: DataItem) -> Volume:
-        ids = self._ids()
-        try:
-            index = ids.index(item.subject_id)
-        except ValueError:
-            raise DataError(f"phantom: no subject '{item.subject_id}' in a cohort of {len(ids)}") from None
-        array = generate_subject(self.params, index)
-        return Volume(array, _maps(float(self.params.voxel_mm)).affine.copy(), item.subject_id,
-                      dict(item.metadata), source=f"phantom[{index}]")
+        subjects = self._subjects()
+        found = [(p, i) for sid, p, i in subjects if sid == item.subject_id]
+        if not found:
+            raise DataError(f"phantom: no subject '{item.subject_id}' in a cohort of {len(subjects)}")
+        p, index = found[0]
+        array = generate_subject(p, index)
+        where = f"phantom[{index}]" if self.params.conditions is None else f"phantom[{p.condition}:{index}]"
+        return Volume(array, _maps(float(p.voxel_mm)).affine.copy(), item.subject_id,
+                      dict(item.metadata), source=where)
