@@ -221,9 +221,12 @@ class Board:
                      "the statistic)")
         notes = {c: cell.interval_note for c in self.columns for _, _, cs in self.rows
                  if (cell := cs.get(c)) is not None and cell.interval_note}
-        if notes:
-            text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(f"{c} {n}"
-                                                                                   for c, n in notes.items())
+        if notes:  # columns with the same note (prdc.*) share it
+            by_note: dict[str, list[str]] = {}
+            for c, n in notes.items():
+                by_note.setdefault(n, []).append(c)
+            text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(
+                f"{', '.join(cs)} {n}" for n, cs in by_note.items())
         if self.below_protocol:
             text += (f" · {self.below_protocol}: fewer volumes than protocol {self.protocol} scores, so these "
                      "numbers are not comparable with the paper's")
