@@ -229,8 +229,7 @@ def main() -> None:
             continue
         if key not in truth:  # --truth-draws 0: only the rank columns
             if g == "same":
-                fo_, pw_ = (np.mean([_apart(r["ranks"][column]["same"], r["ranks"][column][other]) for r in reps])
-                            for other in ("same-2", "noisy"))
+                fo_, pw_ = _rank_rates(reps, column)
                 print(f"| {column} | {g} | — | {np.mean([m for m, _, _ in cells]):.4g} | | | | | | {fo_:.2f} | "
                       f"{pw_:.2f} |")
             continue
@@ -243,9 +242,7 @@ def main() -> None:
         ok = "yes" if GOAL[0] <= cov <= GOAL[1] else "truth at a bound" if bound and cov > GOAL[1] else "**no**"
         fo = pw = ""
         if g == "same":
-            sep = [(r["ranks"][column], r["ranks"][column]) for r in reps if column in r["ranks"]]
-            fo = f"{np.mean([_apart(rk['same'], rk['same-2']) for rk, _ in sep]):.2f}"
-            pw = f"{np.mean([_apart(rk['same'], rk['noisy']) for rk, _ in sep]):.2f}"
+            fo, pw = (f"{x:.2f}" for x in _rank_rates(reps, column))
         means = [m for m, _, _ in cells]
         print(f"| {column} | {g} | {t:.4g} | {np.mean(means):.4g} | {cov:.2f} ± {half:.2f} | {below:.2f} / {above:.2f} "
               f"| {np.mean([hi - lo for _, lo, hi in cells]):.3g} | {3.92 * np.std(means, ddof=1):.3g} | {ok} | {fo} "
@@ -258,6 +255,13 @@ def main() -> None:
     if args.png:
         plot(rows, args.png, args.reps)
         print(f"\nwrote {args.png}")
+
+
+def _rank_rates(reps: list[dict[str, Any]], column: str) -> tuple[float, float]:
+    """How often `same` and `same-2` got disjoint rank intervals (a false order), and `same` and `noisy` (power)."""
+    ranks = [r["ranks"][column] for r in reps if column in r["ranks"]]
+    return tuple(float(np.mean([_apart(rk["same"], rk[other]) for rk in ranks]))  # type: ignore[return-value]
+                 for other in ("same-2", "noisy"))
 
 
 def _apart(a: tuple[int, int], b: tuple[int, int]) -> bool:
