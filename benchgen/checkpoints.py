@@ -35,8 +35,14 @@ if typing.TYPE_CHECKING:
 GENERATOR_FILE = "generator.json"
 
 
-def checkpoint_key(spec: PluginSpec, data_fp: str) -> str:
-    return f"{spec.plugin}-{fingerprint({'generator': spec.config(), 'data': data_fp, 'seed': spec.seed})}"
+def checkpoint_key(spec: PluginSpec, data_fp: str, part: str = "") -> str:
+    """The checkpoint folder's name: the generator's config without its sampling-only params, the data and
+    the fit seed (and `part`, e.g. the condition of a per-condition fit)."""
+    skip = set(registry.load_class("generators", spec.plugin).sampling_params)  # type: ignore[attr-defined]
+    config = spec.config()
+    config = {**config, "params": {k: v for k, v in config["params"].items() if k not in skip}}
+    extra = {"part": part} if part else {}
+    return f"{spec.plugin}-{fingerprint({'generator': config, 'data': data_fp, 'seed': spec.seed, **extra})}"
 
 
 def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progress: ProgressFn = no_progress,

@@ -130,9 +130,14 @@ class Generator(Plugin, abc.ABC):
     ``load``; a generator that has a device setting of its own lets an explicit value there win."""
 
     device: str | None = None
+    # Params that change only how samples are drawn (sampler, steps, guidance), not the fitted state: they
+    # are left out of the checkpoint key, so suite rows that differ only in them share one fit.
+    sampling_params: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
-    def fit(self, train: Cohort, ctx: FitContext) -> None: ...
+    def fit(self, train: Cohort, ctx: FitContext) -> None:
+        """Fit on `train`; its ``metadata`` holds each scan's condition, age, sex, ... (a conditional
+        generator learns from them)."""
 
     @abc.abstractmethod
     def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
@@ -149,6 +154,22 @@ class Generator(Plugin, abc.ABC):
     def sampler_info(self) -> dict[str, Any]:
         """How samples are drawn (sampler, steps), recorded with every score."""
         return {}
+
+    def conditions(self) -> tuple[str, ...]:
+        """The metadata keys this generator's samples can be conditioned on (``condition``, ``age``,
+        ``sex``, ...), decided by its params before it is fitted; ``()`` for an unconditional generator."""
+        return ()
+
+    def sample_conditional(self, table: list[dict[str, Any]], seed: int,
+                           progress: ProgressFn = no_progress) -> torch.Tensor:
+        """One volume per row of `table` (a metadata dict holding at least the keys of :meth:`conditions`),
+        ``len(table)×1×D×H×W`` float32 in [0, 1]; the same table and seed give the same volumes. A value it
+        cannot produce (a class it was not trained on) is a ``ConfigError`` naming the value and the allowed
+        ones. Only called when :meth:`conditions` is not empty."""
+        from benchgen.errors import ConfigError
+
+        raise ConfigError(f"generator '{self.name}' cannot condition its samples",
+                          "it declares no conditions(); set per_condition = true on its table to fit it per condition")
 
 
 # ------------------------------------------------------------------------------------------ metrics
