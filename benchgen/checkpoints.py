@@ -38,7 +38,7 @@ GENERATOR_FILE = "generator.json"
 def checkpoint_key(spec: PluginSpec, data_fp: str, part: str = "") -> str:
     """The checkpoint folder's name: the generator's config without its sampling-only params, the data and
     the fit seed (and `part`, e.g. the condition of a per-condition fit)."""
-    skip = set(registry.load_class("generators", spec.plugin).sampling_params)  # type: ignore[attr-defined]
+    skip = set(registry.load_class("generators", spec.plugin).sampling_params)
     config = spec.config()
     config = {**config, "params": {k: v for k, v in config["params"].items() if k not in skip}}
     extra = {"part": part} if part else {}
@@ -46,16 +46,19 @@ def checkpoint_key(spec: PluginSpec, data_fp: str, part: str = "") -> str:
 
 
 def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progress: ProgressFn = no_progress,
-                force: bool = False) -> tuple[Generator, Path]:
+                force: bool = False, condition: str = "") -> tuple[Generator, Path]:
     """A fitted generator: loaded from its checkpoint if one exists for this config and data, else fitted
-    (resuming from its work folder after an interruption) and saved atomically."""
+    (resuming from its work folder after an interruption) and saved atomically. With `condition`, it is
+    fitted on (and validated with) that condition's scans only: one part of a ``per_condition`` generator."""
     from filelock import FileLock
+
+    from benchgen.conditions import of_condition
 
     gen: Generator = spec.build()
     gen.device = device
     root = paths.cache_dir("checkpoints")
     root.mkdir(parents=True, exist_ok=True)
-    key = checkpoint_key(spec, data.fingerprint)
+    key = checkpoint_key(spec, data.fingerprint, condition)
     final = root / key
     # one process per key fits; under `accelerate launch` the ranks fit together and rank 0 writes
     lock = FileLock(str(root / f".{key}.lock")) if world_size() == 1 else None
@@ -67,15 +70,22 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
             return gen, final
         workdir = root / f"{key}.work"
         workdir.mkdir(parents=True, exist_ok=True)
+        train, val = data.splits.train, data.splits.val
+        if condition:
+            train = of_condition(train, condition)
+            val = of_condition(val, condition) if val is not None else None
+            if train is None:
+                raise ConfigError(f"generators.{spec.label}: per_condition, but the training split has no "
+                                  f"{condition} scan")
         ctx = FitContext(workdir=workdir, seed=spec.seed, device=device, profile=suite.profile,
-                         val=data.splits.val, progress=progress)
-        gen.fit(data.splits.train, ctx)
+                         val=val, progress=progress)
+        gen.fit(train, ctx)
         if is_main_process():
             tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
             try:
                 tmp.mkdir(parents=True)
                 gen.save(tmp)
-                write_generator_json(tmp, spec, data, suite)
+                write_generator_json(tmp, spec, data, suite, condition)
             except Exception as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 named = write_error(final, exc)  # a full disk names the checkpoint, not a bare [Errno 28]
@@ -95,10 +105,11 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
             lock.release()
 
 
-def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suite) -> None:
+def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suite, condition: str = "") -> None:
     meta = {**spec.config(), "label": spec.label, "seed": spec.seed, "data_fingerprint": data.fingerprint,
             "suite": suite.name, "profile": suite.profile, "shape": list(suite.shape),
-            "affine": np.asarray(data.splits.test.affine).tolist(), "created_at": now()}
+            "affine": np.asarray(data.splits.test.affine).tolist(), "created_at": now(),
+            **({"condition": condition} if condition else {})}
     write_text(folder / GENERATOR_FILE, json.dumps(meta, indent=2))
 
 

@@ -207,6 +207,9 @@ class Metric(Plugin, abc.ABC):
 
     higher_is_better: ClassVar[bool] = False
     needs_train: ClassVar[bool] = False
+    # Whether `stratify = "condition"` may score it per group (columns `label[group]`): False for a metric
+    # whose score itself compares the groups (anatomy's disease effects)
+    stratifiable: ClassVar[bool] = True
     # Sub-result key ("" for a single result) -> a short note of the interval's measured coverage where it
     # misses the 0.90-0.99 goal (benchmarks/ci_coverage.py); boards print it in their caption.
     interval_notes: ClassVar[dict[str, str]] = {}

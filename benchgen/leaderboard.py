@@ -96,6 +96,7 @@ class Board:
     ignored: int = 0  # older records (other configs) left out
     protocol: str = ""  # the metric protocol of every record on the board ("" = the suite's own metrics)
     below_protocol: str = ""  # "n below protocol (48 < 1000)" when the protocol's sample counts are not met
+    conditions: dict[str, int] = field(default_factory=dict)  # the condition table's counts (synthetic set)
     _rank_memo: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False, compare=False)
 
     def direction(self, column: str) -> str | None:
@@ -227,11 +228,30 @@ class Board:
                 by_note.setdefault(n, []).append(c)
             text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(
                 f"{', '.join(cs)} {n}" for n, cs in by_note.items())
+        text += self.conditions_caption()
         if self.below_protocol:
             text += (f" · {self.below_protocol}: fewer volumes than protocol {self.protocol} scores, so these "
                      "numbers are not comparable with the paper's")
         if self.ignored:
             text += f" · {self.ignored} older records of other configs not shown (--all-configs shows them)"
+        return text
+
+    def conditions_caption(self) -> str:
+        """How the rows met the condition table, and what pooled and per-group columns mean ('' for a
+        single-condition board)."""
+        if len(self.conditions) < 2:
+            return ""
+        text = " · synthetic sets drawn to the condition table (" + ", ".join(
+            f"{c} {n}" for c, n in self.conditions.items()) + ")"
+        modes: dict[str, list[str]] = {}
+        for gen, info, _ in self.rows:
+            modes.setdefault(info.get("conditioning") or "unconditional", []).append(gen)
+        if "unconditional" in modes:
+            text += (f"; unconditional, the table's labels assigned to its samples: {', '.join(modes['unconditional'])}")
+        if "per-condition" in modes:
+            text += f"; fitted per condition: {', '.join(modes['per-condition'])}"
+        if any("[" in c for c in self.columns):
+            text += " · col[group]: that group's scans only; columns without [...] pool all conditions"
         return text
 
     def select(self, metrics: list[str] | None) -> Board:
@@ -242,7 +262,7 @@ class Board:
 
         cols: list[str] = []
         for m in metrics:
-            hit = [c for c in self.columns if c == m or c.startswith(m + ".")]
+            hit = [c for c in self.columns if c == m or c.startswith((m + ".", m + "["))]
             if not hit:
                 raise ConfigError(f"--metrics: no column '{m}' on the {self.suite} board",
                                   f"columns: {', '.join(self.columns)}")
@@ -334,14 +354,17 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
             grecs = [r for r in keep if r["generator"] == gen]
             cells = {c: _cell([r for r in grecs if r["metric"] == c]) for c in columns}
             info = {"plugin": grecs[0]["generator_plugin"], "config": grecs[0]["generator_config_hash"][:8],
-                    "seeds": sorted({r["seed"] for r in grecs}), "sampler": grecs[0].get("sampler") or {}}
+                    "seeds": sorted({r["seed"] for r in grecs}), "sampler": grecs[0].get("sampler") or {},
+                    "conditioning": (grecs[0].get("sampler") or {}).get("conditioning")}
             rows.append((gen, info, cells))
         reference = {c: _cell([r for r in keep if r["metric"] == c and r.get("reference") is not None], "reference")
                      for c in columns}
         reference = {c: cell for c, cell in reference.items() if cell.mean is not None}
         board = Board(suite, version, profile, n_real, n_syn, primary, columns, hib, rows, reference,
                       ignored=len(recs) - len(keep) + hidden, protocol=protocol,
-                      below_protocol=next((n for n in map(protocol_note, keep) if n), ""))
+                      below_protocol=next((n for n in map(protocol_note, keep) if n), ""),
+                      conditions=next((t["counts"] for r in keep if (t := (r.get("extra") or {}).get("condition_table"))),
+                                      {}))
         rows.sort(key=board.order_key)
         boards.append(board)
     return boards

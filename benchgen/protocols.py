@@ -175,12 +175,15 @@ def metric_tables(protocol: Protocol, given: dict[str, Any] | None, where: str) 
                               f"({', '.join(out)}); '{label}' is not one of them",
                               "drop the protocol to choose your own metrics")
         params = table.get("params") or {}
-        fixed = sorted(set(table) - {"params", "description"}) + sorted(k for k in params if k not in NEUTRAL_PARAMS)
+        fixed = (sorted(set(table) - {"params", "description", "stratify"})
+                 + sorted(k for k in params if k not in NEUTRAL_PARAMS))
         if fixed:
             raise ConfigError(f"{where}{label}: protocol '{protocol.name}' fixes {', '.join(fixed)}; only "
                               f"{' and '.join(NEUTRAL_PARAMS)} may be set on its metrics",
                               "drop the protocol to choose your own settings")
         out[label]["params"].update(params)
+        if "stratify" in table:  # per-condition columns besides the protocol's pooled number
+            out[label]["stratify"] = table["stratify"]
     return out
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 from rich.markup import escape
 
-from benchgen import paths, protocols
-from benchgen.checkpoints import fit_or_load
+from benchgen import conditional, paths, protocols
+from benchgen.conditions import ConditionTable, reference_table, suite_table
 from benchgen.data import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
 from benchgen.hashing import fingerprint
@@ -27,8 +27,7 @@ from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.progress import ProgressReporter
 from benchgen.provenance import environment, now, resolve_device
 from benchgen.safety import inside
-from benchgen.sampling import sample_cached
-from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, stored_details
+from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, score_stratified, stored_details
 from benchgen.store import Record, ResultStore
 from benchgen.suite import PluginSpec, Suite
 from benchgen.volumes import Cohort
@@ -75,11 +74,13 @@ class Plan:
 
 
 def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str) -> str:
-    # the protocol joins the key only when set: cells of suites without one keep their keys
+    # settings join the key only when set: cells of suites without them keep their keys
+    optional = {"protocol": suite.protocol, "conditions": suite.conditions, "per_condition": gen.per_condition,
+                "stratify": metric.stratify}
     return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
                         "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
                         "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp,
-                        **({"protocol": suite.protocol} if suite.protocol else {})}, 24)
+                        **{k: v for k, v in optional.items() if v}}, 24)
 
 
 def plan_cells(suite: Suite, labels: list[str], store: ResultStore, data_fp: str) -> list[Plan]:
@@ -107,7 +108,7 @@ def current_records(suite: Suite, store: ResultStore, all_configs: bool = False,
 
     def current(r: dict[str, Any]) -> bool:
         for mlabel in suite.metrics:
-            if r["metric"] == mlabel or r["metric"].startswith(mlabel + "."):
+            if r["metric"] == mlabel or r["metric"].startswith((mlabel + ".", mlabel + "[")):
                 key = keys.get((r["generator"], r["seed"], mlabel))
                 if key is not None and r["cell_key"] in (key, fingerprint([key, r["metric"]], 24)):
                     return True
@@ -145,22 +146,33 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
         summary.data_fingerprint = listing.fingerprint
         plans = plan_cells(suite, labels, store, listing.fingerprint)
         data: Data | None = None
+        table: ConditionTable | None = None
         if any(p.pending for p in plans):  # a fully cached re-run reads no voxels
             data = load_data(suite, progress, listing=listing)
             summary.data_failures = data.failures
             for where, reason in data.failures:
                 progress.log(f"[yellow]excluded[/] {escape(where)}: {escape(reason)}")
+            table = condition_table(suite, data)
+            conditional.check_before_fit(suite, [p.spec.label for p in plans if p.pending], data, table)
         for plan in plans:
             summary.cached += len(plan.keys) - len(plan.pending)
             if plan.pending:
-                assert data is not None
-                loop.run_generator(plan, data, progress)
+                assert data is not None and table is not None
+                loop.run_generator(plan, data, table, progress)
         progress.log(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors")
     store.close()
     summary.seconds = time.perf_counter() - start
     if log_file is not None:
         summary.outputs.append(log_file)
     return summary
+
+
+def condition_table(suite: Suite, data: Data) -> ConditionTable:
+    """The table every generator's samples are drawn to: the test split's own (resampled to n_samples), or
+    the suite's ``[evaluation.conditions]``."""
+    test = data.splits.test
+    reference = reference_table(test.subject_ids, test.metadata, suite.n_samples)
+    return suite_table(suite.conditions, reference, suite.n_samples) if suite.conditions else reference
 
 
 def progress_interval() -> float:
@@ -177,7 +189,7 @@ class _Loop:
         self.env = environment(device)
         self.run_id = uuid.uuid4().hex[:12]
 
-    def run_generator(self, plan: Plan, data: Data, progress: ProgressReporter) -> None:
+    def run_generator(self, plan: Plan, data: Data, table: ConditionTable, progress: ProgressReporter) -> None:
         suite, spec = self.suite, plan.spec
         base = dict(suite=suite.name, suite_version=suite.version, profile=suite.profile,
                     primary_metric=suite.primary_metric, generator=spec.label, generator_plugin=spec.plugin,
@@ -185,6 +197,7 @@ class _Loop:
                     generator_config={**spec.config(), "seed": spec.seed}, n_real=len(data.splits.test),
                     n_synthetic=suite.n_samples, data_fingerprint=data.fingerprint, run_id=self.run_id,
                     protocol=suite.protocol, **self.env)
+        base["extra"] = {**base["extra"], "condition_table": table.record()}  # what the samples were drawn to
         if suite.protocol:  # every record says whether the protocol's sample counts and shape were met
             check = protocols.get(suite.protocol).check(len(data.splits.test), suite.n_samples, suite.shape)
             base["extra"] = {**base["extra"], "protocol": check}
@@ -218,25 +231,26 @@ class _Loop:
 
         progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}): {len(plan.pending)} cells to compute")
         try:
-            gen, ckpt = fit_or_load(spec, data, suite, self.device, progress)
+            fitted = conditional.fit(spec, data, suite, self.device, table, progress)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a generator that cannot fit fails its own cells only
             fail_cells(plan.pending, exc, "fit")
             return
-        if is_main_process() and (ckpt / "loss.png").is_file():  # the training curve, beside the montages
-            curve = inside(paths.runs_dir(), suite.name, suite.profile, f"loss-{spec.label}.png")
-            curve.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(ckpt / "loss.png", curve)
-            self.summary.outputs.append(curve)
-        sampler = gen.sampler_info()
+        for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
+            if is_main_process() and (ckpt / "loss.png").is_file():
+                name = f"loss-{spec.label}{f'-{cond}' if cond else ''}.png"
+                curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
+                curve.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(ckpt / "loss.png", curve)
+                self.summary.outputs.append(curve)
+        sampler = fitted.sampler_info()
         test, train = data.splits.test, data.splits.train
         finished = 0
         for seed in sorted({seed for seed, _ in plan.pending}):
             todo = [m for s, m in plan.pending if s == seed]
             try:
-                synth = sample_cached(gen, ckpt, suite.n_samples, seed, suite.shape, spec.label, test.affine,
-                                      progress)
+                synth = fitted.draw(table, seed, suite.shape, test.affine, progress)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
@@ -250,6 +264,8 @@ class _Loop:
                 ctx = MetricContext(seed=seed, device=self.device, cache_dir=paths.cache_dir("features"),
                                     real_fingerprint=fingerprint([data.fingerprint, "test"]), progress=progress)
                 pairs = score_metric(metric, mlabel, synth, test, train, ctx)
+                if suite.metrics[mlabel].stratify:  # the per-group columns, mlabel[group]
+                    pairs += score_stratified(metric, mlabel, synth, test, train, ctx, suite.metrics[mlabel].stratify)
                 seconds = time.perf_counter() - t0
                 # sub-results first, the main cell last: its key marks the whole cell finished
                 main = [p for p in pairs if p[0] == mlabel]

@@ -37,15 +37,22 @@ def check_samples(samples: Any, n: int, shape: tuple[int, int, int], label: str)
 
 
 def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[int, int, int], label: str,
-                  affine: np.ndarray, progress: ProgressFn = no_progress) -> Cohort:
-    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there.
+                  affine: np.ndarray, progress: ProgressFn = no_progress,
+                  table: list[dict[str, Any]] | None = None) -> Cohort:
+    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there. With a
+    condition `table` (n rows) and a generator that declares conditions, the samples are drawn to it
+    (``sample_conditional``); either way the rows become the samples' metadata.
 
-    The key is the checkpoint (named by config, data and fit seed) and the generator's ``config()`` —
-    never ``sampler_info()``, which may describe the object's state (a scan pool adds `with_replacement`
-    after its first ``sample``), so a resumed run finds the samples a first run cached."""
+    The key is the checkpoint (named by config, data and fit seed), the generator's ``config()`` and the
+    conditions drawn to — never ``sampler_info()``, which may describe the object's state (a scan pool adds
+    `with_replacement` after its first ``sample``), so a resumed run finds the samples a first run cached."""
     from safetensors.torch import load_file, save_file
 
-    path = paths.cache_dir("samples") / f"{ckpt.name}-{fingerprint(gen.config())}-seed{seed}-n{n}.safetensors"
+    keys = gen.conditions() if table is not None else ()
+    asked = [{k: row[k] for k in keys if k in row} for row in table] if keys and table is not None else None
+    drawn_to = f"-c{fingerprint(asked, 12)}" if asked is not None else ""
+    name = f"{ckpt.name}-{fingerprint(gen.config())}{drawn_to}-seed{seed}-n{n}.safetensors"
+    path = paths.cache_dir("samples") / name
     data = None
     if path.is_file():
         try:
@@ -54,10 +61,12 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[in
             with contextlib.suppress(OSError):
                 path.unlink()
     if data is None:
-        data = check_samples(gen.sample(n, seed, progress=progress), n, shape, label)
+        drawn = gen.sample(n, seed, progress=progress) if asked is None else gen.sample_conditional(asked, seed, progress)
+        data = check_samples(drawn, n, shape, label)
         with atomic_path(path, ".safetensors") as tmp:
             save_file({"data": data.contiguous()}, tmp)
-    return Cohort(data, affine, sample_ids(label, seed, n))
+    metadata = [dict(row) for row in table] if table is not None else []
+    return Cohort(data, affine, sample_ids(label, seed, n), metadata)
 
 
 def sample_ids(label: str, seed: int, n: int) -> list[str]:

@@ -30,6 +30,41 @@ def score_metric(metric: Metric, label: str, synthetic: Cohort, real: Cohort, tr
         return [(label, error_result(exc))]
 
 
+def score_stratified(metric: Metric, label: str, synthetic: Cohort, real: Cohort, train: Cohort | None,
+                     ctx: MetricContext, by: str) -> list[tuple[str, MetricResult]]:
+    """The metric on each group of metadata key `by` (``condition``, ``sex``) alone: columns ``col[group]``
+    (``mmd[ftd-like]``, ``prdc.recall[ftd-like]``), synthetic, real and training scans of that group only."""
+    import dataclasses
+
+    from benchgen.hashing import fingerprint
+
+    groups = {by_key: [group_of(m, s, by) for s, m in zip(c.subject_ids, c.metadata)] if c is not None else []
+              for by_key, c in (("synthetic", synthetic), ("real", real), ("train", train))}
+    out = []
+    for group in sorted({g for g in groups["synthetic"] + groups["real"] if g is not None}):
+        part = {k: [i for i, g in enumerate(v) if g == group] for k, v in groups.items()}
+        sub_train = train.subset(part["train"]) if train is not None and part["train"] else None
+        if len(part["synthetic"]) < 2 or len(part["real"]) < 2:
+            res = [(label, MetricResult(None, status="skipped", message=f"{by} = {group}: fewer than 2 synthetic "
+                                        "or real scans"))]
+        else:
+            gctx = dataclasses.replace(ctx, real_fingerprint=fingerprint([ctx.real_fingerprint, by, group]))
+            res = score_metric(metric, label, synthetic.subset(part["synthetic"]), real.subset(part["real"]),
+                               sub_train, gctx)
+        out += [(f"{column}[{group}]", r) for column, r in res]
+    return out
+
+
+def group_of(metadata: dict[str, Any], subject: str, by: str) -> str | None:
+    """A scan's group for stratified scoring: its normalised condition, or the value of `by`."""
+    if by == "condition":
+        from benchgen.conditions import condition_of
+
+        return condition_of(metadata, f"subject '{subject}'")
+    value = metadata.get(by)
+    return None if value is None else str(value)
+
+
 def flatten(result: MetricResult | dict[str, MetricResult], label: str,
             metric: Metric) -> list[tuple[str, MetricResult]]:
     """A metric's result(s) as (column, result); sub-results become `label.key`."""

@@ -36,12 +36,14 @@ SCHEMA: dict[str, Any] = {
                           "stratify": (str, False)},
                 "split_seed": (int, False), "first_volume": (bool, False), "jobs": (int, False)},
     "preprocessing": {"steps": (list, False)},
-    "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False)}},
+    "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False), "per_condition": (bool, False)}},
     "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False),
-                   "device": (str, False), "protocol": (str, False), "metrics": {"*": PLUGIN_TABLE}},
+                   "device": (str, False), "protocol": (str, False), "conditions": (dict, False),
+                   "metrics": {"*": {**PLUGIN_TABLE, "stratify": (str, False)}}},
     "profiles": {"*": (dict, False)},
 }
 REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
+STRATA = ("condition", "sex")  # metadata keys a metric can be stratified by: what condition tables carry
 NESTING_HINT = "a suite nests a few tables deep (e.g. [generators.ddpm.params]); look for a runaway '[' or '{'"
 
 
@@ -54,6 +56,8 @@ class PluginSpec(Generic[PluginT]):
     plugin: str  # the name as used and recorded: plain, or qualified `dist:name` (see registry.resolve)
     params: Any  # the plugin's Params dataclass instance
     seed: int = 0
+    per_condition: bool = False  # generators: fitted once per condition (the baseline way to labelled samples)
+    stratify: str = ""  # metrics: also scored per group of this metadata key (columns `label[group]`)
 
     def config(self) -> dict[str, Any]:
         return {"plugin": self.plugin, "version": registry.load_class(self.kind, self.plugin).version,
@@ -90,6 +94,7 @@ class Suite:
     document: dict[str, Any] = field(repr=False, default_factory=dict)  # the merged TOML
     protocol: str = ""  # a benchgen.protocols preset that supplied the metrics; "" = the suite's own
     split_stratify: str = ""  # dataset.split.stratify: a metadata key each split keeps the proportions of
+    conditions: dict[str, Any] | None = None  # [evaluation.conditions]: the table synthetic sets are drawn to
 
     def generator_labels(self, labels: Sequence[str] | None = None) -> list[str]:
         """`labels` (all generators when empty), each checked to be one of this suite's."""
@@ -170,7 +175,15 @@ def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> Pl
     except BenchgenError as exc:
         raise ConfigError(f"{where}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
     params = parse_params(cls.Params, table.get("params"), f"{where}.params")
-    return PluginSpec(kind, label, name, params, int(table.get("seed", 0)))
+    stratify = table.get("stratify", "")
+    if stratify:
+        if stratify not in STRATA:
+            raise ConfigError(f"{where}.stratify: {stratify!r} is not allowed", f"choose {' or '.join(STRATA)}")
+        if not getattr(cls, "stratifiable", True):
+            raise ConfigError(f"{where}.stratify: metric '{name}' cannot be scored per group",
+                              "drop stratify on it (its score already compares groups)")
+    return PluginSpec(kind, label, name, params, int(table.get("seed", 0)),
+                      bool(table.get("per_condition", False)), stratify)
 
 
 def with_bootstrap(spec: PluginSpec[Any], bootstrap: int) -> PluginSpec[Any]:
@@ -330,6 +343,15 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
                           'use device = "auto" (CUDA when present) or "cpu"')
     if not doc["generators"]:
         raise ConfigError("[generators]: the suite names no generator")
+    if "conditions" in ev:
+        from benchgen.conditions import check_conditions_spec
+
+        check_conditions_spec(ev["conditions"])
+        total = sum(w if isinstance(w, int) else w["n"] for w in ev["conditions"].values())
+        if total != ev["n_samples"]:
+            raise ConfigError(f"evaluation.conditions: the counts sum to {total}, but evaluation.n_samples is "
+                              f"{ev['n_samples']}", "make them equal (a profile that changes n_samples must "
+                              "change the counts too)")
     protocol = ev.get("protocol", "")
     if protocol:  # the preset supplies the metrics; the suite may only add their weights paths
         metric_tables = protocols.metric_tables(protocols.get(protocol, "evaluation.protocol"),
@@ -376,4 +398,4 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         jobs=ds.get("jobs", 1), steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
         generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
         bootstrap=bootstrap, device=device, metrics=metrics, document=doc, protocol=protocol,
-        split_stratify=stratify)
+        split_stratify=stratify, conditions=ev.get("conditions"))

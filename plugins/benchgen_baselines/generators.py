@@ -21,7 +21,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from benchgen.errors import DataError
+from benchgen.conditions import conditions_of
+from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
 from benchgen.volumes import Cohort
 
@@ -80,6 +81,7 @@ class _ScanPool(Generator):
         super().__init__(params)
         self._scans: torch.Tensor | None = None
         self._ids: list[str] = []
+        self._conds: list[str | None] | None = None  # each pool scan's condition (None: a checkpoint from before)
         self._last: dict[str, Any] = {}
 
     def _set_pool(self, cohort: Cohort) -> None:
@@ -88,6 +90,7 @@ class _ScanPool(Generator):
         # No copy: cohorts are never modified in place, and a paper-sized training set is ~3 GB.
         self._scans = cohort.data.detach().to("cpu", torch.float32)
         self._ids = list(cohort.subject_ids)
+        self._conds = conditions_of(cohort.subject_ids, cohort.metadata)
 
     def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
         if self._scans is None:
@@ -98,6 +101,36 @@ class _ScanPool(Generator):
                       "subject_ids": [self._ids[i] for i in idx]}
         progress("copying scans", n, n)
         return self._scans[torch.from_numpy(idx).long()]  # advanced indexing returns a copy
+
+    def conditions(self) -> tuple[str, ...]:
+        return ("condition",)  # a real scan carries its own condition: each row is drawn from its condition's scans
+
+    def sample_conditional(self, table: list[dict[str, Any]], seed: int,
+                           progress: ProgressFn = no_progress) -> torch.Tensor:
+        """Per condition of the table, its rows drawn from the pool's scans of that condition like ``sample``
+        (a single-condition pool gives exactly ``sample(n, seed)``)."""
+        if self._scans is None:
+            raise _not_fitted(self.name)
+        wanted = [row.get("condition") for row in table]
+        conds = self._conds
+        if conds is None:  # a pool saved before conditions were recorded: only a one-condition table is safe
+            if len(set(wanted)) > 1:
+                raise ConfigError(f"generator '{self.name}': its checkpoint predates condition records",
+                                  "fit it again (benchgen train --force) to sample several conditions")
+            conds = [wanted[0] if wanted else None] * len(self._ids)
+        idx = np.empty(len(table), dtype=np.int64)
+        for cond in dict.fromkeys(wanted):
+            rows = [i for i, w in enumerate(wanted) if w == cond]
+            members = np.asarray([i for i, c in enumerate(conds) if c == cond], dtype=np.int64)
+            if members.size == 0:
+                have = sorted({str(c) for c in conds})
+                raise ConfigError(f"generator '{self.name}': no {cond} scan in its {self.source} split",
+                                  f"it has: {', '.join(have)}")
+            idx[rows] = members[draw_indices(members.size, len(rows), seed)]
+        self._last = {"n": len(table), "seed": int(seed), "with_replacement": len(set(idx.tolist())) < len(idx),
+                      "subject_ids": [self._ids[i] for i in idx]}
+        progress("copying scans", len(table), len(table))
+        return self._scans[torch.from_numpy(idx)]
 
     def last_subject_ids(self) -> list[str]:
         """Subject ids of the scans returned by the last ``sample`` call, in order."""
@@ -114,12 +147,13 @@ class _ScanPool(Generator):
         if self._scans is None:
             raise _not_fitted(self.name)
         _write_state(folder, {"scans": self._scans},
-                     {"plugin": self.name, "source": self.source, "subject_ids": self._ids})
+                     {"plugin": self.name, "source": self.source, "subject_ids": self._ids, "conditions": self._conds})
 
     def load(self, folder: Path) -> None:
         tensors, meta = _read_state(folder, self.name)
         self._scans = tensors["scans"]
         self._ids = list(meta["subject_ids"])
+        self._conds = meta.get("conditions")
 
 
 class Holdout(_ScanPool):

@@ -1,0 +1,120 @@
+"""A suite's generator as the runner samples it against a condition table.
+
+Three ways a generator meets the table (:class:`~benchgen.conditions.ConditionTable`), recorded with every
+score as ``sampler.conditioning``:
+
+* ``conditional``: it declares ``conditions()`` (``condition``, ``age``, ...) and draws one volume per row;
+* ``per-condition``: ``per_condition = true`` on its table fits one model per condition of the table, each
+  on that condition's training scans, and each draws its rows;
+* ``unconditional``: it draws ``n`` volumes and the table's rows are assigned to them as labels — what a
+  generator that ignores the condition amounts to (the anatomy metric's disease effects expose it).
+
+What can be known before any training is checked by :func:`check_before_fit`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchgen.checkpoints import fit_or_load
+from benchgen.conditions import ConditionTable, check_groups, cohort_counts
+from benchgen.errors import ConfigError
+from benchgen.interfaces import Generator
+from benchgen.progress import ProgressFn, no_progress
+from benchgen.sampling import sample_cached, sample_ids
+from benchgen.suite import PluginSpec, Suite
+from benchgen.volumes import Cohort
+
+
+@dataclass
+class Fitted:
+    """The fitted model(s) of one suite generator: ``{"": model}``, or ``{condition: model}`` per condition."""
+
+    spec: PluginSpec[Generator]
+    models: dict[str, tuple[Generator, Path]]
+
+    @property
+    def per_condition(self) -> bool:
+        return "" not in self.models
+
+    def conditioning(self) -> str:
+        if self.per_condition:
+            return "per-condition"
+        keys = self.models[""][0].conditions()
+        return f"conditional: {', '.join(keys)}" if keys else "unconditional"
+
+    def sampler_info(self) -> dict[str, Any]:
+        gen = next(iter(self.models.values()))[0]
+        return {**gen.sampler_info(), "conditioning": self.conditioning()}
+
+    def checkpoints(self) -> dict[str, Path]:
+        return {cond: ckpt for cond, (_, ckpt) in self.models.items()}
+
+    def draw(self, table: ConditionTable, seed: int, shape: tuple[int, int, int], affine: np.ndarray,
+             progress: ProgressFn = no_progress) -> Cohort:
+        """One checked volume per table row (cached); the rows are the volumes' metadata."""
+        n, label = len(table.rows), self.spec.label
+        if not self.per_condition:
+            gen, ckpt = self.models[""]
+            return sample_cached(gen, ckpt, n, seed, shape, label, affine, progress, table.rows)
+        data = torch.empty((n, 1, *shape), dtype=torch.float32)
+        for cond, idx in table.groups().items():
+            gen, ckpt = self.models[cond]
+            part = sample_cached(gen, ckpt, len(idx), seed, shape, f"{label}[{cond}]", affine, progress)
+            data[idx] = part.data
+        return Cohort(data, affine, sample_ids(label, seed, n), [dict(r) for r in table.rows])
+
+
+def fit(spec: PluginSpec[Generator], data: Any, suite: Suite, device: str, table: ConditionTable,
+        progress: ProgressFn = no_progress) -> Fitted:
+    """Fit (or load) the model(s) of `spec`: one, or one per condition of `table` when ``per_condition``."""
+    if not spec.per_condition:
+        return Fitted(spec, {"": fit_or_load(spec, data, suite, device, progress)})
+    models = {}
+    groups = list(table.groups())
+    for i, cond in enumerate(groups):
+        progress(f"{spec.label}: one model per condition ({cond} next)", i, len(groups))
+        models[cond] = fit_or_load(spec, data, suite, device, progress, condition=cond)
+    return Fitted(spec, models)
+
+
+def check_before_fit(suite: Suite, labels: list[str], data: Any, table: ConditionTable) -> None:
+    """What would fail later, as one ConfigError now: a per-condition or conditional generator asked for
+    a condition its training split lacks; a stratified metric with a group of fewer than 2 scans."""
+    train = cohort_counts(data.splits.train.subject_ids, data.splits.train.metadata)
+    for label in labels:
+        spec = suite.generators[label]
+        if spec.per_condition:
+            if any(row.get("condition") is None for row in table.rows):
+                raise ConfigError(f"generators.{label}.per_condition: the condition table has rows without a "
+                                  "condition", "the dataset needs a condition (or diagnosis) for every scan")
+            check_groups(table, train, "the training split", 2)
+        elif "condition" in spec.build().conditions():
+            check_groups(table, train, f"the training split of generators.{label}")
+    test = data.splits.test
+    for mlabel, mspec in suite.metrics.items():
+        if not mspec.stratify:
+            continue
+        real = cohort_counts(test.subject_ids, test.metadata) if mspec.stratify == "condition" else \
+            _value_counts(test.metadata, mspec.stratify)
+        wanted = {g: len(idx) for g, idx in table.groups(mspec.stratify).items()}
+        for group in sorted(set(real) | set(wanted)):
+            have = {"the reference (test) split": real.get(group, 0), "the condition table": wanted.get(group, 0)}
+            for what, k in have.items():
+                if k < 2:
+                    raise ConfigError(f"evaluation.metrics.{mlabel}.stratify: group {mspec.stratify} = {group} has "
+                                      f"{k} scan{'s' if k != 1 else ''} in {what}; scoring a group needs at least 2",
+                                      "enlarge the cohort or the test split, or drop stratify")
+
+
+def _value_counts(metadata: list[dict[str, Any]], key: str) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for m in metadata:
+        if m.get(key) is not None:
+            out[str(m[key])] = out.get(str(m[key]), 0) + 1
+    return out
