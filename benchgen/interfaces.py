@@ -196,6 +196,9 @@ class MetricContext:
     cache_dir: Path | None = None  # for real-set features
     real_fingerprint: str | None = None
     progress: ProgressFn = no_progress
+    # How the synthetic set met its condition table (benchgen.conditional): "unconditional" (labels assigned
+    # to its samples, not generated), "per-condition", "conditional: condition, age, ..."; None outside a run
+    conditioning: str | None = None
 
 
 class Metric(Plugin, abc.ABC):

@@ -262,7 +262,8 @@ class _Loop:
                 t0 = time.perf_counter()
                 metric: Metric = suite.metrics[mlabel].build()
                 ctx = MetricContext(seed=seed, device=self.device, cache_dir=paths.cache_dir("features"),
-                                    real_fingerprint=fingerprint([data.fingerprint, "test"]), progress=progress)
+                                    real_fingerprint=fingerprint([data.fingerprint, "test"]), progress=progress,
+                                    conditioning=sampler["conditioning"])
                 pairs = score_metric(metric, mlabel, synth, test, train, ctx)
                 if suite.metrics[mlabel].stratify:  # the per-group columns, mlabel[group]
                     pairs += score_stratified(metric, mlabel, synth, test, train, ctx, suite.metrics[mlabel].stratify)

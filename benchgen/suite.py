@@ -36,7 +36,7 @@ SCHEMA: dict[str, Any] = {
                           "stratify": (str, False)},
                 "split_seed": (int, False), "first_volume": (bool, False), "jobs": (int, False)},
     "preprocessing": {"steps": (list, False)},
-    "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False), "per_condition": (bool, False)}},
+    "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False), "per_condition": (bool, False), "like": (str, False)}},
     "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False),
                    "device": (str, False), "protocol": (str, False), "conditions": (dict, False),
                    "metrics": {"*": {**PLUGIN_TABLE, "stratify": (str, False)}}},
@@ -215,6 +215,28 @@ def check_plugins(generators: dict[str, PluginSpec[Any]], metrics: dict[str, Plu
                                   debug_details=traceback.format_exc()) from None
 
 
+def resolve_like(tables: dict[str, Any]) -> dict[str, Any]:
+    """Generator tables with ``like = "other"`` become that table merged under their own keys: rows that
+    differ in one setting (a guidance scale, a sampler) say only that."""
+    out: dict[str, Any] = {}
+
+    def resolve(label: str, chain: tuple[str, ...]) -> dict[str, Any]:
+        table = tables[label]
+        base = table.get("like")
+        if base is None:
+            return table
+        if base not in tables:
+            raise ConfigError(f"generators.{label}.like: no generator '{base}' in this suite",
+                              f"choose from {', '.join(t for t in tables if t != label)}")
+        if base in chain:
+            raise ConfigError(f"generators.{label}.like: a loop ({' -> '.join((*chain, base))})")
+        return deep_merge(resolve(base, (*chain, base)), {k: v for k, v in table.items() if k != "like"})
+
+    for label in tables:
+        out[label] = resolve(label, (label,))
+    return out
+
+
 def _step_specs(steps: list[Any]) -> list[PluginSpec[Any]]:
     out = []
     for i, step in enumerate(steps):
@@ -328,6 +350,7 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         raise ConfigError(f"dataset.split_seed: must be ≥ 0, got {ds['split_seed']}")
     if ds.get("jobs", 1) < 1:
         raise ConfigError(f"dataset.jobs: must be ≥ 1 (1 runs in this process), got {ds['jobs']}")
+    doc["generators"] = resolve_like(doc["generators"])
     for label, table in doc["generators"].items():
         if table.get("seed", 0) < 0:
             raise ConfigError(f"generators.{label}.seed: must be ≥ 0, got {table['seed']}")
