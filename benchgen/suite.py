@@ -230,7 +230,8 @@ def resolve_like(tables: dict[str, Any]) -> dict[str, Any]:
                               f"choose from {', '.join(t for t in tables if t != label)}")
         if base in chain:
             raise ConfigError(f"generators.{label}.like: a loop ({' -> '.join((*chain, base))})")
-        return deep_merge(resolve(base, (*chain, base)), {k: v for k, v in table.items() if k != "like"})
+        inherited = {"plugin": base, **resolve(base, (*chain, base))}  # a table's plugin defaults to its label
+        return deep_merge(inherited, {k: v for k, v in table.items() if k != "like"})
 
     for label in tables:
         out[label] = resolve(label, (label,))

@@ -205,3 +205,24 @@ def test_a_stratified_group_of_one_scan_fails_before_any_fit(home, tmp_path):
 def test_unknown_diagnosis_values_are_one_line():
     with pytest.raises(DataError, match="unknown diagnosis value 'MCI'"):
         conditions.reference_table(["s1"], [{"diagnosis": "MCI"}], 2)
+
+
+def test_like_copies_a_generator_table_under_its_own_keys(tmp_path):
+    text = SUITE.format(n=6, extra="").replace("[generators.noise]", '''[generators.noise]
+[generators.gauss2]
+like = "gaussian"
+params = { temperature = 0.5 }
+[generators.gauss3]
+like = "gauss2"''')
+    p = tmp_path / "s.toml"
+    p.write_text(text)
+    gens = load_suite(p, profile="default").generators
+    assert gens["gauss2"].plugin == "gaussian" and gens["gauss2"].per_condition
+    assert (gens["gauss2"].params.rank, gens["gauss2"].params.temperature) == (2, 0.5)
+    assert gens["gauss3"].params == gens["gauss2"].params
+    p.write_text(text.replace('like = "gaussian"', 'like = "gauss3"'))
+    with pytest.raises(ConfigError, match="like: a loop"):
+        load_suite(p, profile="default")
+    p.write_text(text.replace('like = "gaussian"', 'like = "nope"'))
+    with pytest.raises(ConfigError, match="gauss2.like: no generator 'nope'"):
+        load_suite(p, profile="default")
