@@ -127,3 +127,57 @@ def metric_plot(board: "object", path: str | Path, columns: Sequence[str] | None
         return save_figure(fig, path)
     finally:
         plt.close(fig)  # type: ignore[arg-type]
+
+
+def effect_figure(effects: Sequence[tuple[str, dict[str, dict[str, dict[str, float | None]]]]], title: str = "") -> "object":
+    """One panel per generator: the disease effects of its samples against the real ones (``anatomy.effect``
+    details: disease -> tissue.region -> d_real, d_synthetic), one colour per disease, the identity line
+    dashed. Points on the line: the generator reproduces the effect; on the horizontal axis: it ignores it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    if not effects:
+        raise DataError("no anatomy.effect details to plot")
+    per_row = min(len(effects), 4)
+    nrows = math.ceil(len(effects) / per_row)
+    fig, axes = plt.subplots(nrows, per_row, figsize=(2.8 * per_row, 2.8 * nrows), squeeze=False)
+    for ax in axes.ravel()[len(effects):]:
+        ax.axis("off")
+    points = [v for _, table in effects for per in table.values() for d in per.values()
+              for v in (d.get("d_real"), d.get("d_synthetic")) if v is not None and math.isfinite(v)]
+    lim = max([abs(v) for v in points] + [0.5]) * 1.1
+    colours = ["#cc3311", "#4477aa", "#228833", "#aa3377"]
+    for ax, (gen, table) in zip(axes.ravel(), effects):
+        ax.plot([-lim, lim], [-lim, lim], ls="--", color="#888", lw=0.8)
+        ax.axhline(0, color="#ccc", lw=0.5)
+        ax.axvline(0, color="#ccc", lw=0.5)
+        for colour, (disease, per) in zip(colours, table.items()):
+            pairs = [(d["d_real"], d["d_synthetic"]) for d in per.values()
+                     if d.get("d_real") is not None and d.get("d_synthetic") is not None]
+            if pairs:
+                x, y = zip(*pairs)
+                ax.scatter(x, y, s=9, color=colour, label=disease, alpha=0.8)
+        ax.set_xlim(-lim, lim)
+        ax.set_ylim(-lim, lim)
+        ax.set_title(gen, fontsize=9)
+        ax.set_xlabel("d in real scans", fontsize=7)
+        ax.set_ylabel("d in synthetic scans", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=6, frameon=False, loc="upper left")
+    fig.suptitle(title or "disease effects (Cohen's d per region and tissue), synthetic vs real", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def effect_plot(effects: Sequence[tuple[str, dict[str, dict[str, dict[str, float | None]]]]], path: str | Path,
+                title: str = "") -> Path:
+    """:func:`effect_figure` saved as a PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = effect_figure(effects, title)
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]

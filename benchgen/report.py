@@ -26,6 +26,7 @@ from benchgen.suite import Suite
 
 REPORT_FILE = "report.html"
 PLOT_FILE = "metrics.png"
+EFFECTS_FILE = "effects.png"
 
 # Sets document.body.dataset.ok once every image has decoded (the browser test reads it), or the reasons not.
 CHECK_JS = """
@@ -120,7 +121,7 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
 def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str | None = None) -> str:
     """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.runner.suite_boards`)."""
     from benchgen.errors import ConfigError
-    from benchgen.plots import metric_figure
+    from benchgen.plots import effect_figure, metric_figure
     from benchgen.runner import current_records
 
     records, hidden = current_records(suite, store, data_fp=data_fp)
@@ -141,6 +142,12 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str 
                     "outside its one-seed bootstrap interval); the dashed line is the real test split's own value "
                     "where the metric has one.</p><div class='plots'>")
         body += [_img(_figure_png(metric_figure(b, [c])), f"plot {c}", "plot") for c in b.columns]
+        effects = board_effects(b, records)
+        if effects:
+            body.append("</div><h2>Disease effects</h2><p>Cohen's d of every regional tissue volume, disease vs "
+                        "healthy, in each generator's samples against the real test scans (anatomy.effect): on "
+                        "the dashed line the effect is reproduced, on the horizontal axis it is lost.</p><div>")
+            body.append(_img(_figure_png(effect_figure(effects)), "disease effects", "effects"))
         body.append("</div><h2>Generators</h2>")
         for gen, info, _ in b.rows:
             recs = [r for r in records if r["generator"] == gen and r["profile"] == b.profile]
@@ -169,16 +176,35 @@ def write_report(suite: Suite, store: ResultStore, out_dir: str | Path, data_fp:
     return path
 
 
+def board_effects(board: Board, records: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each row's ``anatomy.effect`` table of d's (first seed), in board order: what :func:`effect_figure` plots."""
+    col = next((c for c in board.columns if c.endswith("anatomy.effect") or c == "anatomy.effect"), None)
+    if col is None:
+        return []
+    out = []
+    for gen, info, _ in board.rows:
+        recs = sorted((r for r in records if r["generator"] == gen and r["metric"] == col and r["status"] == "ok"
+                       and (r.get("details") or {}).get("effects")), key=lambda r: r["seed"])
+        if recs:
+            out.append((gen, recs[0]["details"]["effects"]))
+    return out
+
+
 def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board],
                       data_fp: str | None = None) -> list[Path]:
     """What `benchgen run` writes at its end beside the samples: the boards' metric plot and the report."""
-    from benchgen.plots import metric_plot
+    from benchgen.plots import effect_plot, metric_plot
 
     folder = run_folder(suite)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    records = store.records(suite=suite.name, profile=suite.profile)
     for i, b in enumerate(b for b in boards if b.columns):
         written.append(metric_plot(b, folder / (PLOT_FILE if i == 0 else f"metrics-{i + 1}.png")))
+        effects = board_effects(b, records)
+        if effects:  # where the disease effects survive generation: a picture says it at a glance
+            written.append(effect_plot(effects, folder / (EFFECTS_FILE if i == 0 else f"effects-{i + 1}.png"),
+                                       f"{suite.name} ({suite.profile}): disease effects, synthetic vs real"))
     if boards:
         written.append(write_report(suite, store, folder, data_fp))
     return written

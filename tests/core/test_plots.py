@@ -21,3 +21,20 @@ def test_montage_png_has_a_row_per_volume(tmp_path):
     img = mpimg.imread(path)
     assert img.ndim == 3 and img.shape[0] > img.shape[1]  # 6 rows x 3 planes
     assert not list(tmp_path.glob(".tmp-*"))  # nothing half-written left behind
+
+
+def test_effect_plot_draws_a_panel_per_generator(tmp_path):
+    import pytest
+    from benchgen.errors import DataError
+    from benchgen.plots import effect_figure, effect_plot
+
+    effects = [("holdout", {"ftd-like": {"gm.frontal_l": {"d_real": 1.2, "d_synthetic": 1.1},
+                                         "gm.occipital_l": {"d_real": 0.1, "d_synthetic": None}}}),
+               ("noise", {"ftd-like": {"gm.frontal_l": {"d_real": 1.2, "d_synthetic": 0.0}}})]
+    fig = effect_figure(effects)
+    assert [ax.get_title() for ax in fig.axes] == ["holdout", "noise"]
+    assert len(fig.axes[0].collections[0].get_offsets()) == 1  # the pair with a missing d is left out
+    path = effect_plot(effects, tmp_path / "effects.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(DataError, match="no anatomy.effect details"):
+        effect_figure([])
