@@ -100,11 +100,13 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
                      f"scans (top) and {e(gen)}'s samples (seed {suite.seeds[0]})</figcaption></figure>")
     spec = suite.generators.get(gen)
     fps = {r["data_fingerprint"] for r in recs if r.get("data_fingerprint")}
-    if spec is not None and fps:
-        loss = paths.cache_dir("checkpoints") / checkpoint_key(spec, sorted(fps)[0]) / "loss.png"
-        if loss.is_file():
-            parts.append(f"<figure>{_img(loss.read_bytes(), f'{gen} loss curve')}<figcaption>training loss "
-                         f"({e(str(loss.parent))})</figcaption></figure>")
+    if spec is not None and fps:  # one curve, or one per condition of a per-condition generator
+        for cond in (board.conditions if spec.per_condition else [""]):
+            loss = paths.cache_dir("checkpoints") / checkpoint_key(spec, sorted(fps)[0], cond) / "loss.png"
+            if loss.is_file():
+                what = f"training loss{f' of the {cond} model' if cond else ''}"
+                parts.append(f"<figure>{_img(loss.read_bytes(), f'{gen} loss curve {cond}'.strip())}<figcaption>"
+                             f"{e(what)} ({e(str(loss.parent))})</figcaption></figure>")
     parts.append("</div>")
     config = recs[0].get("generator_config") if recs else None
     facts = [("sampler", json.dumps(info.get("sampler") or {}, sort_keys=True)), ("seeds", str(info["seeds"]))]
