@@ -40,6 +40,7 @@ SCHEMA: dict[str, Any] = {
     "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False),
                    "device": (str, False), "protocol": (str, False), "metrics": {"*": PLUGIN_TABLE}},
     "profiles": {"*": (dict, False)},
+    "executor": (dict, False),  # cluster resources, checked by benchgen.cluster.resources
 }
 REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
 NESTING_HINT = "a suite nests a few tables deep (e.g. [generators.ddpm.params]); look for a runaway '[' or '{'"
