@@ -58,7 +58,8 @@ class ShardStore:
         self._write()
 
     def _write(self) -> None:
-        lines = [json.dumps(self.header, sort_keys=True), *(json.dumps(asdict(r), sort_keys=True) for r in self.records)]
+        rows = [json.dumps(asdict(r), sort_keys=True) for r in self.records]
+        lines = [json.dumps(self.header, sort_keys=True), *rows]
         write_text(self.path, "\n".join(lines) + "\n")
 
 
