@@ -3,6 +3,7 @@ store must stay on a local disk (workers write shards, which may live on a share
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs", "ceph", "glusterfs",
@@ -10,10 +11,8 @@ NETWORK_FS = {"nfs", "nfs4", "cifs", "smb3", "smbfs", "lustre", "gpfs", "beegfs"
 
 
 def filesystem_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
-    """The type of the filesystem holding `path` (its nearest existing folder), from the mount table."""
-    probe = Path(path).resolve()
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
+    """The type of the filesystem holding `path` (which need not exist yet), from the mount table."""
+    probe = os.path.realpath(path)
     try:
         table = [line.split() for line in Path(mounts).read_text().splitlines()]
     except OSError:  # no /proc (macOS): nothing to say
@@ -23,7 +22,7 @@ def filesystem_type(path: Path, mounts: str = "/proc/mounts") -> str | None:
         if len(row) < 3:
             continue
         point = row[1].replace("\\040", " ")
-        if (str(probe) == point or str(probe).startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
+        if (probe == point or probe.startswith(point.rstrip("/") + "/")) and len(point) >= len(best):
             best, kind = point, row[2]
     return kind
 

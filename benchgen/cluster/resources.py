@@ -51,8 +51,8 @@ def _checked(table: dict[str, Any], keys: dict[str, tuple[type, str]], where: st
     out = {}
     for key, value in table.items():
         if key not in keys:
-            raise ConfigError(f"{where}.{key}: unknown executor key",
-                              f"choose from {', '.join([*keys, *(k for k in KINDS if where == 'executor')])}")
+            choices = [*UNIT_KEYS, *RUN_KEYS, *KINDS] if where == "executor" else list(keys)
+            raise ConfigError(f"{where}.{key}: unknown executor key", f"choose from {', '.join(choices)}")
         tp = keys[key][0]
         if not isinstance(value, tp) or isinstance(value, bool):
             raise ConfigError(f"{where}.{key}: expected {tp.__name__}, got {value!r}")
