@@ -39,14 +39,11 @@ def unit_states(folder: RunFolder) -> tuple[list[UnitState], list[str]]:
 
 
 def _alive(job: dict[str, Any]) -> bool:
-    """Whether a submitted job is still queued or running (SLURM: sacct/squeue via submitit; local: its pid)."""
+    """Whether a submitted job is still queued or running (SLURM: squeue; local: its controller's pid)."""
     if job.get("executor") == "slurm":
-        import submitit
+        from benchgen.cluster.slurm_state import alive, squeue_states
 
-        from benchgen.cluster.submit import ALIVE
-
-        state = submitit.SlurmJob(folder=job["folder"], job_id=job["job_id"]).state
-        return str(state).split()[0] in ALIVE
+        return alive(squeue_states([str(job["job_id"])]).get(str(job["job_id"])))
     return pid_alive(str(job.get("job_id", "")))
 
 

@@ -16,6 +16,7 @@ from benchgen.cluster.ledger import RunFolder, default_run_dir
 from benchgen.cluster.plan import Unit, UnitPlan, plan_units
 from benchgen.cluster.resources import ExecutorConfig, Resources, executor_config
 from benchgen.cluster.shards import MergeReport, RunIdentity, merge_shards
+from benchgen.cluster.slurm_state import alive, squeue_states
 from benchgen.cluster.worker import UnitJob
 from benchgen.errors import ConfigError
 from benchgen.progress import ProgressReporter
@@ -26,7 +27,6 @@ from benchgen.suite import Suite
 EXECUTORS = ("inprocess", "local", "slurm")
 KILLED = ("TIMEOUT", "OUT_OF_MEMORY", "CANCELLED", "NODE_FAIL", "PREEMPTED", "DEADLINE", "INTERRUPTED",
           "BOOT_FAIL")
-ALIVE = ("PENDING", "RUNNING", "REQUEUED", "CONFIGURING", "COMPLETING", "RESIZING", "SUSPENDED")
 POLL_S = 0.5
 
 
@@ -286,29 +286,37 @@ class _Queue:
         """SLURM jobs of an interrupted submitter that are still queued or running: wait for them."""
         import submitit
 
-        for uid, info in previous.items():
-            if uid in self.units and info.get("state") == "submitted" and info.get("executor") == "slurm":
-                job: Any = submitit.SlurmJob(folder=info["folder"], job_id=info["job_id"])
-                if job.state.split()[0] in ALIVE:
-                    self.jobs[uid] = job
-                    self.waiting.remove(uid)
-                    self.folder.note(uid, **info)
+        ours = {uid: info for uid, info in previous.items() if uid in self.units and info.get("state") == "submitted"
+                and info.get("executor") == "slurm"}
+        states = squeue_states([info["job_id"] for info in ours.values()])
+        for uid, info in ours.items():
+            if alive(states.get(info["job_id"])):
+                self.jobs[uid] = submitit.SlurmJob(folder=info["folder"], job_id=info["job_id"])
+                self.waiting.remove(uid)
+                self.folder.note(uid, **info)
 
     # ------------------------------------------------------------------------------- collecting
     def _collect(self) -> None:
+        states = squeue_states([j.job_id for j in self.jobs.values()]) if self.kind == "slurm" else {}
         for uid, job in list(self.jobs.items()):
-            if not job.done():
-                continue
+            finished = job.paths.result_pickle.exists()
+            if not finished:
+                # SLURM: squeue says it ended (or forgot it); local: the process is gone
+                ended = not alive(states.get(job.job_id)) if self.kind == "slurm" else job.done()
+                if not ended:
+                    continue
+                finished = job.paths.result_pickle.exists()  # it may have written it just now
             del self.jobs[uid]
-            exc = job.exception()
-            if exc is None:
+            state = states.get(job.job_id) or str(job.state)
+            exc = job.exception() if finished else None  # without a result file, submitit would wait forever
+            if finished and exc is None:
                 self.results[uid] = job.result()
                 self.folder.note(uid, state="done")
                 if self.results[uid].get("fit_error"):
                     self.progress.log(f"[yellow]{uid}[/]: {self.results[uid]['fit_error']} "
                                       "(its cells store the error)")
             else:
-                self._fail(uid, why_failed(job, exc))
+                self._fail(uid, why_failed(job.job_id, state, exc, self.kind))
 
     def _fail(self, uid: str, reason: str) -> None:
         self.failed[uid] = reason
@@ -316,15 +324,13 @@ class _Queue:
         self.progress.log(f"[red]failed[/] {uid}: {reason}")
 
 
-def why_failed(job: Any, exc: BaseException) -> str:
-    """One line: killed by the scheduler (time limit, memory, cancelled), or the worker's own error."""
-    state = str(job.state).split()[0].upper()
-    if state in KILLED:
-        return (f"job {job.job_id} killed by the scheduler ({state}); the cells it finished are kept, "
-                "run again to resubmit the rest")
-    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    last = lines[-1].strip() if lines else type(exc).__name__
-    if "has not produced any output" in str(exc):
-        return f"job {job.job_id} ended without a result (state {state}); run again to resubmit it"
-    return f"job {job.job_id}: {last}"
-
+def why_failed(job_id: str, state: str, exc: BaseException | None, kind: str = "slurm") -> str:
+    """One line: killed (time limit, memory, cancelled: by the scheduler on SLURM), or the worker's own error."""
+    state = (state.split() or ["UNKNOWN"])[0].upper()
+    if exc is None:
+        who = "by the scheduler " if kind == "slurm" and state in KILLED else ""
+        return (f"job {job_id} killed {who}({state}); the cells it finished are kept, run again to resubmit the rest"
+                if state in KILLED or kind == "local" else
+                f"job {job_id} ended without a result ({state}); run again to resubmit it")
+    lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
+    return f"job {job_id}: {lines[-1] if lines else type(exc).__name__}"

@@ -140,18 +140,12 @@ def test_shard_store_marks_only_its_unit_as_work(tmp_path):
     assert head["complete"] is False
 
 
-class _Job:
-    job_id = "41_3"
-
-    def __init__(self, state):
-        self.state = state
-
-
 def test_scheduler_kills_and_worker_errors_are_one_line():
-    assert why_failed(_Job("TIMEOUT"), RuntimeError("x")) == (
+    assert why_failed("41_3", "TIMEOUT", None) == (
         "job 41_3 killed by the scheduler (TIMEOUT); the cells it finished are kept, run again to resubmit the rest")
-    assert "(OUT_OF_MEMORY)" in why_failed(_Job("OUT_OF_MEMORY"), RuntimeError("x"))
-    assert "(CANCELLED)" in why_failed(_Job("CANCELLED by 0"), RuntimeError("x"))
+    assert "by the scheduler (OUT_OF_MEMORY)" in why_failed("41_3", "OUT_OF_MEMORY", None)
+    assert "by the scheduler (CANCELLED)" in why_failed("41_3", "CANCELLED by 0", None)
+    assert "job 7 killed (INTERRUPTED)" in why_failed("7", "INTERRUPTED", None, "local")
     err = ConfigError("score-g-seed0: the dataset changed since the run was planned")
-    assert why_failed(_Job("FAILED"), RuntimeError(f"Traceback...\n  File x\n{err}")) == (
+    assert why_failed("41_3", "FAILED", RuntimeError(f"Traceback...\n  File x\n{err}")) == (
         "job 41_3: score-g-seed0: the dataset changed since the run was planned")
