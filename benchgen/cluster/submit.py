@@ -258,8 +258,10 @@ class _Queue:
                                       gpus_per_node=res.gpus, name=f"benchgen-{self.suite.name}")
         if self.kind == "slurm":
             extra = {"dependency": "afterok:" + ":".join(after)} if after else {}
+            # workers ignore submitit's pre-timeout USR2 (see worker.run_unit); sent as late as SLURM allows, it
+            # cannot kill a job still starting up (before the handler is set) under a short limit
             params.update(slurm_partition=res.partition or None, slurm_additional_parameters=extra,
-                          slurm_array_parallelism=self.array_parallelism or n)
+                          slurm_array_parallelism=self.array_parallelism or n, slurm_signal_delay_s=1)
             if res.account:
                 params["slurm_account"] = res.account
             params = {k: v for k, v in params.items() if v is not None}
