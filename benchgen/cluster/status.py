@@ -53,5 +53,6 @@ def render_states(states: list[UnitState]) -> str:
     width = max((len(u.unit) for u in states), default=4)
     for u in states:
         job = f" job {u.job_id}" if u.job_id else ""
-        lines.append(f"  {u.unit:<{width}}  {u.state:<8}{job}{': ' + u.reason if u.reason else ''}")
+        reason = u.reason.removeprefix(f"job {u.job_id}").lstrip(": ")  # the job id is in its own column
+        lines.append(f"  {u.unit:<{width}}  {u.state:<8}{job}{': ' + reason if reason else ''}")
     return "\n".join(lines)

@@ -113,8 +113,13 @@ def run_on_executor(suite: Suite, results: Path, executor: str, overrides: dict[
         check_partitions(config)
     folder, plan, fp, merged = prepare(suite, results, executor, overrides, run_dir, only)
     summary = RunSummary(suite.name, suite.profile, results, data_fingerprint=fp, cached=plan.cached)
-    previous = _previous_jobs(folder)
-    folder.units = plan.units
+    earlier = _earlier_run(folder)
+    previous = earlier.jobs if earlier else {}
+    # units an earlier attempt finished stay listed (status shows the whole run), with their jobs
+    kept = [u for u in (earlier.units if earlier else []) if u.id in merged.complete_units
+            and u.id not in plan.by_id()]
+    folder.units = kept + plan.units
+    folder.jobs = {u.id: previous[u.id] for u in kept if u.id in previous}
     folder.save_plan()
     with ProgressReporter(console=console, enabled=not quiet, interval_s=_interval()) as progress:
         for line in merged.problems:
@@ -153,15 +158,17 @@ def _merge(folder: RunFolder) -> MergeReport:
         store.close()
 
 
-def _previous_jobs(folder: RunFolder) -> dict[str, dict[str, Any]]:
-    from benchgen.cluster.ledger import JOBS_FILE, open_run_folder
+def _earlier_run(folder: RunFolder) -> RunFolder | None:
+    """The run folder as an earlier submitter of the same suite left it (None: none, or another suite's)."""
+    from benchgen.cluster.ledger import RUN_FILE, open_run_folder
 
-    if not (folder.path / JOBS_FILE).is_file():
-        return {}
+    if not (folder.path / RUN_FILE).is_file():
+        return None
     try:
-        return open_run_folder(folder.path).jobs
+        earlier = open_run_folder(folder.path)
     except ConfigError:
-        return {}
+        return None
+    return earlier if earlier.identity == folder.identity else None
 
 
 def _summarise(summary: RunSummary, queue: _Queue) -> None:

@@ -116,3 +116,5 @@ def test_kill_workers_and_submitter_then_rerun(cluster_env, toy_suite):
     finally:
         store.close()
     assert again.added == 0 and again.problems == [] and len(rows(db)) == 2
+    states = {s.unit: s.state for s in unit_states(open_run_folder(run_dir))[0]}
+    assert states == {"score-good-seed0": "done", "score-good-seed1": "done"}  # the whole run, not the last plan
