@@ -2,13 +2,12 @@
 processes started by submitit find them through entry points, as they would a real plugin."""
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from benchgen import registry
-from tests.core.conftest import SUITE
+from tests.core.conftest import suite_file  # noqa: F401 (the suite-writing fixture, shared)
 
 ROOT = Path(__file__).resolve().parents[2]
 ENTRY_POINTS = """[benchgen.datasets]
@@ -46,16 +45,3 @@ def cluster_env(fake_site, tmp_path, monkeypatch):
     registry.refresh()
     yield tmp_path
     registry.refresh()
-
-
-@pytest.fixture
-def toy_suite(tmp_path):
-    def write(text=SUITE, name="toy.toml"):
-        p = tmp_path / name
-        p.write_text(text)
-        return p
-    return write
-
-
-def python() -> str:
-    return sys.executable

@@ -76,8 +76,8 @@ def rows(db: Path) -> list[tuple]:
         con.close()
 
 
-def test_kill_workers_and_submitter_then_rerun(cluster_env, toy_suite):
-    suite, db, run_dir = toy_suite(ONE_GENERATOR), cluster_env / "r.sqlite", cluster_env / "run"
+def test_kill_workers_and_submitter_then_rerun(cluster_env, suite_file):
+    suite, db, run_dir = suite_file(ONE_GENERATOR), cluster_env / "r.sqlite", cluster_env / "run"
     run = RunIdentity("toy", "1", "default")
     loaded = load_suite(suite, profile="default")  # fitted here, so the plan is two score units (one wave)
     fit_or_load(loaded.generators["good"], load_data(loaded), loaded, "cpu")

@@ -25,8 +25,8 @@ def board(suite, db):
         store.close()
 
 
-def test_local_executor_gives_the_in_process_board(cluster_env, toy_suite, monkeypatch):
-    suite = load_suite(toy_suite(TINY), profile="default")
+def test_local_executor_gives_the_in_process_board(cluster_env, suite_file, monkeypatch):
+    suite = load_suite(suite_file(TINY), profile="default")
     monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-inprocess"))
     s0 = run_suite(suite, cluster_env / "a.sqlite", quiet=True)
     assert (s0.computed, s0.errors) == (4, [])

@@ -34,9 +34,9 @@ def one_line_error(res, expect, hint=""):
     assert hint in "\n".join(lines[1:2])
 
 
-def test_dry_run_prints_units_resources_and_dependencies(cluster_env, toy_suite):
+def test_dry_run_prints_units_resources_and_dependencies(cluster_env, suite_file):
     db = cluster_env / "r.sqlite"
-    res = invoke("run", toy_suite(SUITE + EXECUTOR), "-p", "default", "--results", db, "--dry-run",
+    res = invoke("run", suite_file(SUITE + EXECUTOR), "-p", "default", "--results", db, "--dry-run",
                  "--executor", "local", "--mem-gb", "16")
     assert res.exit_code == 0, res.output
     out = res.output
@@ -47,11 +47,11 @@ def test_dry_run_prints_units_resources_and_dependencies(cluster_env, toy_suite)
     assert not db.exists() and not (cluster_env / "home" / "runs").exists()  # nothing written
 
 
-def test_resources_defaults_plugin_suite_and_cli(cluster_env, toy_suite, monkeypatch):
+def test_resources_defaults_plugin_suite_and_cli(cluster_env, suite_file, monkeypatch):
     from tests.core import fakes
 
     monkeypatch.setattr(fakes.MeanDiff, "resources", {"mem_gb": 12, "cpus": 3}, raising=False)
-    suite = load_suite(toy_suite(SUITE + "\n[executor]\npartition = \"debug\"\n"), profile="default")
+    suite = load_suite(suite_file(SUITE + "\n[executor]\npartition = \"debug\"\n"), profile="default")
     cfg = executor_config(suite, {"time_min": 5, "account": None})
     fit, score = cfg.fit["good"], cfg.score["good"]
     assert (fit.cpus, fit.mem_gb, fit.partition, fit.time_min) == (1, 4, "debug", 5)  # metrics do not fit
@@ -65,8 +65,8 @@ def test_resources_defaults_plugin_suite_and_cli(cluster_env, toy_suite, monkeyp
     ("[executor]\ncpus = 0", "executor.cpus: must be ≥ 1", ""),
     ("[executor]\ntime_min = \"1h\"", "executor.time_min: expected int", ""),
 ])
-def test_bad_executor_table_is_one_line(cluster_env, toy_suite, table, expect, hint):
-    res = invoke("run", toy_suite(SUITE + "\n" + table + "\n"), "-p", "default", "--results",
+def test_bad_executor_table_is_one_line(cluster_env, suite_file, table, expect, hint):
+    res = invoke("run", suite_file(SUITE + "\n" + table + "\n"), "-p", "default", "--results",
                  cluster_env / "r.sqlite", "--executor", "local", "--dry-run")
     one_line_error(res, expect, hint)
 
@@ -77,11 +77,11 @@ def fake_tool(folder, name, text):
     path.chmod(path.stat().st_mode | stat.S_IEXEC)
 
 
-def test_no_sbatch_unknown_executor_and_unknown_partition(cluster_env, toy_suite, monkeypatch, tmp_path):
+def test_no_sbatch_unknown_executor_and_unknown_partition(cluster_env, suite_file, monkeypatch, tmp_path):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     monkeypatch.setenv("PATH", str(bin_dir))
-    suite, db = toy_suite(), cluster_env / "r.sqlite"
+    suite, db = suite_file(), cluster_env / "r.sqlite"
     one_line_error(invoke("run", suite, "-p", "default", "--results", db, "--executor", "slurm"),
                    "--executor slurm: no sbatch on PATH")
     one_line_error(invoke("run", suite, "-p", "default", "--results", db, "--executor", "k8s"),

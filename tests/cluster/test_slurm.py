@@ -15,11 +15,11 @@ from tests.cluster.test_local_executor import TINY, board
 pytestmark = pytest.mark.skipif(shutil.which("sbatch") is None, reason="no sbatch on PATH (no SLURM cluster)")
 
 
-def test_slurm_executor_gives_the_in_process_board(cluster_env, toy_suite, monkeypatch):
+def test_slurm_executor_gives_the_in_process_board(cluster_env, suite_file, monkeypatch):
     up = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=60)
     if not any(s.strip() in ("idle", "mixed", "allocated") for s in up.stdout.split()):
         pytest.skip(f"sbatch is there but no node is up (sinfo: {up.stdout.strip() or up.stderr.strip()})")
-    suite = load_suite(toy_suite(TINY), profile="default")
+    suite = load_suite(suite_file(TINY), profile="default")
     monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-inprocess"))
     run_suite(suite, cluster_env / "a.sqlite", quiet=True)
     monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-slurm"))
