@@ -260,7 +260,7 @@ class _Queue:
     def _executor(self, res: Resources, after: tuple[str, ...], n: int) -> Any:
         import submitit
 
-        ex = submitit.AutoExecutor(folder=self.folder.path / "jobs" / "%j", cluster=self.kind)
+        ex = submitit.AutoExecutor(folder=self.folder.path / "jobs", cluster=self.kind)  # <job id>_* files
         params: dict[str, Any] = dict(timeout_min=res.time_min, cpus_per_task=res.cpus, mem_gb=res.mem_gb,
                                       gpus_per_node=res.gpus, name=f"benchgen-{self.suite.name}")
         if self.kind == "slurm":

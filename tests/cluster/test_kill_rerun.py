@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+from typer.testing import CliRunner
+
 from benchgen.checkpoints import fit_or_load
+from benchgen.cli import load_commands
 from benchgen.cluster.ledger import open_run_folder
-from benchgen.cluster.shards import RunIdentity, merge_shards, read_shards
+from benchgen.cluster.shards import RunIdentity, read_shards
 from benchgen.cluster.status import unit_states
 from benchgen.data import load_data
-from benchgen.store import ResultStore
 from benchgen.suite import load_suite
 from tests.cluster.conftest import ROOT
 from tests.core.conftest import SUITE
@@ -96,6 +98,9 @@ def test_kill_workers_and_submitter_then_rerun(cluster_env, suite_file):
     assert [(g, s, st) for _, g, s, _, st in rows(db)] == [("good", 0, "ok")]
     states = {s.unit: s for s in unit_states(open_run_folder(run_dir))[0]}
     assert states["score-good-seed1"].state == "failed" and states["score-good-seed1"].reason
+    status = CliRunner().invoke(load_commands(), ["status", str(run_dir)])
+    assert status.exit_code == 1 and "1 done · 0 running · 1 failed" in status.output
+    assert "score-good-seed1  failed" in status.output and "killed" in status.output
 
     del env["BENCHGEN_TEST_HANG_SEED"]
     proc = start([suite, db, run_dir], env)
@@ -110,11 +115,8 @@ def test_kill_workers_and_submitter_then_rerun(cluster_env, suite_file):
     assert sorted((g, s, m, st) for _, g, s, m, st in after) == [("good", 0, "meandiff", "ok"),
                                                                   ("good", 1, "meandiff", "ok")]
     assert len({k for k, *_ in after}) == len(after)
-    store = ResultStore(db)
-    try:
-        again = merge_shards(run_dir, store, run)
-    finally:
-        store.close()
-    assert again.added == 0 and again.problems == [] and len(rows(db)) == 2
+    merged = CliRunner().invoke(load_commands(), ["merge", str(run_dir)])
+    assert merged.exit_code == 0 and "0 new records, 2 already there" in merged.output, merged.output
+    assert len(rows(db)) == 2
     states = {s.unit: s.state for s in unit_states(open_run_folder(run_dir))[0]}
     assert states == {"score-good-seed0": "done", "score-good-seed1": "done"}  # the whole run, not the last plan

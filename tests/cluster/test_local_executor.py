@@ -3,7 +3,10 @@ processes writing shards), and gives the identical board."""
 
 import json
 
+from typer.testing import CliRunner
+
 from benchgen import leaderboard
+from benchgen.cli import load_commands
 from benchgen.cluster.ledger import default_run_dir, open_run_folder
 from benchgen.cluster.status import unit_states
 from benchgen.cluster.submit import run_on_executor
@@ -40,6 +43,10 @@ def test_local_executor_gives_the_in_process_board(cluster_env, suite_file, monk
     states, problems = unit_states(folder)
     assert {s.unit: s.state for s in states} == {"fit-good": "done", "fit-bad": "done", "score-good-seed0": "done",
                                                    "score-bad-seed0": "done"} and problems == []
-    # a re-run finds every cell stored: no unit, nothing submitted
-    s2 = run_on_executor(suite, cluster_env / "b.sqlite", "local", quiet=True)
-    assert (s2.computed, s2.cached) == (0, 4)
+    # the command line, again: every cell is stored, no unit is submitted, the board is the in-process one
+    res = CliRunner().invoke(load_commands(), ["run", str(suite.path), "-p", "default", "--results",
+                                               str(cluster_env / "b.sqlite"), "--executor", "local", "--json"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.output)
+    assert (payload["computed"], payload["cached"]) == (0, 4)
+    assert payload["leaderboard"] == board(suite, cluster_env / "a.sqlite")
