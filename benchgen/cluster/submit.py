@@ -5,6 +5,7 @@ are merged, not rerun; SLURM jobs still queued or running are waited for, not su
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -21,7 +22,7 @@ from benchgen.cluster.worker import UnitJob
 from benchgen.errors import ConfigError
 from benchgen.progress import ProgressReporter
 from benchgen.runner import CellError, RunSummary, plan_cells
-from benchgen.store import ResultStore
+from benchgen.store import CellStore, ResultStore
 from benchgen.suite import Suite
 
 EXECUTORS = ("inprocess", "local", "slurm")
@@ -50,33 +51,25 @@ def check_partitions(config: ExecutorConfig) -> None:
                           f"choose one of {', '.join(sorted(have)) or '(sinfo lists none)'}")
 
 
-def prepare(suite: Suite, results: Path, executor: str, overrides: dict[str, Any] | None,
-            run_dir: Path | None, only: list[str] | None) -> tuple[RunFolder, UnitPlan, str, MergeReport]:
-    """Merge the run folder's shards, then plan the pending cells' units (nothing submitted)."""
+def _run_dir(suite: Suite, config: ExecutorConfig, run_dir: Path | None) -> Path:
+    return Path(run_dir or config.run_dir or default_run_dir(suite.name, suite.profile)).resolve()
+
+
+def _plan(suite: Suite, store: CellStore, config: ExecutorConfig, only: list[str] | None) -> tuple[UnitPlan, str]:
     from benchgen.data import list_dataset
 
-    config = executor_config(suite, overrides)
-    run_dir = Path(run_dir or config.run_dir or default_run_dir(suite.name, suite.profile)).resolve()
-    identity = RunIdentity(suite.name, suite.version, suite.profile)
-    store = ResultStore(results)
-    try:
-        merged = merge_shards(run_dir, store, identity)
-        fp = list_dataset(suite).fingerprint
-        plan = plan_units(suite, plan_cells(suite, suite.generator_labels(only), store, fp), config, fp)
-    finally:
-        store.close()
-    return RunFolder(run_dir, identity, results, executor), plan, fp, merged
+    fp = list_dataset(suite).fingerprint
+    return plan_units(suite, plan_cells(suite, suite.generator_labels(only), store, fp), config, fp), fp
 
 
 def dry_run(suite: Suite, results: Path, executor: str, overrides: dict[str, Any] | None = None,
             run_dir: Path | None = None, only: list[str] | None = None) -> tuple[UnitPlan, Path]:
     """The plan, from the store and the run folder's shards as they are; nothing is written or submitted."""
     from benchgen.cluster.shards import read_shards
-    from benchgen.data import list_dataset
     from benchgen.store import open_existing
 
     config = executor_config(suite, overrides)
-    folder = Path(run_dir or config.run_dir or default_run_dir(suite.name, suite.profile)).resolve()
+    folder = _run_dir(suite, config, run_dir)
     shards = read_shards(folder, RunIdentity(suite.name, suite.version, suite.profile))
     in_shards = {r.cell_key for s in shards.shards for r in s.records if r.status != "error"}
     store = open_existing(results) if Path(results).is_file() else None
@@ -93,8 +86,7 @@ def dry_run(suite: Suite, results: Path, executor: str, overrides: dict[str, Any
             pass
 
     try:
-        fp = list_dataset(suite).fingerprint
-        plan = plan_units(suite, plan_cells(suite, suite.generator_labels(only), _Seen(), fp), config, fp)
+        plan, _ = _plan(suite, _Seen(), config, only)
     finally:
         if store:
             store.close()
@@ -111,7 +103,14 @@ def run_on_executor(suite: Suite, results: Path, executor: str, overrides: dict[
     config = executor_config(suite, overrides)
     if executor == "slurm":
         check_partitions(config)
-    folder, plan, fp, merged = prepare(suite, results, executor, overrides, run_dir, only)
+    identity = RunIdentity(suite.name, suite.version, suite.profile)
+    folder = RunFolder(_run_dir(suite, config, run_dir), identity, results, executor)
+    store = ResultStore(results)
+    try:  # what earlier attempts left is merged first: the plan then only holds what is still missing
+        merged = merge_shards(folder.path, store, identity)
+        plan, fp = _plan(suite, store, config, only)
+    finally:
+        store.close()
     summary = RunSummary(suite.name, suite.profile, results, data_fingerprint=fp, cached=plan.cached)
     earlier = _earlier_run(folder)
     previous = earlier.jobs if earlier else {}
@@ -174,8 +173,7 @@ def _earlier_run(folder: RunFolder) -> RunFolder | None:
 def _summarise(summary: RunSummary, queue: _Queue) -> None:
     seen_failures = set()
     for result in queue.results.values():
-        summary.computed += int(result.get("computed", 0))
-        summary.cached += int(result.get("cached", 0))
+        summary.computed += int(result.get("computed", 0))  # (a unit's cached cells are in the plan's count)
         for e in result.get("errors", []):
             summary.errors.append(CellError(e["cell"], e["message"], e.get("traceback")))
         summary.skipped += [(where, why) for where, why in result.get("skipped", [])]
@@ -195,8 +193,6 @@ class _Queue:
 
     def __init__(self, suite: Suite, folder: RunFolder, plan: UnitPlan, fp: str, executor: str,
                  config: ExecutorConfig, progress: ProgressReporter, previous: dict[str, dict[str, Any]]):
-        import os
-
         self.suite, self.folder, self.fp, self.kind, self.progress = suite, folder, fp, executor, progress
         self.units = plan.by_id()
         self.waiting = list(self.units)
@@ -316,7 +312,8 @@ class _Queue:
                     continue
                 finished = job.paths.result_pickle.exists()  # it may have written it just now
             del self.jobs[uid]
-            state = states.get(job.job_id) or str(job.state)
+            # SLURM: squeue's word only (submitit's sacct call fails loudly without an accounting database)
+            state = states.get(job.job_id) or (str(job.state) if self.kind == "local" else "")
             exc = job.exception() if finished else None  # without a result file, submitit would wait forever
             if finished and exc is None:
                 self.results[uid] = job.result()
@@ -331,15 +328,22 @@ class _Queue:
         self.failed[uid] = reason
         self.folder.note(uid, state="failed", reason=reason)
         self.progress.log(f"[red]failed[/] {uid}: {reason}")
+        for other, job in list(self.jobs.items()):  # SLURM holds them for an afterok that can never come
+            if uid in self.units[other].depends:
+                del self.jobs[other]
+                job.cancel(check=False)
+                self._fail(other, f"not run: {uid} failed")
 
 
 def why_failed(job_id: str, state: str, exc: BaseException | None, kind: str = "slurm") -> str:
     """One line: killed (time limit, memory, cancelled: by the scheduler on SLURM), or the worker's own error."""
-    state = (state.split() or ["UNKNOWN"])[0].upper()
+    state = (state.split() or [""])[0].upper()
     if exc is None:
         who = "by the scheduler " if kind == "slurm" and state in KILLED else ""
-        return (f"job {job_id} killed {who}({state}); the cells it finished are kept, run again to resubmit the rest"
-                if state in KILLED or kind == "local" else
-                f"job {job_id} ended without a result ({state}); run again to resubmit it")
+        if state in KILLED or (kind == "local" and state):
+            return f"job {job_id} killed {who}({state}); the cells it finished are kept, run again to resubmit the rest"
+        if not state:  # e.g. an array task cancelled before it started: squeue drops it at once
+            return f"job {job_id} left the queue without a result (cancelled?); run again to resubmit it"
+        return f"job {job_id} ended without a result ({state}); run again to resubmit it"
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
     return f"job {job_id}: {lines[-1] if lines else type(exc).__name__}"

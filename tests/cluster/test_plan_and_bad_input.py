@@ -146,6 +146,8 @@ def test_scheduler_kills_and_worker_errors_are_one_line():
     assert "by the scheduler (OUT_OF_MEMORY)" in why_failed("41_3", "OUT_OF_MEMORY", None)
     assert "by the scheduler (CANCELLED)" in why_failed("41_3", "CANCELLED by 0", None)
     assert "job 7 killed (INTERRUPTED)" in why_failed("7", "INTERRUPTED", None, "local")
+    assert "job 41_3 left the queue without a result (cancelled?)" in why_failed("41_3", "", None)
+    assert "job 41_3 ended without a result (FAILED)" in why_failed("41_3", "FAILED", None)
     err = ConfigError("score-g-seed0: the dataset changed since the run was planned")
     assert why_failed("41_3", "FAILED", RuntimeError(f"Traceback...\n  File x\n{err}")) == (
         "job 41_3: score-g-seed0: the dataset changed since the run was planned")
