@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from benchgen.cli.app import app, console, handle_errors, out
-from benchgen.runner import RunSummary
-from benchgen.suite import Suite
+
+if TYPE_CHECKING:  # the runner imports torch: not on the path of `benchgen list`
+    from benchgen.runner import RunSummary
+    from benchgen.suite import Suite
 
 
 def warn_network_store(results: Path) -> None:
