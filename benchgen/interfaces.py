@@ -43,6 +43,9 @@ class Plugin:
     name: str = "?"  # set by the registry to the name it was built under: `ddpm`, or qualified `other-dist:ddpm`
     # Small params that make this plugin fast enough for the shared contract tests (tests/contracts).
     tiny_params: ClassVar[dict[str, Any]] = {}
+    # What a cluster job of this plugin asks for (gpus, cpus, mem_gb, time_min): a generator's for its fit
+    # jobs, the largest of the generator's and the metrics' for sampling + scoring jobs. Suites override it.
+    resources: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, params: Any = None):
         self.params = params if params is not None else self.Params()

@@ -28,7 +28,7 @@ from benchgen.progress import ProgressReporter
 from benchgen.provenance import environment, now, resolve_device
 from benchgen.safety import inside
 from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, score_stratified, stored_details
-from benchgen.store import Record, ResultStore
+from benchgen.store import CellStore, Record, ResultStore
 from benchgen.suite import PluginSpec, Suite
 from benchgen.volumes import Cohort
 
@@ -83,7 +83,7 @@ def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_
                         **{k: v for k, v in optional.items() if v}}, 24)
 
 
-def plan_cells(suite: Suite, labels: list[str], store: ResultStore, data_fp: str) -> list[Plan]:
+def plan_cells(suite: Suite, labels: list[str], store: CellStore, data_fp: str) -> list[Plan]:
     plans = []
     for label in labels:
         spec = suite.generators[label]
@@ -129,11 +129,13 @@ def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
 
 # -------------------------------------------------------------------------------------------- the loop
 def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = False,
-              only: list[str] | None = None, console: Any = None, save_samples: bool = True) -> RunSummary:
-    """Run every pending cell of `suite`, storing each as it finishes. Returns what happened."""
+              only: list[str] | None = None, console: Any = None, save_samples: bool = True,
+              store: CellStore | None = None) -> RunSummary:
+    """Run every pending cell of `suite`, storing each as it finishes. Returns what happened.
+    `store` replaces the result store at `results` (a cluster worker passes its shard)."""
     start = time.perf_counter()
     results = Path(results) if results else paths.default_results()
-    store = ResultStore(results)  # opened (and checked writable) before any work
+    store = store if store is not None else ResultStore(results)  # opened (and checked writable) before any work
     device = resolve_device(suite.device)
     summary = RunSummary(suite.name, suite.profile, results)
     labels = suite.generator_labels(only)
@@ -183,7 +185,7 @@ def progress_interval() -> float:
 class _Loop:
     """One run's state shared by its generators: the store, device, environment and summary."""
 
-    def __init__(self, suite: Suite, store: ResultStore, device: str, summary: RunSummary, save_samples: bool):
+    def __init__(self, suite: Suite, store: CellStore, device: str, summary: RunSummary, save_samples: bool):
         self.suite, self.store, self.device, self.summary = suite, store, device, summary
         self.save_samples = save_samples
         self.env = environment(device)

@@ -15,7 +15,7 @@ import sys
 import urllib.parse
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Protocol, TextIO
 
 from benchgen.errors import ConfigError, WriteError
 
@@ -81,6 +81,17 @@ def _sql_type(name: str) -> str:
     if name in ("n_real", "n_synthetic", "seed", "higher_is_better"):
         return "INTEGER"
     return "TEXT"
+
+
+class CellStore(Protocol):
+    """What the runner needs of a store: a :class:`ResultStore`, or a cluster worker's shard
+    (:class:`benchgen.cluster.shards.ShardStore`), which workers write instead of the central file."""
+
+    def done_keys(self, keys: Iterable[str]) -> set[str]: ...
+
+    def put(self, record: Record) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class ResultStore:
@@ -160,23 +171,29 @@ class ResultStore:
         return found
 
     def put(self, record: Record) -> None:
-        row = asdict(record)
-        values = [json.dumps(row[c], sort_keys=True) if c in _JSON_FIELDS else row[c]
-                  for c in _COLUMNS]
         # Two runs of one suite on one home compute the same cells: a late error (e.g. one run interrupted)
         # must never replace the other's finished record, while a retry's result replaces a stored error.
-        sql = (f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
-               f"ON CONFLICT(cell_key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])} "
-               "WHERE results.status = 'error' OR excluded.status != 'error'")
+        sql = _upsert("results.status = 'error' OR excluded.status != 'error'")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                self.conn.execute(sql, values)
+                self.conn.execute(sql, _values(record))
                 self.conn.execute("COMMIT")
             except BaseException:
                 self.conn.execute("ROLLBACK")
                 raise
         except sqlite3.Error as exc:  # "database or disk is full", "readonly database": name the store
+            raise WriteError(self.path, errno.ENOSPC if "full" in str(exc) else None, f"result store: {exc}") from None
+
+    def merge(self, record: Record) -> bool:
+        """Insert a record from a worker's shard unless its cell is already finished here: a retried or
+        duplicated unit never replaces (or duplicates) a record; a stored error gives way to a finished
+        record, or to a later error. Whether the store changed."""
+        sql = _upsert("results.status = 'error' AND (excluded.status != 'error' "
+                      "OR excluded.created_at > results.created_at)")
+        try:
+            return self.conn.execute(sql, _values(record)).rowcount > 0  # autocommit: one statement, one transaction
+        except sqlite3.Error as exc:
             raise WriteError(self.path, errno.ENOSPC if "full" in str(exc) else None, f"result store: {exc}") from None
 
     def records(self, suite: str | None = None, profile: str | None = None) -> list[dict[str, Any]]:
@@ -202,6 +219,18 @@ class ResultStore:
 
     def suites(self) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM results ORDER BY suite")]
+
+
+def _values(record: Record) -> list[Any]:
+    row = asdict(record)
+    return [json.dumps(row[c], sort_keys=True) if c in _JSON_FIELDS else row[c] for c in _COLUMNS]
+
+
+def _upsert(when: str) -> str:
+    """Insert a record; on a cell key already stored, replace it only `when` (SQL over results/excluded)."""
+    return (f"INSERT INTO results ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))}) "
+            f"ON CONFLICT(cell_key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in _COLUMNS[1:])} "
+            f"WHERE {when}")
 
 
 def open_existing(path: str | Path) -> ResultStore:

@@ -41,6 +41,7 @@ SCHEMA: dict[str, Any] = {
                    "device": (str, False), "protocol": (str, False), "conditions": (dict, False),
                    "metrics": {"*": {**PLUGIN_TABLE, "stratify": (str, False)}}},
     "profiles": {"*": (dict, False)},
+    "executor": (dict, False),  # cluster resources, checked by benchgen.cluster.resources
 }
 REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
 STRATA = ("condition", "sex")  # metadata keys a metric can be stratified by: what condition tables carry

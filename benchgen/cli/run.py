@@ -10,6 +10,8 @@ import typer
 from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks, state
 from benchgen.suite import Suite
 
+EXECUTOR_HELP = ("Where the cells run: inprocess (this process, the default), local (submitit processes on this "
+                 "machine) or slurm (SLURM job arrays); see docs/cluster.md.")
 RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
 PROFILE_HELP = "Suite profile: auto (quick without CUDA, paper with it), or a profile name from the suite."
 METRICS_HELP = "Board columns, comma-separated, e.g. mmd,frd (prdc: every prdc.* column); default all."
@@ -53,6 +55,18 @@ def run_cmd(
     metrics: str = typer.Option(None, "--metrics", help=METRICS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary and leaderboard on stdout."),
+    executor: str = typer.Option("inprocess", "--executor", help=EXECUTOR_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the units of work (resources, dependencies) "
+                                 "and submit nothing."),
+    run_dir: Path = typer.Option(None, "--run-dir", help="Run folder of --executor local|slurm (shards, job logs) "
+                                 "[default: $BENCHGEN_HOME/runs/<suite>/<profile>/cluster]"),
+    partition: str = typer.Option(None, "--partition", help="SLURM partition of every job."),
+    account: str = typer.Option(None, "--account", help="SLURM account of every job."),
+    gpus: int = typer.Option(None, "--gpus", help="GPUs per job."),
+    cpus: int = typer.Option(None, "--cpus", help="CPUs per job."),
+    mem_gb: int = typer.Option(None, "--mem-gb", help="Memory per job, GB."),
+    time_min: int = typer.Option(None, "--time-min", help="Time limit per job, minutes."),
+    array_parallelism: int = typer.Option(None, "--array-parallelism", help="Jobs running at once."),
 ) -> None:
     """Fit, sample and score every generator of a suite; finished cells are stored and skipped on re-runs.
     The board shows the suite's configs as the file (and --set) stands."""
@@ -65,7 +79,17 @@ def run_cmd(
     results = results or paths.default_results()
     paths.check_writable(results)
     suite = load(suite_path, profile, quiet or as_json, sets)
-    summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
+    resources = {"partition": partition, "account": account, "gpus": gpus, "cpus": cpus, "mem_gb": mem_gb,
+                 "time_min": time_min, "array_parallelism": array_parallelism}
+    if dry_run or executor != "inprocess":
+        from benchgen.cli.cluster import run_or_plan
+
+        summary = run_or_plan(suite, results, executor, resources, run_dir, generator or None, dry_run,
+                                          quiet or as_json)
+        if summary is None:  # the dry run printed its plan
+            return
+    else:
+        summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
     store = ResultStore(results)
     boards = leaderboard.select(suite_boards(suite, store, all_configs, summary.data_fingerprint), metrics)
     store.close()

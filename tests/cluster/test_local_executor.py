@@ -1,0 +1,52 @@
+"""--executor local runs the same cells as the in-process run, through submitit's local executor (real worker
+processes writing shards), and gives the identical board."""
+
+import json
+
+from typer.testing import CliRunner
+
+from benchgen import leaderboard
+from benchgen.cli import load_commands
+from benchgen.cluster.ledger import default_run_dir, open_run_folder
+from benchgen.cluster.status import unit_states
+from benchgen.cluster.submit import run_on_executor
+from benchgen.runner import run_suite, suite_boards
+from benchgen.store import ResultStore
+from benchgen.suite import load_suite
+from tests.core.conftest import SUITE
+
+# two generators, one seed, a metric with sub-columns: four units (two fits, two sampling + scoring jobs)
+TINY = SUITE.replace("seeds = [0, 1]", "seeds = [0]").replace(
+    "[evaluation.metrics.meandiff]", "[evaluation.metrics.meandiff]\n[evaluation.metrics.pair]")
+
+
+def board(suite, db):
+    store = ResultStore(db)
+    try:
+        return json.loads(leaderboard.render_json(suite_boards(suite, store)))
+    finally:
+        store.close()
+
+
+def test_local_executor_gives_the_in_process_board(cluster_env, suite_file, monkeypatch):
+    suite = load_suite(suite_file(TINY), profile="default")
+    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-inprocess"))
+    s0 = run_suite(suite, cluster_env / "a.sqlite", quiet=True)
+    assert (s0.computed, s0.errors) == (4, [])
+    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-local"))  # nothing cached: every unit runs
+    s1 = run_on_executor(suite, cluster_env / "b.sqlite", "local", quiet=True)
+    assert (s1.computed, s1.cached, s1.errors) == (4, 0, [])
+    assert board(suite, cluster_env / "b.sqlite") == board(suite, cluster_env / "a.sqlite")
+    keys = lambda db: sorted((r["cell_key"], r["value"]) for r in ResultStore(db).records())  # noqa: E731
+    assert keys(cluster_env / "b.sqlite") == keys(cluster_env / "a.sqlite")
+    folder = open_run_folder(default_run_dir("toy", "default"))
+    states, problems = unit_states(folder)
+    assert {s.unit: s.state for s in states} == {"fit-good": "done", "fit-bad": "done", "score-good-seed0": "done",
+                                                   "score-bad-seed0": "done"} and problems == []
+    # the command line, again: every cell is stored, no unit is submitted, the board is the in-process one
+    res = CliRunner().invoke(load_commands(), ["run", str(suite.path), "-p", "default", "--results",
+                                               str(cluster_env / "b.sqlite"), "--executor", "local", "--json"])
+    assert res.exit_code == 0, res.output
+    payload = json.loads(res.output)
+    assert (payload["computed"], payload["cached"]) == (0, 4)
+    assert payload["leaderboard"] == board(suite, cluster_env / "a.sqlite")
