@@ -82,10 +82,12 @@ class DDPMGenerator(Generator):
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = DDPMParams
     sampling_params: ClassVar[tuple[str, ...]] = SAMPLING_FIELDS
+    # conditional with guidance, so the contract checks cover conditional sampling (tests/ddpm: unconditional)
     tiny_params: ClassVar[dict[str, Any]] = {
         "channels": [8, 16], "attention_levels": [False, True], "num_head_channels": [0, 16],
         "num_res_blocks": 1, "norm_num_groups": 8, "max_steps": 3, "batch_size": 2, "val_every": 0,
         "sampler": "ddim", "inference_steps": 3, "lr": 1e-3,
+        "condition_on": ["condition", "age", "sex"], "condition_dropout": 0.2, "guidance_scale": 2.0,
     }
 
     def __init__(self, params: Any = None):
