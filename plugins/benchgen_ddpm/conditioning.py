@@ -95,10 +95,15 @@ def _condition(meta: dict[str, Any], where: str) -> str:
     return value
 
 
-def _age(meta: dict[str, Any], where: str) -> float:
-    value = meta.get("age")
+def _given(meta: dict[str, Any], key: str, where: str) -> Any:
+    value = meta.get(key)
     if value is None:
-        raise _Unusable(f"{where}: no age value, which condition_on needs")
+        raise _Unusable(f"{where}: no {key} value, which condition_on needs")
+    return value
+
+
+def _age(meta: dict[str, Any], where: str) -> float:
+    value = _given(meta, "age", where)
     try:
         age = float(value)
     except (TypeError, ValueError):
@@ -109,9 +114,7 @@ def _age(meta: dict[str, Any], where: str) -> float:
 
 
 def _sex(meta: dict[str, Any], where: str) -> float:
-    value = meta.get("sex")
-    if value is None:
-        raise _Unusable(f"{where}: no sex value, which condition_on needs")
+    value = _given(meta, "sex", where)
     key = str(value).strip().lower()
     if key in SEX_UNKNOWN:
         return 0.0
