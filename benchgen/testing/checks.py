@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from benchgen import registry
+from benchgen.conditions import ALIASES
 from benchgen.errors import BenchgenError, ConfigError
 from benchgen.interfaces import (
     KINDS,
@@ -40,6 +41,8 @@ from benchgen.testing.data import FILE_INPUTS, PATH_PARAMS, brain_like, no_pickl
 from benchgen.volumes import Volume
 
 N_SAMPLES = 4  # sample(4, seed=0), then sample(3, seed=1)
+N_CONDITIONAL = (3, 2)  # sample_conditional: 3 rows of one condition, then 2 of another
+EXTRA_KEY = "contract_extra_key"  # a metadata key no generator conditions on: it must be ignored
 N_FEATURE_VOLUMES = 5
 SAME_ATOL = 1e-6  # "the same samples": equal to within this (absolute, per voxel)
 
@@ -244,6 +247,103 @@ def generator_sampler_info(h: Checker) -> None:
         json.dumps(info)
     except (TypeError, ValueError) as exc:
         raise h.fail(f"sampler_info() is not JSON: {exc}") from None
+
+
+# ------------------------------------------------------------------------ conditional generators
+def _conditions(h: Checker) -> tuple[str, ...]:
+    keys = h.memo("conditions", lambda: h.call("conditions()", h.plugin.conditions))
+    h.require(isinstance(keys, tuple) and all(isinstance(k, str) for k in keys),
+              f"conditions() returned {keys!r}, not a tuple of metadata keys")
+    return keys
+
+
+def _two_conditions(h: Checker) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metadata of two training scans, of two different conditions when the generator conditions on them."""
+    rows = list(h.cohorts["train"].metadata)
+    if "condition" not in _conditions(h):
+        return rows[0], rows[1]
+    first = {str(m.get("condition")): m for m in reversed(rows)}  # the first scan of each condition
+    h.require(len(first) >= 2, "the contract's training cohort has fewer than two conditions")
+    a, b = (first[c] for c in sorted(first)[:2])
+    return a, b
+
+
+def _condition_table(h: Checker) -> list[dict[str, Any]]:
+    a, b = _two_conditions(h)
+    return [{**a, EXTRA_KEY: "ignored"}] * N_CONDITIONAL[0] + [{**b, EXTRA_KEY: "ignored"}] * N_CONDITIONAL[1]
+
+
+def _conditional_samples(h: Checker, seed: int) -> Any:
+    n = sum(N_CONDITIONAL)
+    return h.memo(f"conditional-seed{seed}", lambda: h.call(
+        f"sample_conditional(table of {n}, seed={seed})", h.plugin.sample_conditional, _condition_table(h), seed=seed))
+
+
+UNCONDITIONAL = "n/a: conditions() is empty (an unconditional generator)"
+
+
+@contract_check("generators", "conditional_sample", requires=("fit",))
+def generator_conditional_sample(h: Checker) -> str:
+    """For a generator whose `conditions()` is not empty: `sample_conditional(table, seed=0)` with 3 rows of one
+    training condition and 2 of another (their metadata, plus a key it must ignore) is `5×1×D×H×W` float32 in
+    [0, 1] and finite."""
+    if not _conditions(h):
+        return UNCONDITIONAL
+    x, n = _conditional_samples(h, 0), sum(N_CONDITIONAL)
+    h.require(isinstance(x, torch.Tensor), f"sample_conditional() returned {type(x).__name__}, not a torch.Tensor")
+    expected = (n, 1, *h.shape)
+    h.require(tuple(x.shape) == expected, f"sample_conditional() of {n} rows has shape {tuple(x.shape)}, "
+              f"expected {expected} (one volume per row)")
+    h.require(x.dtype == torch.float32, f"conditional samples are {x.dtype}, expected torch.float32")
+    h.require(bool(torch.isfinite(x).all()), "conditional samples contain NaN or ±Inf")
+    lo, hi = float(x.min()), float(x.max())
+    h.require(lo >= 0.0 and hi <= 1.0, f"conditional sample values span [{lo:.4g}, {hi:.4g}], not within [0, 1]")
+    return f"conditions {list(_conditions(h))}: {_shape(x)}"
+
+
+@contract_check("generators", "conditional_deterministic_for_seed", requires=("conditional_sample",))
+def generator_conditional_deterministic(h: Checker) -> str | None:
+    """The same table and seed give the same conditional samples (within 1e-6); seed 1 gives other ones."""
+    if not _conditions(h):
+        return UNCONDITIONAL
+    x = _conditional_samples(h, 0)
+    again = h.call("sample_conditional(seed=0) again", h.plugin.sample_conditional, _condition_table(h), seed=0)
+    h.require(isinstance(again, torch.Tensor) and _same(again, x, SAME_ATOL), lambda: "sample_conditional() "
+              f"twice with the same table and seed gave different volumes ({_difference(again, x)})")
+    other = _conditional_samples(h, 1)
+    h.require(isinstance(other, torch.Tensor) and other.shape == x.shape and not torch.allclose(other, x),
+              "sample_conditional() with seed 1 equals seed 0: the seed is ignored")
+    return None
+
+
+def _unusable_row(h: Checker) -> tuple[dict[str, Any], str]:
+    """A row it cannot produce: a known condition not in the training cohort, else one without a conditioned key."""
+    a, _ = _two_conditions(h)
+    keys = _conditions(h)
+    if "condition" in keys:
+        trained = {str(m.get("condition")) for m in h.cohorts["train"].metadata}
+        value = next((c for c in ALIASES if c not in trained), "no-such-condition")
+        return {**a, "condition": value}, value
+    return {k: v for k, v in a.items() if k != keys[0]}, keys[0]
+
+
+@contract_check("generators", "conditional_unknown_value", requires=("fit",))
+def generator_conditional_unknown(h: Checker) -> str | None:
+    """`sample_conditional` with a condition it was not trained on (or a row missing a conditioned key) raises
+    one `ConfigError` naming the value (or key)."""
+    if not _conditions(h):
+        return UNCONDITIONAL
+    row, named = _unusable_row(h)
+    try:
+        h.plugin.sample_conditional([row], seed=0)
+    except ConfigError as exc:
+        h.require(named in str(exc) and "\n" not in str(exc),
+                  f"the ConfigError does not name {named!r} in one line: {exc}")
+        return f"{named!r}: {exc.message}"
+    except Exception as exc:
+        raise h.fail(f"sample_conditional() of a row with {named!r} raised {h.describe(exc)}, "
+                     "expected a ConfigError") from exc
+    raise h.fail(f"sample_conditional() accepted a row with {named!r}, which it cannot produce")
 
 
 # ==================================================================================== metrics

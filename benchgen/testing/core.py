@@ -25,7 +25,7 @@ from benchgen import registry
 from benchgen.errors import ConfigError, MissingWeightsError, PluginError
 from benchgen.interfaces import KINDS, Plugin
 from benchgen.params import parse_params
-from benchgen.testing.data import SHAPE, tiny_cohorts
+from benchgen.testing.data import CONDITIONS, SHAPE, tiny_cohorts
 
 CheckStatus = Literal["pass", "fail", "skip"]
 
@@ -283,8 +283,13 @@ class Checker:
 
     @property
     def cohorts(self) -> dict[str, Any]:
-        """Tiny brain-like splits at :attr:`shape`: train 10, val 6, test 8, synthetic 6."""
-        return self.memo("cohorts", lambda: tiny_cohorts(self.shape))
+        """Tiny brain-like splits at :attr:`shape`: train 10, val 6, test 8, synthetic 6; labelled with
+        :data:`~benchgen.testing.data.CONDITIONS` for a generator that conditions on ``condition``."""
+        return self.memo("cohorts", lambda: tiny_cohorts(self.shape, CONDITIONS if self._conditional() else ()))
+
+    def _conditional(self) -> bool:
+        plugin = self.state.get("plugin")
+        return self.kind == "generators" and plugin is not None and "condition" in plugin.conditions()
 
     def memo(self, key: str, fn: Callable[[], Any]) -> Any:
         """``fn()`` once per checker; a later call returns the same value (or raises the same exception)."""

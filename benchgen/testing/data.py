@@ -7,7 +7,7 @@ Everything here is seeded and fast (8×12×8 voxels by default), so a plugin's o
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -38,16 +38,25 @@ def brain_like(n: int, seed: int, shape: tuple[int, int, int] = SHAPE) -> torch.
     return torch.from_numpy(out)
 
 
-def tiny_cohort(n: int, seed: int, prefix: str, shape: tuple[int, int, int] = SHAPE) -> Cohort:
-    """A :class:`Cohort` of `n` brain-like volumes with subject ids ``<prefix>-00``… and age/sex metadata."""
+# The condition labels of the cohorts a conditional generator is checked on (in turn, scan by scan).
+CONDITIONS: tuple[str, ...] = ("healthy", "ftd-like")
+
+
+def tiny_cohort(n: int, seed: int, prefix: str, shape: tuple[int, int, int] = SHAPE,
+                conditions: Sequence[str] = ()) -> Cohort:
+    """A :class:`Cohort` of `n` brain-like volumes with subject ids ``<prefix>-00``… and age/sex metadata (and a
+    ``condition``, cycling through `conditions`, when given)."""
+    meta: list[dict[str, Any]] = [{"age": 40.0 + i, "sex": "F" if i % 2 else "M"} for i in range(n)]
+    if conditions:
+        meta = [{**m, "condition": conditions[i % len(conditions)]} for i, m in enumerate(meta)]
     return Cohort(brain_like(n, seed, shape), np.diag([4.0, 4.0, 4.0, 1.0]), [f"{prefix}-{i:02d}" for i in range(n)],
-                  [{"age": 40.0 + i, "sex": "F" if i % 2 else "M"} for i in range(n)])
+                  meta)
 
 
-def tiny_cohorts(shape: tuple[int, int, int] = SHAPE) -> dict[str, Cohort]:
+def tiny_cohorts(shape: tuple[int, int, int] = SHAPE, conditions: Sequence[str] = ()) -> dict[str, Cohort]:
     """Disjoint tiny splits: train 10, val 6, test 8 (the scoring reference) and a 'synthetic' set of 6."""
-    return {"train": tiny_cohort(10, 1, "train", shape), "val": tiny_cohort(6, 2, "val", shape),
-            "test": tiny_cohort(8, 3, "test", shape), "synthetic": tiny_cohort(6, 4, "synth", shape)}
+    sizes = {"train": (10, 1, "train"), "val": (6, 2, "val"), "test": (8, 3, "test"), "synthetic": (6, 4, "synth")}
+    return {split: tiny_cohort(n, seed, prefix, shape, conditions) for split, (n, seed, prefix) in sizes.items()}
 
 
 def raw_volume() -> Volume:

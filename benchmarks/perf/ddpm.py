@@ -19,6 +19,10 @@
         fp32 + SDPA and bf16 + SDPA (s/step, TFLOP/s, utilisation of the card's peak, peak memory), then the
         largest batch that fits at that size for fp32 + SDPA and bf16 + SDPA (each try in its own process).
         `--device cpu --network quick --shape 16,24,16` runs the same code on a CPU as a smoke test.
+    python benchmarks/perf/ddpm.py conditional [--steps 15] [--repeats 2] [--threads N] [--samples 8]
+        seconds per training step of the suite's quick network (16×24×16, batch 8) unconditional vs
+        conditioned on condition, age and sex, interleaved A,B,A,B in one process; then DDIM sampling seconds
+        per volume unconditional, conditional and with classifier-free guidance (a doubled batch).
 
 The machine may be shared: compare the ratios measured within one run, not absolute numbers across runs.
 """
@@ -490,6 +494,59 @@ def cmd_gpu(args: argparse.Namespace) -> None:
               else f"largest batch at {shape}, {variant}: none fits")
 
 
+COVARIATES = ("condition", "age", "sex")
+
+
+def _labelled(cohort):
+    """The cohort with a condition, an age and a sex per scan (what a conditional fit needs)."""
+    from benchgen.volumes import Cohort
+
+    conds = ("healthy", "ftd-like", "als-like")
+    meta = [{"condition": conds[i % 3], "age": 45.0 + (7 * i) % 40, "sex": "MF"[i % 2]} for i in range(len(cohort))]
+    return Cohort(cohort.data, cohort.affine, cohort.subject_ids, meta)
+
+
+def _sampling_seconds(gen: DDPMGenerator, table: list[dict], conditional: bool) -> float:
+    t0 = time.perf_counter()
+    if conditional:
+        gen.sample_conditional(table, seed=0)
+    else:
+        gen.sample(len(table), seed=0)
+    return (time.perf_counter() - t0) / len(table)
+
+
+def cmd_conditional(args: argparse.Namespace) -> None:
+    from benchgen_ddpm.testing import mni_cohort
+
+    train = _labelled(mni_cohort(48, QUICK_SHAPE, seed=0))
+    base = quick_params(num_threads=args.threads)
+    variants = {"unconditional": base,
+                "conditional": dataclasses.replace(base, condition_on=COVARIATES, condition_dropout=0.1)}
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads by default; quick network at "
+          f"{QUICK_SHAPE}, batch {base.batch_size}; {args.repeats} x {args.steps} timed steps each, interleaved")
+    with tempfile.TemporaryDirectory() as d:
+        for _ in range(args.repeats):
+            for name, p in variants.items():  # the first step of each fit is not timed (loss.csv differences)
+                times[name] += plugin_steps(p, train, args.steps + 1, Path(d) / "w")
+        for name, t in times.items():
+            print(f"{name:14s} train  median {statistics.median(t):.3f} s/step, mean {statistics.mean(t):.3f}")
+        ratio = statistics.median(times["conditional"]) / statistics.median(times["unconditional"])
+        print(f"conditional / unconditional training step: {ratio:.2f}x")
+        table = [dict(m) for m in train.metadata[: args.samples]]
+        for name, p in variants.items():
+            gen = DDPMGenerator(dataclasses.replace(p, max_steps=1, val_every=0))
+            gen.fit(train, FitContext(workdir=Path(d) / f"s-{name}", seed=0, resume=False))
+            print(f"{name:14s} sample {_sampling_seconds(gen, table, False):.3f} s/volume (DDIM-{p.inference_steps})")
+            if name == "conditional":
+                gen.save(Path(d) / "cond")
+                for scale in (1.0, 3.0):
+                    guided = DDPMGenerator(dataclasses.replace(gen.params, guidance_scale=scale))
+                    guided.load(Path(d) / "cond")
+                    print(f"{'':14s} sample_conditional, guidance {scale}: "
+                          f"{_sampling_seconds(guided, table, True):.3f} s/volume")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -518,6 +575,12 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--warmup", type=int, default=2, help="steps per loop dropped before timing")
     s.add_argument("--sampling-volumes", type=int, default=8, help="0 skips the sampling timings")
     s.set_defaults(fn=lambda a: cmd_speed(a))
+    c = sub.add_parser("conditional", help="training-step and sampling cost of conditioning and guidance")
+    c.add_argument("--steps", type=int, default=15)
+    c.add_argument("--repeats", type=int, default=2)
+    c.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
+    c.add_argument("--samples", type=int, default=8)
+    c.set_defaults(fn=cmd_conditional)
     g = sub.add_parser("gpu", help="fp32 vs bf16 + SDPA training steps and the largest batch, on a CUDA device")
     g.add_argument("--shape", type=volume_shape, default="84,128,84")
     g.add_argument("--batch", type=int, default=1)

@@ -11,15 +11,16 @@ import numpy as np
 import torch
 
 from benchgen.distributed import is_main_process
-from benchgen.errors import ConfigError, PluginError
+from benchgen.errors import ConfigError, DataError, PluginError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, no_progress
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
 from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
+from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, reported_as
 from benchgen_ddpm.intensity import encode
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
-from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
+from benchgen_ddpm.params import MODEL_FIELDS, SAMPLING_FIELDS, DDPMParams
 from benchgen_ddpm.sampling import sample_volumes
 from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
 from benchgen_ddpm.training import TrainResult
@@ -53,21 +54,46 @@ def _mismatch(model: torch.nn.Module, weights: dict[str, torch.Tensor]) -> str:
     return ", ".join(parts) or "tensors differ"
 
 
+TRAIN_HINT = "fill in that column of the participants / manifest table, or drop the key from condition_on"
+SAMPLE_HINT = ("give every row the keys of conditions(), with values the model was trained on "
+               "(sampler_info() lists its classes)")
+
+
+def _rows(cohort: Cohort) -> list[tuple[str, dict[str, Any]]]:
+    return [(f"training scan '{s}'", m) for s, m in zip(cohort.subject_ids, cohort.metadata)]
+
+
+def _fit_conditions(p: DDPMParams, train: Cohort, val: Cohort | None) -> FitConditions | None:
+    """The conditioner learned from `train` and both splits' conditions; a scan missing a value the model
+    conditions on is a DataError, raised before any training."""
+    if not p.condition_on:
+        return None
+    with reported_as(DataError, TRAIN_HINT):
+        conditioner = Conditioner.learn(p.condition_on, _rows(train))
+        val_cond = None if val is None else conditioner.encode(
+            [(f"validation scan '{s}'", m) for s, m in zip(val.subject_ids, val.metadata)])
+        return FitConditions(conditioner, conditioner.encode(_rows(train)), val_cond)
+
+
 class DDPMGenerator(Generator):
     """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler``; samples with
     DDPM (all steps) or DDIM (N steps). Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
 
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = DDPMParams
+    sampling_params: ClassVar[tuple[str, ...]] = SAMPLING_FIELDS
+    # conditional with guidance, so the contract checks cover conditional sampling (tests/ddpm: unconditional)
     tiny_params: ClassVar[dict[str, Any]] = {
         "channels": [8, 16], "attention_levels": [False, True], "num_head_channels": [0, 16],
         "num_res_blocks": 1, "norm_num_groups": 8, "max_steps": 3, "batch_size": 2, "val_every": 0,
         "sampler": "ddim", "inference_steps": 3, "lr": 1e-3,
+        "condition_on": ["condition", "age", "sex"], "condition_dropout": 0.2, "guidance_scale": 2.0,
     }
 
     def __init__(self, params: Any = None):
         super().__init__(params)
         self._model: torch.nn.Module | None = None
+        self._conditioner: Conditioner | None = None
         self._shape: tuple[int, int, int] | None = None
         self.affine: np.ndarray | None = None  # the training cohort's affine, for NIfTI output
         self.train_info: dict[str, Any] = {}
@@ -96,14 +122,15 @@ class DDPMGenerator(Generator):
         trackers = check_trackers(p.log_with)
         if ctx.val is not None and ctx.val.shape != train.shape:
             raise ConfigError(f"ddpm: validation shape {ctx.val.shape} differs from training shape {train.shape}")
+        cond = _fit_conditions(p, train, ctx.val)
         workdir = Path(ctx.workdir)
         val = None if ctx.val is None else encode(ctx.val.data, p.background_gap)
         with _threads(p.num_threads):
             result: TrainResult = training.train(
                 p, encode(train.data, p.background_gap), val,
                 workdir, seed=ctx.seed, device=device, resume=ctx.resume,
-                progress=None if ctx.quiet else ctx.progress, trackers=trackers)
-        self._set_model(result.weights, train.shape, train.affine)
+                progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond)
+        self._set_model(result.weights, train.shape, train.affine, None if cond is None else cond.conditioner)
         self.train_info = {k: getattr(result, k) for k in (
             "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",
             "resumed_from")}
@@ -112,25 +139,55 @@ class DDPMGenerator(Generator):
         if is_main_process() and (workdir / "loss.csv").exists():
             plot_loss_curve(workdir / "loss.csv", workdir / "loss.png")
 
-    def _set_model(self, weights: dict[str, torch.Tensor], shape: tuple[int, ...], affine: Any) -> None:
-        model = build_unet(self.params)
+    def _set_model(self, weights: dict[str, torch.Tensor], shape: tuple[int, ...], affine: Any,
+                   conditioner: Conditioner | None) -> None:
+        model = build_unet(self.params, conditioner)
         model.load_state_dict(weights)
         self._model = model.eval()
+        self._conditioner = conditioner
         self._shape = tuple(int(s) for s in shape)  # type: ignore[assignment]
         self.affine = np.asarray(affine, dtype=np.float64)
 
     # ----------------------------------------------------------------------------------- sampling
     def sample(self, n: int, seed: int, progress: ProgressFn = no_progress) -> torch.Tensor:
+        """`n` volumes; a conditional model draws them with the null condition (its unconditional half)."""
+        self._fitted("sample()")
+        cond = None if self._conditioner is None else self._conditioner.null(n)
+        return self._draw(n, seed, progress, cond, 1.0)  # guiding the null condition away from itself is a no-op
+
+    def conditions(self) -> tuple[str, ...]:
+        return tuple(self.params.condition_on)
+
+    def sample_conditional(self, table: list[dict[str, Any]], seed: int,
+                           progress: ProgressFn = no_progress) -> torch.Tensor:
+        """One volume per row of `table` (its keys beyond condition_on are ignored), guided by guidance_scale."""
+        self._fitted("sample_conditional()")
+        if self._conditioner is None:
+            return super().sample_conditional(table, seed, progress)
+        with reported_as(ConfigError, SAMPLE_HINT):
+            cond = self._conditioner.encode([(f"sample_conditional row {i}", dict(m)) for i, m in enumerate(table)])
+        return self._draw(len(table), seed, progress, cond, self.params.guidance_scale)
+
+    def _fitted(self, what: str) -> None:
         if self._model is None or self._shape is None:
-            raise PluginError("ddpm: sample() needs a fitted or loaded model", "call fit() or load() first")
+            raise PluginError(f"ddpm: {what} needs a fitted or loaded model", "call fit() or load() first")
+
+    def _draw(self, n: int, seed: int, progress: ProgressFn, cond: Condition | None, guidance: float) -> torch.Tensor:
+        assert self._model is not None and self._shape is not None
+        if n == 0:
+            return torch.zeros((0, 1, *self._shape), dtype=torch.float32)
         with _threads(self.params.num_threads):
             return sample_volumes(self._model, self.params, n, seed, self._shape,
-                                  device=resolve_device(self.params, self.device), progress=progress)
+                                  device=resolve_device(self.params, self.device), progress=progress,
+                                  cond=cond, guidance=guidance)
 
     def sampler_info(self) -> dict[str, Any]:
         p: DDPMParams = self.params
-        info = {"sampler": p.sampler, "inference_steps": p.inference_steps, "eta": p.eta if p.sampler == "ddim"
-                else 0.0, "prediction_type": p.prediction_type}
+        info: dict[str, Any] = {"sampler": p.sampler, "inference_steps": p.inference_steps,
+                                "eta": p.eta if p.sampler == "ddim" else 0.0, "prediction_type": p.prediction_type}
+        if self._conditioner is not None:  # only then: unconditional records stay as they were
+            info.update(condition_on=list(p.condition_on), guidance_scale=p.guidance_scale,
+                        classes=list(self._conditioner.classes))
         # the optimizer steps the sampled weights had: with `time_budget_s` they depend on the machine's speed
         if "steps" in self.train_info:
             info["trained_steps"] = int(self.train_info["steps"])
@@ -139,7 +196,7 @@ class DDPMGenerator(Generator):
     # ---------------------------------------------------------------------------------- save/load
     def model_config(self) -> dict[str, Any]:
         d = params_to_dict(self.params)
-        return {k: d[k] for k in MODEL_FIELDS}
+        return {k: d[k] for k in MODEL_FIELDS if k in d}  # `added_later` fields at their default are not in d
 
     def save(self, folder: Path) -> None:
         if self._model is None or self._shape is None:
@@ -151,7 +208,8 @@ class DDPMGenerator(Generator):
         save_weights(folder, weights, {
             "model": self.model_config(), "params": params_to_dict(self.params), "shape": list(self._shape),
             "affine": np.asarray(self.affine).tolist(), "training": self.train_info, "version": self.version,
-            "weights": "ema" if self.params.ema_decay is not None else "model"})
+            "weights": "ema" if self.params.ema_decay is not None else "model",
+            **({} if self._conditioner is None else {"conditioning": self._conditioner.to_dict()})})
         if self._workdir is not None:
             for name in ("loss.csv", "loss.png"):
                 if (self._workdir / name).exists():
@@ -161,18 +219,29 @@ class DDPMGenerator(Generator):
         weights, meta = load_weights(Path(folder))
         # a field a checkpoint predates holds its default (what that checkpoint was trained with)
         defaults = params_to_dict(DDPMParams())
-        stored = {**{k: defaults[k] for k in MODEL_FIELDS}, **meta.get("model", {})}
+        stored = {**{k: defaults[k] for k in MODEL_FIELDS if k in defaults}, **meta.get("model", {})}
         diff = config_mismatch(stored, self.model_config())
         if diff:
             detail = "; ".join(f"{k}: checkpoint {stored.get(k)!r} vs config {self.model_config().get(k)!r}"
                                for k in diff[:3])
             raise ConfigError(f"ddpm: checkpoint {folder} was trained with another config ({detail})",
                               "use the params it was trained with, or train again")
+        conditioner = self._stored_conditioner(meta, Path(folder))
         try:
-            self._set_model(weights, tuple(meta["shape"]), meta["affine"])
+            self._set_model(weights, tuple(meta["shape"]), meta["affine"], conditioner)
         except RuntimeError:  # torch's many-line state-dict report -> one line naming the files
+            net = build_unet(self.params, conditioner)
             raise ConfigError(f"ddpm: {Path(folder) / 'weights.safetensors'} does not fit the network that "
-                              f"{Path(folder) / 'ddpm.json'} describes ({_mismatch(build_unet(self.params), weights)})",
+                              f"{Path(folder) / 'ddpm.json'} describes ({_mismatch(net, weights)})",
                               "the JSON files were edited or come from another checkpoint: restore them, "
                               "or train again") from None
         self.train_info = dict(meta.get("training", {}))
+
+    def _stored_conditioner(self, meta: dict[str, Any], folder: Path) -> Conditioner | None:
+        """The classes and age stats a conditional checkpoint was trained with (None when unconditional)."""
+        if not self.params.condition_on:
+            return None
+        if "conditioning" not in meta:
+            raise ConfigError(f"ddpm: {folder / 'ddpm.json'} records no conditioning, but condition_on is "
+                              f"{list(self.params.condition_on)}", "restore the file, or train again")
+        return Conditioner.from_dict(meta["conditioning"], str(folder / "ddpm.json"))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 from monai.networks.nets import DiffusionModelUNet
 
 from benchgen.errors import ConfigError
+from benchgen_ddpm.conditioning import Conditioner
 from benchgen_ddpm.params import DDPMParams
 
 
-def build_unet(p: DDPMParams) -> DiffusionModelUNet:
-    """The 3D denoising UNet (1 channel in, 1 out) exactly as configured; no forward pass."""
+def build_unet(p: DDPMParams, conditioner: Conditioner | None = None) -> DiffusionModelUNet:
+    """The 3D denoising UNet (1 channel in, 1 out) exactly as configured; no forward pass. A conditional
+    config needs the `conditioner` learned from its training data (the number of classes sizes the network)."""
+    if tuple(p.condition_on) != (conditioner.condition_on if conditioner else ()):
+        raise ValueError(f"build_unet: condition_on {list(p.condition_on)} needs its conditioner")
     # Levels without attention get head channels 0 in the paper; MONAI ignores them there, but its
     # attention blocks need a positive value, so only attention levels carry the configured number.
     heads = tuple(h if att else 0 for h, att in zip(p.num_head_channels, p.attention_levels))
@@ -20,8 +24,18 @@ def build_unet(p: DDPMParams) -> DiffusionModelUNet:
         spatial_dims=3, in_channels=1, out_channels=1,
         channels=tuple(p.channels), attention_levels=tuple(p.attention_levels), num_head_channels=heads,
         num_res_blocks=p.num_res_blocks, norm_num_groups=p.norm_num_groups,
-        use_flash_attention=p.use_flash_attention,
+        use_flash_attention=p.use_flash_attention, **_conditioning_args(conditioner),
     )
+
+
+def _conditioning_args(c: Conditioner | None) -> dict[str, Any]:
+    """MONAI's class embedding and cross-attention arguments (none for an unconditional model)."""
+    args: dict[str, Any] = {}
+    if c is not None and c.num_class_embeds is not None:
+        args["num_class_embeds"] = c.num_class_embeds
+    if c is not None and c.context_dim is not None:
+        args.update(with_conditioning=True, cross_attention_dim=c.context_dim)
+    return args
 
 
 def count_parameters(model: torch.nn.Module) -> int:

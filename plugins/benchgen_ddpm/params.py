@@ -12,6 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from benchgen.params import added_later
+
+Covariate = Literal["condition", "age", "sex"]
+
 
 @dataclass(frozen=True)
 class DDPMParams:
@@ -58,6 +62,14 @@ class DDPMParams:
     inference_steps: int = 1000
     eta: float = 0.0  # DDIM stochasticity (0 = deterministic DDIM); ignored by the DDPM sampler
     sample_batch_size: int = 8
+    # ------------------------------------------------------------------------------ conditioning (docs/ddpm.md)
+    # Added later: left out of the recorded config at their defaults, so unconditional fingerprints stay.
+    # The class enters through MONAI's class embedding, age and sex through cross-attention.
+    condition_on: tuple[Covariate, ...] = added_later(())
+    # P(null condition) per training volume: it trains the unconditional model that guidance needs
+    condition_dropout: float = added_later(0.0)
+    # classifier-free guidance on the model output: uncond + s * (cond - uncond); 1 = plain conditional
+    guidance_scale: float = added_later(1.0)
 
     def __post_init__(self) -> None:
         n = len(self.channels)
@@ -116,6 +128,24 @@ class DDPMParams:
             raise ValueError(f"background_gap must be in [0, 1), got {self.background_gap}")
         if not 0 <= self.eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
+        self._check_conditioning()
+
+    def _check_conditioning(self) -> None:
+        on = list(self.condition_on)
+        if len(set(on)) != len(on):
+            raise ValueError(f"condition_on lists a key twice: {on}")
+        if {"age", "sex"} & set(on) and not any(self.attention_levels):
+            raise ValueError("condition_on: age and sex enter through cross-attention, which needs at least one "
+                             "attention level (attention_levels has none)")
+        if not 0 <= self.condition_dropout < 1:
+            raise ValueError(f"condition_dropout must be in [0, 1), got {self.condition_dropout}")
+        if self.guidance_scale < 0:
+            raise ValueError(f"guidance_scale must be >= 0, got {self.guidance_scale}")
+        if not on and (self.condition_dropout or self.guidance_scale != 1):
+            raise ValueError("condition_dropout and guidance_scale need condition_on (the model is unconditional)")
+        if self.guidance_scale != 1 and not self.condition_dropout:
+            raise ValueError("guidance_scale != 1 needs condition_dropout > 0: without it the null condition that "
+                             "guidance pushes away from is never trained")
 
 
 # Fields that change what is trained (a checkpoint is only valid for the same values); the sampling
@@ -125,11 +155,13 @@ TRAINING_FIELDS = (
     "use_flash_attention", "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type",
     "zero_terminal_snr", "background_gap",
     "lr", "warmup_steps", "epochs", "max_steps", "batch_size", "grad_accum", "clip_grad", "ema_decay",
-    "mixed_precision", "compile", "deterministic", "time_budget_s",
+    "mixed_precision", "compile", "deterministic", "time_budget_s", "condition_on", "condition_dropout",
 )
 # Fields that define the network and its noise schedule: what `load` must agree with.
 MODEL_FIELDS = (
     "channels", "attention_levels", "num_head_channels", "num_res_blocks", "norm_num_groups",
     "num_train_timesteps", "schedule", "beta_start", "beta_end", "prediction_type", "zero_terminal_snr",
-    "background_gap",
+    "background_gap", "condition_on",
 )
+# Fields that change only how samples are drawn from a trained model (Generator.sampling_params).
+SAMPLING_FIELDS = ("sampler", "inference_steps", "eta", "sample_batch_size", "clip_sample", "guidance_scale")

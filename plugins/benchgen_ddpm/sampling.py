@@ -3,6 +3,10 @@
 Batched and reproducible: the starting noise of volume i is drawn from a generator seeded with
 ``(seed, i)``, so deterministic DDIM (eta = 0) gives the same volume i whatever the batch size; the
 noise added along a stochastic chain comes from a per-batch generator seeded with ``(seed, batch)``.
+
+A conditional model takes one :class:`~benchgen_ddpm.conditioning.Condition` row per volume; with a guidance
+scale s != 1 each step runs the conditional and the null-conditioned halves in one doubled batch and uses
+``uncond + s * (cond - uncond)`` of the model output (noise or velocity alike), as MONAI's inferer does.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 import torch
 
 from benchgen.progress import ProgressFn
+from benchgen_ddpm.conditioning import Condition
 from benchgen_ddpm.intensity import decode
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.schedule import ddim_scheduler, ddpm_scheduler
@@ -22,10 +27,24 @@ def _seed(seed: int, *parts: int) -> int:
     return _seed_for(seed, 4, *parts)
 
 
+def _predict(model: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, cond: Condition | None,
+             guidance: float) -> torch.Tensor:
+    """The model output for one step: unconditional, conditional, or classifier-free guided."""
+    if cond is None:
+        return model(x, t)
+    if guidance == 1.0:
+        return model(x, t, **cond.kwargs())
+    out = model(torch.cat([x, x]), torch.cat([t, t]), **cond.doubled(cond.nulled()).kwargs())
+    c, u = out.chunk(2)
+    return u + guidance * (c - u)
+
+
 @torch.inference_mode()
 def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, shape: tuple[int, int, int],
-                   device: str = "cpu", progress: ProgressFn | None = None) -> torch.Tensor:
-    """``n×1×D×H×W`` float32 volumes in [0, 1] (the model works in [-1, 1], see ``intensity``)."""
+                   device: str = "cpu", progress: ProgressFn | None = None, cond: Condition | None = None,
+                   guidance: float = 1.0) -> torch.Tensor:
+    """``n×1×D×H×W`` float32 volumes in [0, 1] (the model works in [-1, 1], see ``intensity``); `cond` holds
+    the condition of each of the `n` volumes of a conditional model, guided with scale `guidance`."""
     progress = progress or (lambda *a, **k: None)
     model = model.to(device).eval()
     scheduler: Any  # DDIMScheduler or DDPMScheduler: their step() differ (eta)
@@ -44,9 +63,10 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
         x = torch.stack([torch.randn((1, *shape), generator=torch.Generator().manual_seed(_seed(seed, 0, b0 + i)))
                          for i in range(b)]).to(device)
         g = torch.Generator(device=device).manual_seed(_seed(seed, 1, b0))
+        c = None if cond is None else cond.take(slice(b0, b0 + b)).to(device)
         for t in timesteps:
             with amp:
-                pred = model(x, torch.full((b,), t, device=device, dtype=torch.long)).float()
+                pred = _predict(model, x, torch.full((b,), t, device=device, dtype=torch.long), c, guidance).float()
             if p.sampler == "ddim":
                 x, _ = scheduler.step(pred, t, x, eta=p.eta, generator=g)
             else:

@@ -34,6 +34,7 @@ from benchgen_ddpm.checkpoint import (
     save_training_state,
     unflatten_optimizer,
 )
+from benchgen_ddpm.conditioning import Condition, FitConditions
 from benchgen_ddpm.network import build_unet
 from benchgen_ddpm.params import TRAINING_FIELDS, DDPMParams
 from benchgen_ddpm.schedule import ddpm_scheduler, training_target
@@ -56,7 +57,7 @@ class TrainResult:
 
 def training_config(p: DDPMParams) -> dict[str, Any]:
     d = params_to_dict(p)
-    return {k: d[k] for k in TRAINING_FIELDS}
+    return {k: d[k] for k in TRAINING_FIELDS if k in d}  # `added_later` fields at their default are not in d
 
 
 def _seed_for(*parts: int) -> int:
@@ -126,7 +127,7 @@ def make_accelerator(p: DDPMParams, device: str, workdir: Path, trackers: Any) -
 
 
 def validation_loss(model: torch.nn.Module, val: torch.Tensor, p: DDPMParams, seed: int,
-                    accelerator: Accelerator) -> float:
+                    accelerator: Accelerator, cond: Condition | None = None) -> float:
     """Mean loss over the validation split with fixed (seeded per volume) noise and timesteps, so values
     from different epochs are comparable; each process takes every W-th volume, then a sum-reduce."""
     scheduler = ddpm_scheduler(p)
@@ -146,7 +147,8 @@ def validation_loss(model: torch.nn.Module, val: torch.Tensor, p: DDPMParams, se
                 noise.append(torch.randn(x0.shape[1:], generator=g))
             t_ = torch.cat(t).to(accelerator.device)
             n_ = torch.stack(noise).to(accelerator.device)
-            pred = model(scheduler.add_noise(x0, n_, t_), t_)
+            kw = {} if cond is None else cond.take(chunk).to(accelerator.device).kwargs()
+            pred = model(scheduler.add_noise(x0, n_, t_), t_, **kw)
             per = F.mse_loss(pred.float(), training_target(scheduler, x0, n_, t_).float(), reduction="none")
             total[0] += per.mean(dim=tuple(range(1, per.ndim))).sum()
             total[1] += len(chunk)
@@ -155,21 +157,42 @@ def validation_loss(model: torch.nn.Module, val: torch.Tensor, p: DDPMParams, se
     return float(total[0] / total[1].clamp(min=1))
 
 
+def _data_fingerprint(train_x: torch.Tensor, cond: FitConditions | None) -> str:
+    """What a resumed state must have been trained on: the volumes and, when conditional, their conditions."""
+    tensors = [train_x] + ([] if cond is None else cond.train.tensors())
+    parts = [{"shape": list(x.shape), "sum": float(x.double().sum()), "sq": float((x.double() ** 2).sum())}
+             for x in tensors]
+    return fingerprint(parts[0] if cond is None else {"volumes": parts[0], "conditions": parts[1:],
+                                                      "conditioner": cond.conditioner.to_dict()})
+
+
+def _batch_condition(cond: FitConditions | None, idx: torch.Tensor, dropout: float, g: torch.Generator,
+                     device: Any) -> dict[str, torch.Tensor]:
+    """The UNet's conditioning arguments for one micro-batch, each volume's condition replaced by the null
+    one with probability `dropout` (drawn after the batch's noise, so an unconditional run draws the same)."""
+    if cond is None:
+        return {}
+    c = cond.train.take(idx)
+    if dropout:
+        c = c.dropped(torch.rand(len(idx), generator=g) < dropout)
+    return c.to(device).kwargs()
+
+
 def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, workdir: Path, seed: int,
           device: str, resume: bool = True, progress: ProgressFn | None = None,
-          trackers: Any = None) -> TrainResult:
-    """Train from `train_x` (N×1×D×H×W in [-1, 1]); resume from `workdir` when it holds a state."""
+          trackers: Any = None, cond: FitConditions | None = None) -> TrainResult:
+    """Train from `train_x` (N×1×D×H×W in [-1, 1]) and, for a conditional model, `cond`; resume from
+    `workdir` when it holds a state."""
     progress = progress or (lambda *a, **k: None)
     workdir = Path(workdir)
     cfg = training_config(p)
-    data_fp = fingerprint({"shape": list(train_x.shape), "sum": float(train_x.double().sum()),
-                           "sq": float((train_x.double() ** 2).sum())})
+    data_fp = _data_fingerprint(train_x, cond)
     accelerator = make_accelerator(p, device, workdir, trackers)
     main = accelerator.is_main_process
     rank, world = accelerator.process_index, accelerator.num_processes
     with deterministic_mode(p.deterministic):
         torch.manual_seed(seed)  # same initial weights on every process
-        model = build_unet(p)
+        model = build_unet(p, None if cond is None else cond.conditioner)
         ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(p.ema_decay), use_buffers=True)
                if p.ema_decay is not None else None)
         optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
@@ -236,12 +259,14 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
             step_loss = torch.zeros((), device=accelerator.device)
             for micro in range(p.grad_accum):
                 start = (step * p.grad_accum + micro) * global_batch + rank * p.batch_size
-                x0 = train_x[stream.take(start, p.batch_size)].to(accelerator.device, non_blocking=True)
+                idx = stream.take(start, p.batch_size)
+                x0 = train_x[idx].to(accelerator.device, non_blocking=True)
                 g = torch.Generator().manual_seed(_seed_for(seed, 2, step, micro, rank))
                 noise = torch.randn(x0.shape, generator=g).to(accelerator.device)
                 t = torch.randint(0, p.num_train_timesteps, (x0.shape[0],), generator=g).to(accelerator.device)
+                kw = _batch_condition(cond, idx, p.condition_dropout, g, accelerator.device)
                 with accelerator.accumulate(train_model):
-                    pred = train_model(scheduler.add_noise(x0, noise, t), t)
+                    pred = train_model(scheduler.add_noise(x0, noise, t), t, **kw)
                     loss = F.mse_loss(pred.float(), training_target(scheduler, x0, noise, t).float())
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and p.clip_grad is not None:
@@ -265,7 +290,8 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
             last_step = step == total_steps or over_budget
             if val_x is not None and len(val_x) and p.val_every and (
                     int(epoch // p.val_every) > int(prev_epoch // p.val_every) or last_step):
-                val_loss = last_val = validation_loss(sampling_model, val_x, p, seed, accelerator)
+                val_loss = last_val = validation_loss(sampling_model, val_x, p, seed, accelerator,
+                                                      None if cond is None else cond.val)
             log.add(step=step, epoch=round(epoch, 4), loss=last_loss, lr=lr_at(p, step - 1),
                     val_loss=val_loss, elapsed_s=round(elapsed(), 3))
             if trackers:

@@ -60,6 +60,10 @@ CASES = {
     "ddpm cuda without CUDA": (['generators.ddpm.params.device="cuda"'], "generators.ddpm.params.device"),
     "ddpm fp16 without CUDA": (['generators.ddpm.params.mixed_precision="fp16"'],
                                "generators.ddpm.params.mixed_precision"),
+    "ddpm unknown condition_on": (['generators.ddpm.params.condition_on=["diagnosis"]'],
+                                  "generators.ddpm.params.condition_on[0]"),
+    "ddpm guidance untrained": (['generators.ddpm.params.condition_on=["condition"]',
+                                 "generators.ddpm.params.guidance_scale=2.0"], "guidance_scale"),
 }
 
 
