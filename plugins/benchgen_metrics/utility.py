@@ -252,8 +252,8 @@ class Utility(Metric):
                               "max_iter": p.max_iter, "class_weight": "balanced",
                               "zscore": "every set by the real training set's mean and sd"}
         task = {r: x[r][rows[r]] for r in ROLES}
-        # one standardisation for all three regimes: a scaler fitted on each training set would re-weigh the
-        # features by how far the synthetic set lies from the real one (noise then "helped" by chance)
+        # one standardisation (the real training set's) for all three regimes, so the three classifiers see the
+        # same features on the same scale: a scaler per training set would re-weigh them by the synthetic spread
         task["train"], task["test"], task["synthetic"] = common.zscore_against_real(task["train"], task["test"],
                                                                                     task["synthetic"])
         return task, info
@@ -291,10 +291,14 @@ class Utility(Metric):
         xs, ys = {"trtr": ([x["train"]], [y["train"]]), "tstr": ([x["synthetic"]], [y["synthetic"]]),
                   "augmented": ([x["train"], x["synthetic"]], [y["train"], y["synthetic"]])}[regime]
         join = torch.cat if isinstance(xs[0], torch.Tensor) else np.concatenate
-        out = np.stack([self._fit_predict(join(xs), np.concatenate(ys), x["test"], s, ctx.device) for s in seeds])
+        out = []
+        for k, seed in enumerate(seeds):
+            out.append(self._fit_predict(join(xs), np.concatenate(ys), x["test"], seed, ctx.device))
+            ctx.progress(f"{self.name}: {regime} classifiers", k + 1, len(seeds))
+        probs = np.stack(out)
         if regime == "trtr" and ctx.real_fingerprint:
-            _TRTR_MEMO[key] = out
-        return out
+            _TRTR_MEMO[key] = probs
+        return probs
 
     # ------------------------------------------------------------------------------------- result
     def _result(self, probs: np.ndarray, y: np.ndarray, details: dict[str, Any], ctx: MetricContext) -> MetricResult:
