@@ -194,3 +194,47 @@ def test_features_plugin_back_end():
     res = metric(features="radiomics", bootstrap=20).score(syn, test, train, MetricContext(seed=0))
     assert res.status == "ok" and res.details["features"] == "radiomics"
     assert res.details["trtr"]["auc"] > 0.9
+
+
+SUITE = '''
+[suite]
+name = "utility"
+version = "1"
+primary_metric = "utility"
+
+[dataset]
+source = "phantom"
+shape = [8, 10, 8]
+split = { train = 0.5, val = 0.25, test = 0.25, stratify = "condition" }
+params = { voxel_mm = 8.0, conditions = { healthy = 12, ftd-like = 12 } }
+
+[preprocessing]
+steps = ["crop-pad", "resize", "scale-01"]
+
+[generators.holdout]
+[generators.noise]
+
+[evaluation]
+n_samples = 6
+seeds = [0]
+bootstrap = 5
+[evaluation.metrics.utility]
+'''
+
+
+def test_through_the_runner(tmp_path, monkeypatch):
+    """A conditional generator is scored on the suite's training and test splits; noise (unconditional) is
+    skipped with its reason."""
+    from benchgen.runner import run_suite
+    from benchgen.store import ResultStore
+    from benchgen.suite import load_suite
+
+    monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("BENCHGEN_CACHE", raising=False)
+    (tmp_path / "s.toml").write_text(SUITE)
+    summary = run_suite(load_suite(tmp_path / "s.toml", profile="default"), tmp_path / "r.sqlite", quiet=True)
+    assert summary.ok, summary.errors
+    by = {r["generator"]: r for r in ResultStore(tmp_path / "r.sqlite").records(suite="utility")}
+    assert by["holdout"]["status"] == "ok" and by["holdout"]["sampler"]["conditioning"] == "conditional: condition"
+    assert by["noise"]["status"] == "skipped"
+    assert by["noise"]["message"] == "utility: unconditional generator: its labels are assigned, not generated"
