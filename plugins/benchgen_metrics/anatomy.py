@@ -195,6 +195,12 @@ def tissue_volumes(cohort: Cohort, mask_threshold: float, max_voxels: int, model
     return out, mask_ml
 
 
+def pooled_mixture(cohort: Cohort, mask_threshold: float, max_voxels: int) -> Mixture | None:
+    """One mixture fitted on the brain voxels of every volume of `cohort` (`max_voxels` per volume)."""
+    arr = cohort.numpy().reshape(-1)
+    return fit_mixture(arr[arr > mask_threshold].astype(np.float64), max_voxels * len(cohort))
+
+
 def feature_names() -> list[str]:
     return [f"{t}.{r}" for r in (*REGIONS, "brain") for t in TISSUES]
 
@@ -271,10 +277,7 @@ class Anatomy(Metric):
     def volumes(self, synthetic: Cohort, real: Cohort) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(real, synthetic) tissue volumes ``N × (R+1) × 3`` and brain mask volumes."""
         p = self.params
-        model = None
-        if p.fit == "pooled-real":
-            arr = real.numpy().reshape(-1)
-            model = fit_mixture(arr[arr > p.mask_threshold].astype(np.float64), p.max_fit_voxels * len(real))
+        model = pooled_mixture(real, p.mask_threshold, p.max_fit_voxels) if p.fit == "pooled-real" else None
         v_real, m_real = tissue_volumes(real, p.mask_threshold, p.max_fit_voxels, model, p.fractions)
         v_syn, m_syn = tissue_volumes(synthetic, p.mask_threshold, p.max_fit_voxels, model, p.fractions)
         return v_real, m_real, v_syn, m_syn
