@@ -127,7 +127,11 @@ SetLike = Union[str, Path, Cohort, torch.Tensor, np.ndarray]
 def as_set(obj: SetLike, role: str, normalize: bool = False, folder: Path | None = None) -> tuple[Cohort, str]:
     """A set to score and its content fingerprint (keys the real-set feature cache): a folder, glob or file
     of NIfTI volumes, a :class:`Cohort`, or an ``N×D×H×W`` / ``N×1×D×H×W`` tensor or array in [0, 1].
-    `folder`: files are converted into a cohort on disk there (:func:`map_set`) instead of loaded."""
+    `folder`: files are converted into a cohort on disk there (:func:`map_set`) instead of loaded. A ``.npy``
+    file of ``N×1×D×H×W`` float32 volumes (:func:`benchgen.mapped.write_volumes`) is read from disk as is."""
+    if isinstance(obj, (str, Path)) and str(obj).endswith(".npy"):
+        mapped = MappedCohort.open(Path(obj).expanduser(), role)
+        return _checked_cohort(mapped, role, normalize), set_fingerprint([mapped.file.path], normalize)
     if isinstance(obj, (str, Path)):
         cohort, files = map_set(obj, role, folder, normalize) if folder is not None else \
             load_set(obj, role, normalize)
