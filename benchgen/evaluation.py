@@ -18,14 +18,14 @@ import torch
 
 from benchgen import protocols, registry
 from benchgen.errors import ConfigError, DataError
+from benchgen.functional.sources import iter_batches
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult, PrepContext, Preprocessor
+from benchgen.mapped import MappedCohort, write_volumes
 from benchgen.params import params_to_dict, parse_overrides
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.safety import glob_files
 from benchgen.scoring import finite_or_none, score_metric
-from benchgen.functional.sources import iter_batches
-from benchgen.mapped import MappedCohort, write_volumes
 from benchgen.volumes import Cohort, Volume, read_nifti
 
 DEFAULT_METRICS = ("mmd", "fid", "ms-ssim", "prdc")
