@@ -86,16 +86,18 @@ def map_set(spec: str | Path, role: str, folder: Path, normalize: bool = False) 
     """A set's files converted once, one volume at a time, into ``folder/ROLE.npy``: a cohort on disk that
     metrics read in batches, so memory does not grow with the number of volumes."""
     files = collect_files(spec)
-    first = read_nifti(files[0])
-    meta: list[Volume] = []
+    vols = checked_volumes(files, role, normalize)
+    first = next(vols)  # its shape goes into the file's header
+    ids = [first.subject_id]
 
     def arrays() -> Iterator[np.ndarray]:
-        for v in checked_volumes(files, role, normalize):
-            meta.append(Volume(np.empty(0, np.float32), v.affine, v.subject_id))  # ids and affine, no voxels
+        yield first.array
+        for v in vols:
+            ids.append(v.subject_id)
             yield v.array
 
     vf = write_volumes(folder / f"{role}.npy", arrays(), len(files), first.array.shape)
-    return MappedCohort(vf, meta[0].affine, [v.subject_id for v in meta]), files
+    return MappedCohort(vf, first.affine, ids), files
 
 
 def check_range(array: np.ndarray | torch.Tensor, where: str, role: str) -> None:
