@@ -9,16 +9,19 @@ with the ``scale-01`` preprocessing step (the same mapping as ``benchgen preproc
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence, Union
+from typing import Any, Callable, Iterator, Sequence, Union
 
 import numpy as np
 import torch
 
 from benchgen import protocols, registry
 from benchgen.errors import ConfigError, DataError
+from benchgen.functional.sources import iter_batches
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult, PrepContext, Preprocessor
+from benchgen.mapped import MappedCohort, write_volumes
 from benchgen.params import params_to_dict, parse_overrides
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.safety import glob_files
@@ -29,6 +32,7 @@ DEFAULT_METRICS = ("mmd", "fid", "ms-ssim", "prdc")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 RANGE_TOL = 1e-4  # intensities within [-tol, 1 + tol] count as [0, 1]
 NORMALIZE_STEP = "scale-01"  # the preprocessing step --normalize applies (its default params)
+CHECK_BATCH = 16  # volumes per read when checking or hashing a given set
 
 
 def collect_files(spec: str | Path) -> list[Path]:
@@ -53,22 +57,47 @@ def _scale_unit() -> Callable[[Volume], Volume]:
     return lambda v: step(v, PrepContext(target_shape=tuple(v.array.shape)))
 
 
-def load_set(spec: str | Path, role: str, normalize: bool = False) -> tuple[Cohort, list[Path]]:
-    """Read every volume of a set into a Cohort; shapes must agree and intensities be in [0, 1] (DataError
-    naming the first odd file). ``normalize``: map each volume with the ``scale-01`` preprocessing step."""
-    files = collect_files(spec)
-    vols = [read_nifti(f) for f in files]
-    first = vols[0].array.shape
+def checked_volumes(files: Sequence[Path], role: str, normalize: bool = False) -> Iterator[Volume]:
+    """The volumes of a set's files, read one at a time; shapes must agree and intensities be in [0, 1]
+    (DataError naming the first odd file). ``normalize``: map each volume with the ``scale-01`` step."""
     scale = _scale_unit() if normalize else None
-    for i, (f, v) in enumerate(zip(files, vols)):
+    first: tuple[int, ...] | None = None
+    for f in files:
+        v = read_nifti(f)
+        first = first or v.array.shape
         if v.array.shape != first:
             raise DataError(f"{f}: shape {'×'.join(map(str, v.array.shape))} differs from "
                             f"{'×'.join(map(str, first))} ({files[0].name}) in the {role} set")
         if scale is not None:
-            vols[i] = v = scale(v)
+            v = scale(v)
         check_range(v.array, str(f), role)
+        yield v
+
+
+def load_set(spec: str | Path, role: str, normalize: bool = False) -> tuple[Cohort, list[Path]]:
+    """Read every volume of a set into an in-memory Cohort (see :func:`checked_volumes`)."""
+    files = collect_files(spec)
+    vols = list(checked_volumes(files, role, normalize))
     data = torch.from_numpy(np.stack([v.array for v in vols]))[:, None]
     return Cohort(data, vols[0].affine, [v.subject_id for v in vols]), files
+
+
+def map_set(spec: str | Path, role: str, folder: Path, normalize: bool = False) -> tuple[MappedCohort, list[Path]]:
+    """A set's files converted once, one volume at a time, into ``folder/ROLE.npy``: a cohort on disk that
+    metrics read in batches, so memory does not grow with the number of volumes."""
+    files = collect_files(spec)
+    vols = checked_volumes(files, role, normalize)
+    first = next(vols)  # its shape goes into the file's header
+    ids = [first.subject_id]
+
+    def arrays() -> Iterator[np.ndarray]:
+        yield first.array
+        for v in vols:
+            ids.append(v.subject_id)
+            yield v.array
+
+    vf = write_volumes(folder / f"{role}.npy", arrays(), len(files), first.array.shape)
+    return MappedCohort(vf, first.affine, ids), files
 
 
 def check_range(array: np.ndarray | torch.Tensor, where: str, role: str) -> None:
@@ -81,24 +110,33 @@ def check_range(array: np.ndarray | torch.Tensor, where: str, role: str) -> None
 
 
 def _checked_cohort(c: Cohort, role: str, normalize: bool) -> Cohort:
-    """An in-memory set through the same intensity rules as files: scale-01 per volume, then the range check."""
+    """A given set through the same intensity rules as files: scale-01 per volume, then the range check
+    (a set on disk is read in batches; ``normalize`` loads it)."""
     if normalize:
         scale = _scale_unit()
-        arrays = [scale(Volume(c.data[i, 0].numpy(), c.affine, sid)).array for i, sid in enumerate(c.subject_ids)]
+        arrays = [scale(Volume(v[0].numpy(), c.affine, c.subject_ids[start + k])).array
+                  for start, batch in iter_batches(c, CHECK_BATCH) for k, v in enumerate(batch)]
         c = Cohort(torch.from_numpy(np.stack(arrays))[:, None], c.affine, list(c.subject_ids), c.metadata)
-    for i, sid in enumerate(c.subject_ids):
-        check_range(c.data[i], f"volume {i} ({sid}) of the {role} set", role)
+    for start, batch in iter_batches(c, CHECK_BATCH):
+        for k, v in enumerate(batch):
+            check_range(v, f"volume {start + k} ({c.subject_ids[start + k]}) of the {role} set", role)
     return c
 
 
 SetLike = Union[str, Path, Cohort, torch.Tensor, np.ndarray]
 
 
-def as_set(obj: SetLike, role: str, normalize: bool = False) -> tuple[Cohort, str]:
+def as_set(obj: SetLike, role: str, normalize: bool = False, folder: Path | None = None) -> tuple[Cohort, str]:
     """A set to score and its content fingerprint (keys the real-set feature cache): a folder, glob or file
-    of NIfTI volumes, a :class:`Cohort`, or an ``N×D×H×W`` / ``N×1×D×H×W`` tensor or array in [0, 1]."""
+    of NIfTI volumes, a :class:`Cohort`, or an ``N×D×H×W`` / ``N×1×D×H×W`` tensor or array in [0, 1].
+    `folder`: files are converted into a cohort on disk there (:func:`map_set`) instead of loaded. A ``.npy``
+    file of ``N×1×D×H×W`` float32 volumes (:func:`benchgen.mapped.write_volumes`) is read from disk as is."""
+    if isinstance(obj, (str, Path)) and str(obj).endswith(".npy"):
+        mapped = MappedCohort.open(Path(obj).expanduser(), role)
+        return _checked_cohort(mapped, role, normalize), set_fingerprint([mapped.file.path], normalize)
     if isinstance(obj, (str, Path)):
-        cohort, files = load_set(obj, role, normalize)
+        cohort, files = map_set(obj, role, folder, normalize) if folder is not None else \
+            load_set(obj, role, normalize)
         return cohort, set_fingerprint(files, normalize)
     if not isinstance(obj, Cohort):
         data = torch.as_tensor(np.asarray(obj) if not isinstance(obj, torch.Tensor) else obj).float()
@@ -108,8 +146,11 @@ def as_set(obj: SetLike, role: str, normalize: bool = False) -> tuple[Cohort, st
             raise DataError(f"the {role} set: expected N×D×H×W or N×1×D×H×W volumes, got shape {tuple(data.shape)}")
         obj = Cohort(data.contiguous(), np.eye(4), [f"{role}-{i:04d}" for i in range(len(data))])
     obj = _checked_cohort(obj, role, normalize)
-    digest = hashlib.sha256(obj.data.numpy().tobytes()).hexdigest()
-    return obj, fingerprint({"tensor": digest, "shape": list(obj.data.shape), "normalize": _mapping(normalize)})
+    digest = hashlib.sha256()
+    for _, batch in iter_batches(obj, CHECK_BATCH):  # the bytes of the whole tensor, in order
+        digest.update(batch.numpy().tobytes())
+    shape = [len(obj), 1, *obj.shape]
+    return obj, fingerprint({"tensor": digest.hexdigest(), "shape": shape, "normalize": _mapping(normalize)})
 
 
 def set_fingerprint(files: Sequence[Path], normalize: bool) -> str:
@@ -148,15 +189,30 @@ def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
     sub-results gives ``name.key`` entries. ``protocol_check`` (None without a protocol) holds the
     protocol's sample counts and ``note``: "n below protocol (5 < 1000)" when they are not met.
     """
-    from benchgen import paths
-
     params = dict(params or {})
     tables = _metric_tables(metrics, train is not None, params, protocol)
     plugins = {n: registry.create("metrics", t["plugin"], t["params"], where=f"--param {n}")
                for n, t in tables.items()}
-    real_set, real_fp = as_set(real, "real", normalize)
-    syn_set, _ = as_set(synthetic, "synthetic", normalize)
-    train_set = as_set(train, "train", normalize)[0] if train is not None else None
+    with tempfile.TemporaryDirectory(prefix="mapped-", dir=_scratch()) as scratch:
+        real_set, real_fp = as_set(real, "real", normalize, Path(scratch))
+        syn_set, _ = as_set(synthetic, "synthetic", normalize, Path(scratch))
+        train_set = as_set(train, "train", normalize, Path(scratch))[0] if train is not None else None
+        return _scored(plugins, real_set, real_fp, syn_set, train_set, seed, device, cache_dir, progress, protocol)
+
+
+def _scratch() -> Path:
+    """Where file sets are converted into cohorts on disk for one evaluation (removed after it)."""
+    from benchgen import paths
+
+    folder = paths.cache_dir("scratch")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _scored(plugins: dict[str, Any], real_set: Cohort, real_fp: str, syn_set: Cohort, train_set: Cohort | None,
+            seed: int, device: str, cache_dir: Path | None, progress: ProgressFn, protocol: str) -> dict[str, Any]:
+    from benchgen import paths
+
     ctx = MetricContext(seed=seed, device=device,
                         cache_dir=cache_dir if cache_dir is not None else paths.cache_dir("features"),
                         real_fingerprint=real_fp,
@@ -168,7 +224,7 @@ def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
             if res.status == "error" and not (res.message or "").startswith(name):
                 res.message = f"{name}: {res.message}"
             results[column] = {**result_entry(metric, res), "protocol": protocol}
-    check = protocols.get(protocol).check(len(real_set), len(syn_set), tuple(syn_set.data.shape[2:])) \
+    check = protocols.get(protocol).check(len(real_set), len(syn_set), syn_set.shape) \
         if protocol else None
     return {"protocol": protocol, "protocol_check": check, "n_real": len(real_set), "n_synthetic": len(syn_set),
             "metrics": results}

@@ -3,7 +3,8 @@
 * ``results.sqlite`` — the result store (``--results PATH`` overrides);
 * ``cache/`` — content-addressed caches, keyed by fingerprints of what made them (:data:`CACHE_KINDS`):
   ``datasets/`` (preprocessed cohorts), ``checkpoints/`` (fitted generators), ``samples/``,
-  ``features/`` (real-set features), ``file-hashes/`` (sha256 of input files by path, size and mtime);
+  ``features/`` (real-set features), ``file-hashes/`` (sha256 of input files by path, size and mtime),
+  ``scratch/`` (sets of ``benchgen evaluate`` converted to cohorts on disk; left only by a killed evaluation);
   ``benchgen cache list|clear`` manages it (:func:`cache_usage`, :func:`clear_cache`);
 * ``runs/`` — montages, loss curves and sample NIfTI files of each run.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from benchgen.errors import ConfigError
 
-CACHE_KINDS = ("datasets", "checkpoints", "samples", "features", "file-hashes")
+CACHE_KINDS = ("datasets", "checkpoints", "samples", "features", "file-hashes", "scratch")
 
 
 def home() -> Path:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -37,8 +37,11 @@ class Volume:
 
 @dataclass
 class Cohort:
-    """Volumes of one shape stacked as ``N×1×D×H×W`` float32, values in [0, 1]."""
+    """Volumes of one shape stacked as ``N×1×D×H×W`` float32, values in [0, 1]. Metrics read them through
+    ``rows``/``columns`` (:mod:`benchgen.functional.sources`), which a memory-mapped cohort
+    (:class:`benchgen.mapped.MappedCohort`) serves from disk."""
 
+    streamed: ClassVar[bool] = False  # in memory: metrics may use `data` whole
     data: torch.Tensor
     affine: np.ndarray
     subject_ids: list[str]
@@ -58,6 +61,18 @@ class Cohort:
     @property
     def shape(self) -> tuple[int, int, int]:
         return tuple(int(s) for s in self.data.shape[2:])  # type: ignore[return-value]
+
+    @property
+    def row_size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def rows(self, indices: Sequence[int] | np.ndarray) -> torch.Tensor:
+        """Volumes `indices` as ``k×1×D×H×W``."""
+        return self.data[torch.as_tensor(np.asarray(indices, dtype=np.int64))]
+
+    def columns(self, start: int, stop: int) -> torch.Tensor:
+        """Flattened voxels ``start:stop`` of every volume, ``N×(stop−start)``."""
+        return self.data.reshape(len(self), -1)[:, start:stop]
 
     def subset(self, indices: Sequence[int]) -> "Cohort":
         idx = list(indices)

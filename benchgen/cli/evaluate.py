@@ -51,8 +51,9 @@ def render_table(result: dict) -> Table:
 @app.command("evaluate")
 @handle_errors
 def evaluate_cmd(
-    real: str = typer.Argument(..., help="Folder, glob or file of real NIfTI volumes (the reference)."),
-    synthetic: str = typer.Argument(..., help="Folder, glob or file of synthetic NIfTI volumes."),
+    real: str = typer.Argument(..., help="Folder, glob or file of real NIfTI volumes (the reference), or a "
+                               ".npy of N×1×D×H×W float32 volumes (read from disk in batches)."),
+    synthetic: str = typer.Argument(..., help="Folder, glob or file of synthetic NIfTI volumes, or a .npy."),
     train: Optional[str] = typer.Option(None, "--train", help="Training volumes (for memorization)."),
     metric: list[str] = typer.Option([], "--metric", "-m",
                                      help="Metric plugin name; repeat. Default: mmd fid ms-ssim prdc "

@@ -18,14 +18,15 @@ import numpy as np
 import torch
 
 from benchgen.functional.mmd import gram_blocks
+from benchgen.functional.sources import Data, source
 
 
-def polynomial_gram(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, degree: int = 3,
+def polynomial_gram(x: Data, y: Data, degree: int = 3,
                     gamma: float | None = None, coef0: float = 1.0
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """``(Kxx, Kyy, Kxy, γ)`` for ``k(a, b) = (γ a·b + coef0)^degree`` on flattened rows; γ = 1/d if None."""
     kxx, kyy, kxy = gram_blocks(x, y)
-    d = int(np.prod(torch.as_tensor(x).shape[1:]))
+    d = source(x).row_size
     g = 1.0 / d if gamma is None else float(gamma)
     return tuple((g * k + coef0) ** degree for k in (kxx, kyy, kxy)) + (g,)  # type: ignore[return-value]
 

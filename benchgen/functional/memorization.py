@@ -30,9 +30,10 @@ import numpy as np
 import torch
 
 from benchgen.functional.msssim import torch_threads
+from benchgen.functional.sources import Data, RowSource, column_chunk, iter_batches, source
 
 
-def nearest_neighbours(x: torch.Tensor | np.ndarray, train: torch.Tensor | np.ndarray,
+def nearest_neighbours(x: Data, train: Data,
                        chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray]:
     """Distance and index of each row's nearest training row (flattened, float64, streamed in chunks)."""
     d = pairwise_distances(x, train, chunk)
@@ -40,19 +41,19 @@ def nearest_neighbours(x: torch.Tensor | np.ndarray, train: torch.Tensor | np.nd
     return d[np.arange(len(d)), idx], idx
 
 
-def pairwise_distances(x: torch.Tensor | np.ndarray, train: torch.Tensor | np.ndarray,
-                       chunk: int = 1 << 18) -> np.ndarray:
-    """Euclidean distances between the flattened rows of `x` and `train` (float64, streamed in chunks)."""
-    xf = torch.as_tensor(x).reshape(len(x), -1)
-    tf = torch.as_tensor(train).reshape(len(train), -1)
-    if xf.shape[1] != tf.shape[1]:
-        raise ValueError(f"sizes differ: {tuple(xf.shape[1:])} vs {tuple(tf.shape[1:])}")
-    sx = torch.zeros(len(xf), dtype=torch.float64)
-    st = torch.zeros(len(tf), dtype=torch.float64)
-    dot = torch.zeros(len(xf), len(tf), dtype=torch.float64)
-    for s in range(0, xf.shape[1], chunk):
-        a = xf[:, s:s + chunk].to(torch.float64)
-        b = tf[:, s:s + chunk].to(torch.float64)
+def pairwise_distances(x: Data, train: Data, chunk: int = 1 << 18) -> np.ndarray:
+    """Euclidean distances between the flattened rows of `x` and `train` (float64, streamed in chunks; a
+    streamed set is read column chunk by column chunk)."""
+    xs, ts = source(x), source(train)
+    if xs.row_size != ts.row_size:
+        raise ValueError(f"sizes differ: {xs.row_size} vs {ts.row_size}")
+    chunk = column_chunk(chunk, len(xs) + len(ts), x, train)
+    sx = torch.zeros(len(xs), dtype=torch.float64)
+    st = torch.zeros(len(ts), dtype=torch.float64)
+    dot = torch.zeros(len(xs), len(ts), dtype=torch.float64)
+    for s in range(0, xs.row_size, chunk):
+        a = xs.columns(s, s + chunk).to(torch.float64)
+        b = ts.columns(s, s + chunk).to(torch.float64)
         sx += (a * a).sum(1)
         st += (b * b).sum(1)
         dot += a @ b.T
@@ -73,12 +74,18 @@ def memorization_share(synth_to_train: np.ndarray, real_to_train: np.ndarray,
 
 
 # ------------------------------------------------------------------------------------ NCC over shifts
-def brain_mask(train: torch.Tensor | np.ndarray) -> torch.Tensor:
+def brain_mask(train: Data, batch: int = 16) -> torch.Tensor:
     """Voxels that are non-zero in at least half of the training volumes (``D×H×W`` bool); all voxels when
-    the data have no zero background (not skull-stripped)."""
-    t = torch.as_tensor(train)
-    t = t.reshape(len(t), *t.shape[-3:])
-    mask = (t != 0).to(torch.float32).mean(0) >= 0.5
+    the data have no zero background (not skull-stripped). Counted `batch` volumes at a time."""
+    count: torch.Tensor | None = None
+    n = 0
+    for _, t in iter_batches(train, batch):
+        t = t.reshape(len(t), *t.shape[-3:])
+        part = (t != 0).sum(0)
+        count = part if count is None else count + part
+        n += len(t)
+    assert count is not None, "brain_mask of an empty set"
+    mask = 2 * count >= n  # exactly `mean >= 0.5` of the 0/1 indicators
     return mask if int(mask.sum()) >= 8 else torch.ones_like(mask)
 
 
@@ -101,7 +108,7 @@ def _centred(v: torch.Tensor) -> torch.Tensor:
     return c / c.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
-def ncc_shift_search(x: torch.Tensor | np.ndarray, train: torch.Tensor | np.ndarray, max_shift: int = 2,
+def ncc_shift_search(x: Data, train: Data, max_shift: int = 2,
                      mask: torch.Tensor | np.ndarray | None = None, device: str = "cpu",
                      max_block_bytes: int = 1 << 28, threads: int | None = 1
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -120,18 +127,21 @@ def ncc_shift_search(x: torch.Tensor | np.ndarray, train: torch.Tensor | np.ndar
         return _ncc_shift_search(x, train, max_shift, mask, device, max_block_bytes)
 
 
-def _ncc_shift_search(x: torch.Tensor | np.ndarray, train: torch.Tensor | np.ndarray, max_shift: int,
+def _ncc_shift_search(x: Data, train: Data, max_shift: int,
                       mask: torch.Tensor | np.ndarray | None, device: str, max_block_bytes: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    xq = torch.as_tensor(x)
-    tt = torch.as_tensor(train)
-    xq = xq.reshape(len(xq), *xq.shape[-3:])
-    tt = tt.reshape(len(tt), *tt.shape[-3:])
-    if xq.shape[1:] != tt.shape[1:]:
-        raise ValueError(f"sizes differ: {tuple(xq.shape[1:])} vs {tuple(tt.shape[1:])}")
+    xq, tt = source(x), source(train)
+
+    def volumes(src: RowSource, start: int, stop: int) -> torch.Tensor:  # rows as B×D×H×W
+        v = src.rows(np.arange(start, min(stop, len(src))))
+        return v.reshape(len(v), *v.shape[-3:])
+
+    q_shape, t_shape = volumes(xq, 0, 1).shape[1:], volumes(tt, 0, 1).shape[1:]
+    if q_shape != t_shape:
+        raise ValueError(f"sizes differ: {tuple(q_shape)} vs {tuple(t_shape)}")
     if max_shift < 0:
         raise ValueError(f"max_shift must be >= 0, got {max_shift}")
-    shape = tuple(int(s) for s in xq.shape[1:])
+    shape = tuple(int(s) for s in q_shape)
     if 2 * max_shift >= min(shape):
         raise ValueError(f"max_shift {max_shift} is too large for volumes of {'×'.join(map(str, shape))}")
     dev = torch.device(device)
@@ -152,9 +162,9 @@ def _ncc_shift_search(x: torch.Tensor | np.ndarray, train: torch.Tensor | np.nda
         return v - v.mean(dim=(1, 2, 3), keepdim=True)  # centre once: no cancellation in float32
 
     for t0 in range(0, t, per_block):
-        tb = prep(tt[t0:t0 + per_block])
+        tb = prep(volumes(tt, t0, t0 + per_block))
         for q0 in range(0, n, per_block):
-            qb = prep(xq[q0:q0 + per_block])
+            qb = prep(volumes(xq, q0, q0 + per_block))
             for s in all_shifts:
                 qs, ts = _boxes(shape, s)
                 keep = m[ts].reshape(-1).nonzero().squeeze(1)  # mask voxels inside the overlap

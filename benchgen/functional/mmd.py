@@ -11,28 +11,26 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-
-def _flat(x: torch.Tensor | np.ndarray) -> torch.Tensor:
-    t = torch.as_tensor(x)
-    return t.reshape(t.shape[0], -1)
+from benchgen.functional.sources import Data, column_chunk, source
 
 
-def gram_blocks(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray,
-                chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def gram_blocks(x: Data, y: Data, chunk: int = 1 << 18) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Linear-kernel Gram matrices ``(Kxx, Kyy, Kxy)`` in float64, streamed over voxel chunks.
 
-    Only ``chunk`` columns are converted to float64 at a time, so 1,000+ large volumes fit in memory.
+    Only ``chunk`` columns are converted to float64 at a time, so 1,000+ large volumes fit in memory; a
+    streamed set (:mod:`benchgen.functional.sources`) is read column chunk by column chunk from disk.
     """
-    xf, yf = _flat(x), _flat(y)
-    if xf.shape[1] != yf.shape[1]:
-        raise ValueError(f"feature sizes differ: {xf.shape[1]} vs {yf.shape[1]}")
-    m, n = xf.shape[0], yf.shape[0]
+    xs, ys = source(x), source(y)
+    if xs.row_size != ys.row_size:
+        raise ValueError(f"feature sizes differ: {xs.row_size} vs {ys.row_size}")
+    m, n = len(xs), len(ys)
+    chunk = column_chunk(chunk, m + n, x, y)
     kxx = torch.zeros(m, m, dtype=torch.float64)
     kyy = torch.zeros(n, n, dtype=torch.float64)
     kxy = torch.zeros(m, n, dtype=torch.float64)
-    for start in range(0, xf.shape[1], chunk):
-        a = xf[:, start:start + chunk].to(torch.float64)
-        b = yf[:, start:start + chunk].to(torch.float64)
+    for start in range(0, xs.row_size, chunk):
+        a = xs.columns(start, start + chunk).to(torch.float64)
+        b = ys.columns(start, start + chunk).to(torch.float64)
         kxx += a @ a.T
         kyy += b @ b.T
         kxy += a @ b.T
@@ -64,7 +62,7 @@ def mmd_from_gram(kxx: np.ndarray, kyy: np.ndarray, kxy: np.ndarray,
     return _within(kxx, ix) + _within(kyy, iy) - 2.0 * float(cross.mean())
 
 
-def mmd_linear(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray) -> float:
+def mmd_linear(x: Data, y: Data) -> float:
     """Unbiased MMD² with the linear kernel ``k(a, b) = a·b`` on flattened samples (MONAI's MMDMetric)."""
     return mmd_from_gram(*gram_blocks(x, y))
 

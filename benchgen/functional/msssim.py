@@ -24,6 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from benchgen.functional.sources import Data, RowSource, is_streamed, source
+
 DEFAULT_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 
 
@@ -171,7 +173,7 @@ def torch_threads(n: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def ms_ssim_within(volumes: torch.Tensor | np.ndarray, data_range: float = 1.0, kernel_size: int = 4,
+def ms_ssim_within(volumes: Data, data_range: float = 1.0, kernel_size: int = 4,
                    kernel_sigma: float = 1.5, scales: int = 5, weights: Sequence[float] | None = None,
                    k1: float = 0.01, k2: float = 0.03, pairs: np.ndarray | None = None,
                    batch: int | None = None, max_memory_gb: float = 2.0, threads: int | None = 1,
@@ -190,39 +192,53 @@ def ms_ssim_within(volumes: torch.Tensor | np.ndarray, data_range: float = 1.0, 
                                batch, max_memory_gb, progress)
 
 
-def _ms_ssim_within(volumes: torch.Tensor | np.ndarray, data_range: float, kernel_size: int,
+def _ms_ssim_within(volumes: Data, data_range: float, kernel_size: int,
                     kernel_sigma: float, scales: int, weights: Sequence[float] | None, k1: float, k2: float,
                     pairs: np.ndarray | None, batch: int | None, max_memory_gb: float,
                     progress: Callable[[int, int], None] | None) -> np.ndarray:
-    vols = _prep(volumes)
-    n = vols.shape[0]
+    if is_streamed(volumes):  # a set on disk: only the volumes of each block's pairs are read
+        src = source(volumes)
+        n = len(src)
+
+        def take(rows: np.ndarray) -> torch.Tensor:
+            return _prep(src.rows(rows))
+    else:
+        vols = _prep(volumes.rows(np.arange(len(volumes))) if isinstance(volumes, RowSource) else volumes)
+        n = vols.shape[0]
+
+        def take(rows: np.ndarray) -> torch.Tensor:
+            return vols[torch.as_tensor(rows)]
+    shape = take(np.arange(min(n, 1))).shape[1:]
     w = msssim_weights(scales, weights)
     scales = len(w)
-    check_kernel_fits(vols.shape[1:], kernel_size, scales)
+    check_kernel_fits(shape, kernel_size, scales)
     if pairs is None:
         pairs = all_pairs(n)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     taps = gaussian_1d(kernel_size, kernel_sigma).tolist()
     if batch is None:
-        batch = max(1, (8 << 20) // math.prod(vols.shape[1:]))
+        batch = max(1, (8 << 20) // math.prod(shape))
     c1, c2 = (k1 * data_range) ** 2, (k2 * data_range) ** 2
 
-    per_volume = 3 * 4 * math.prod(vols.shape[1:]) * 8 / 7  # x, μ, σ² over the pyramid, in bytes
+    per_volume = 3 * 4 * math.prod(shape) * 8 / 7  # x, μ, σ² over the pyramid, in bytes
     block = max(1, min(n, int(max_memory_gb * 2**30 / 2 / per_volume)))
     blocks = np.arange(n) // block
     results = np.empty(len(pairs), dtype=np.float64)
     done = 0
+    # Statistics only of the volumes some pair uses (a volume's statistics do not depend on its block-mates,
+    # so this is exact, and a sample of pairs from a large set reads few volumes per block).
     for bi in np.unique(blocks[pairs[:, 0]]) if len(pairs) else []:
-        rows_i = np.flatnonzero(blocks == bi)
-        si = _Stats(vols[rows_i], taps, scales)
+        in_bi = pairs[blocks[pairs[:, 0]] == bi]
+        rows_i = np.unique(np.concatenate([in_bi[:, 0], in_bi[blocks[in_bi[:, 1]] == bi, 1]]))
+        si = _Stats(take(rows_i), taps, scales)
         local_i = {int(g): k for k, g in enumerate(rows_i)}
-        for bj in np.unique(blocks[pairs[blocks[pairs[:, 0]] == bi][:, 1]]):
+        for bj in np.unique(blocks[in_bi[:, 1]]):
             sel = np.flatnonzero((blocks[pairs[:, 0]] == bi) & (blocks[pairs[:, 1]] == bj))
             if bj == bi:
                 sj, local_j = si, local_i
             else:
-                rows_j = np.flatnonzero(blocks == bj)
-                sj, local_j = _Stats(vols[rows_j], taps, scales), {int(g): k for k, g in enumerate(rows_j)}
+                rows_j = np.unique(pairs[sel, 1])
+                sj, local_j = _Stats(take(rows_j), taps, scales), {int(g): k for k, g in enumerate(rows_j)}
             for i in np.unique(pairs[sel, 0]):
                 mine = sel[pairs[sel, 0] == i]
                 for start in range(0, len(mine), batch):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from benchgen.errors import BenchgenError, MetricError
+from benchgen.functional.sources import iter_batches
 from benchgen.interfaces import FeatureExtractor, MetricContext
 from benchgen.volumes import Cohort
 from benchgen_metrics import cache
@@ -21,8 +22,9 @@ def check_cohorts(metric: str, **sets: Cohort | None) -> None:
             continue
         if len(c) < 2:
             raise MetricError(f"{metric}: the {role} set has {len(c)} volume(s); at least 2 are needed")
-        if not torch.isfinite(c.data).all():
-            bad = [c.subject_ids[i] for i in range(len(c)) if not torch.isfinite(c.data[i]).all()]
+        bad = [c.subject_ids[start + k] for start, b in iter_batches(c, CHECK_BATCH)
+               for k in np.flatnonzero(~torch.isfinite(b.reshape(len(b), -1)).all(1).numpy())]
+        if bad:
             raise MetricError(f"{metric}: the {role} set has NaN/Inf voxels in {', '.join(bad[:5])}")
         shapes[role] = c.shape
     if len(set(shapes.values())) > 1:
@@ -44,27 +46,34 @@ def make_extractor(metric: str, name: str, weights: str | None) -> FeatureExtrac
 
 
 FEATURE_CHUNK = 4  # volumes per progress step of feature extraction
+CHECK_BATCH = 16  # volumes per read of the finiteness check
+
+
+def features(ext: FeatureExtractor, c: Cohort, device: str, progress: Callable[[int], None] = lambda done: None
+             ) -> np.ndarray:
+    """Features of a set, FEATURE_CHUNK volumes at a time (volumes are independent, and a set on disk is
+    read a chunk at a time); `progress(volumes done)` after each chunk."""
+    from benchgen_metrics.distributed import extract_split
+
+    parts = []
+    for start, batch in iter_batches(c, FEATURE_CHUNK):
+        parts.append(extract_split(ext, batch, device))
+        progress(start + len(batch))
+    return np.concatenate(parts)
 
 
 def real_and_synthetic_features(metric: str, ext: FeatureExtractor, synthetic: Cohort, real: Cohort,
                                 ctx: MetricContext) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Features of both sets (real ones from the cache when possible) plus what to record about them."""
-    from benchgen_metrics.distributed import extract_split
-
     desc, total = f"{metric}: features", len(real) + len(synthetic)
 
-    def extract(data: Any, offset: int) -> np.ndarray:
-        """Features in chunks of volumes, reporting progress per chunk (volumes are independent)."""
-        parts = []
-        for i in range(0, len(data), FEATURE_CHUNK):
-            parts.append(extract_split(ext, data[i:i + FEATURE_CHUNK], ctx.device))
-            ctx.progress(desc, offset + min(i + FEATURE_CHUNK, len(data)), total)
-        return np.concatenate(parts)
+    def extract(c: Cohort, offset: int) -> np.ndarray:
+        return features(ext, c, ctx.device, lambda done: ctx.progress(desc, offset + done, total))
 
     ctx.progress(desc, 0, total)
-    f_real, hit = cache.cached(ext, ctx.cache_dir, ctx.real_fingerprint, len(real), lambda: extract(real.data, 0))
+    f_real, hit = cache.cached(ext, ctx.cache_dir, ctx.real_fingerprint, len(real), lambda: extract(real, 0))
     ctx.progress(desc, len(real), total)
-    f_syn = extract(synthetic.data, len(real))
+    f_syn = extract(synthetic, len(real))
     if f_real.shape[1] != f_syn.shape[1]:
         raise MetricError(f"{metric}: feature dimensions do not match ({f_real.shape[1]} vs {f_syn.shape[1]})")
     for role, f in (("real", f_real), ("synthetic", f_syn)):
@@ -98,5 +107,12 @@ def resolve_zscore(mode: str, ext: FeatureExtractor) -> bool:
     return bool(getattr(ext, "standardize", False)) if mode == "auto" else mode == "real"
 
 
-def flatten(c: Cohort) -> torch.Tensor:
-    return c.data.reshape(len(c), -1)
+def voxels(c: Cohort) -> Any:
+    """What the functional metrics read a set's voxels from: the tensor of an in-memory set (the computation
+    of every earlier version), the cohort itself when it is on disk (read in batches)."""
+    return c if c.streamed else c.data
+
+
+def dense(x: Any) -> Any:
+    """`x` as one in-memory array for computations that need it whole (a set on disk is loaded)."""
+    return x.data if isinstance(x, Cohort) else x

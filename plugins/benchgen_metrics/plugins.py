@@ -17,6 +17,7 @@ from benchgen.errors import ConfigError, MetricError, MissingWeightsError
 from benchgen.functional import bootstrap as bs
 from benchgen.functional import frechet, kid, memorization, mmd, msssim
 from benchgen.functional.prdc import pairwise_distances, prdc_resampled
+from benchgen.functional.sources import iter_batches
 from benchgen.interfaces import Metric, MetricContext, MetricResult, SuiteCheck
 from benchgen.volumes import Cohort
 from benchgen_metrics import common
@@ -89,7 +90,8 @@ class MMD(Metric):
         def grams(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if p.kernel == "linear":
                 return mmd.gram_blocks(a, b)
-            *blocks, sigma[0] = mmd.gaussian_gram(np.asarray(a), np.asarray(b), sigma[0])  # bandwidth fixed once
+            *blocks, sigma[0] = mmd.gaussian_gram(np.asarray(common.dense(a)), np.asarray(common.dense(b)),
+                                                  sigma[0])  # bandwidth fixed once
             return blocks[0], blocks[1], blocks[2]
 
         kxx, kyy, kxy = grams(x, y)
@@ -120,7 +122,7 @@ def _vectors(name: str, features: str, weights: str | None, zscore: Any, synthet
     vectors (z-scored against the real set where `zscore` says so) with what to record about them; a
     `skipped` result when the extractor's weights are missing."""
     if features == "voxels":
-        return common.flatten(real), common.flatten(synthetic), {}
+        return common.voxels(real), common.voxels(synthetic), {}
     ext = _extractor_or_skip(name, features, weights)
     if isinstance(ext, MetricResult):
         return ext
@@ -348,7 +350,7 @@ class MSSSIM(Metric):
 
         def work(idx: np.ndarray) -> np.ndarray:
             return msssim.ms_ssim_within(
-                cohort.data, p.data_range, p.kernel_size, p.kernel_sigma, p.scales, None, p.k1, p.k2,
+                common.voxels(cohort), p.data_range, p.kernel_size, p.kernel_sigma, p.scales, None, p.k1, p.k2,
                 pairs=pairs[idx], progress=lambda d, t: ctx.progress(f"{self.name}: {role} pairs", d, t))
 
         vals = run_split(len(pairs), work)
@@ -462,7 +464,8 @@ _TRAIN_MEMO: dict[tuple[Any, ...], Any] = {}  # real-vs-train and train-vs-train
 
 def _digests(c: Cohort) -> list[str]:
     """Content hash of every volume (exact equality)."""
-    return [hashlib.blake2b(np.ascontiguousarray(v).tobytes(), digest_size=16).hexdigest() for v in c.numpy()]
+    return [hashlib.blake2b(np.ascontiguousarray(v).tobytes(), digest_size=16).hexdigest()
+            for _, batch in iter_batches(c, common.CHECK_BATCH) for v in batch[:, 0].numpy()]
 
 
 def check_disjoint(metric: str, real: Cohort, train: Cohort, train_digests: list[str] | None = None) -> None:
@@ -522,12 +525,12 @@ class Memorization(Metric):
                   ) -> tuple[Any, Any, Any, dict[str, Any]] | MetricResult:
         p = self.params
         if p.features == "voxels":
-            return synthetic.data, real.data, train.data, {}
+            return common.voxels(synthetic), common.voxels(real), common.voxels(train), {}
         ext = _extractor_or_skip(self.name, p.features, p.weights)
         if isinstance(ext, MetricResult):
             return ext
         xr, xs, info = common.real_and_synthetic_features(self.name, ext, synthetic, real, ctx)
-        return xs, xr, ext.extract(train.data, ctx.device), info
+        return xs, xr, common.features(ext, train, ctx.device), info
 
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,
               ctx: MetricContext) -> dict[str, MetricResult] | MetricResult:
@@ -561,14 +564,14 @@ class Memorization(Metric):
             d_real = d_real_l2.min(1)
             shift_syn = None
         else:
-            mask_arr = (memorization.brain_mask(train.data).numpy() if p.mask == "brain"
+            mask_arr = (memorization.brain_mask(common.voxels(train)).numpy() if p.mask == "brain"
                         else np.ones(train.shape, bool))
             try:
                 ncc_syn, nn_syn, shift_syn = memorization.ncc_shift_search(
-                    synthetic.data, train.data, p.max_shift, mask_arr, ctx.device)
+                    common.voxels(synthetic), common.voxels(train), p.max_shift, mask_arr, ctx.device)
                 if cached is None:
-                    ncc_real = memorization.ncc_shift_search(real.data, train.data, p.max_shift, mask_arr,
-                                                             ctx.device)[0]
+                    ncc_real = memorization.ncc_shift_search(common.voxels(real), common.voxels(train),
+                                                             p.max_shift, mask_arr, ctx.device)[0]
                 else:
                     ncc_real = cached["ncc_real"]
             except ValueError as exc:
