@@ -140,7 +140,7 @@ class DDPMGenerator(Generator):
             plot_loss_curve(workdir / "loss.csv", workdir / "loss.png")
 
     def _set_model(self, weights: dict[str, torch.Tensor], shape: tuple[int, ...], affine: Any,
-                   conditioner: Conditioner | None) -> None:
+                   conditioner: Conditioner | None = None) -> None:
         model = build_unet(self.params, conditioner)
         model.load_state_dict(weights)
         self._model = model.eval()
