@@ -14,6 +14,7 @@ What can be known before any training is checked by :func:`check_before_fit`.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,11 +23,12 @@ import numpy as np
 import torch
 
 from benchgen.checkpoints import fit_or_load
-from benchgen.conditions import ConditionTable, check_groups, cohort_counts
+from benchgen.conditions import NA, ConditionTable, check_groups, cohort_counts
 from benchgen.errors import ConfigError
 from benchgen.interfaces import Generator
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.sampling import sample_cached, sample_ids
+from benchgen.scoring import group_of
 from benchgen.suite import PluginSpec, Suite
 from benchgen.volumes import Cohort
 
@@ -100,8 +102,9 @@ def check_before_fit(suite: Suite, labels: list[str], data: Any, table: Conditio
     for mlabel, mspec in suite.metrics.items():
         if not mspec.stratify:
             continue
-        real = cohort_counts(test.subject_ids, test.metadata) if mspec.stratify == "condition" else \
-            _value_counts(test.metadata, mspec.stratify)
+        groups = [group_of(m, sid, mspec.stratify) for sid, m in zip(test.subject_ids, test.metadata)]
+        # scans without a condition form the "n/a" group (the table cannot ask for it); other keys skip them
+        real = Counter(NA if g is None else g for g in groups if g is not None or mspec.stratify == "condition")
         wanted = {g: len(idx) for g, idx in table.groups(mspec.stratify).items()}
         for group in sorted(set(real) | set(wanted)):
             have = {"the reference (test) split": real.get(group, 0), "the condition table": wanted.get(group, 0)}
@@ -111,10 +114,3 @@ def check_before_fit(suite: Suite, labels: list[str], data: Any, table: Conditio
                                       f"{k} scan{'s' if k != 1 else ''} in {what}; scoring a group needs at least 2",
                                       "enlarge the cohort or the test split, or drop stratify")
 
-
-def _value_counts(metadata: list[dict[str, Any]], key: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for m in metadata:
-        if m.get(key) is not None:
-            out[str(m[key])] = out.get(str(m[key]), 0) + 1
-    return out
