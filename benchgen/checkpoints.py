@@ -22,7 +22,7 @@ from benchgen import paths, registry
 from benchgen.atomic import write_error, write_text
 from benchgen.distributed import is_main_process, wait_for_everyone, world_size
 from benchgen.errors import ConfigError
-from benchgen.hashing import fingerprint
+from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import FitContext, Generator
 from benchgen.params import coerce, parse_params
 from benchgen.progress import ProgressFn, no_progress
@@ -43,6 +43,29 @@ def checkpoint_key(spec: PluginSpec, data_fp: str, part: str = "") -> str:
     config = {**config, "params": {k: v for k, v in config["params"].items() if k not in skip}}
     extra = {"part": part} if part else {}
     return f"{spec.plugin}-{fingerprint({'generator': config, 'data': data_fp, 'seed': spec.seed, **extra})}"
+
+
+def checkpoint_sha256(folder: Path) -> str:
+    """sha256 over a checkpoint folder's weight files (``*.safetensors``: names and bytes), or over all its
+    files but ``generator.json`` when it has none: what identifies a fine-tuning parent."""
+    files = sorted(Path(folder).glob("*.safetensors")) or sorted(
+        f for f in Path(folder).iterdir() if f.is_file() and f.name != GENERATOR_FILE)
+    return fingerprint([[f.name, file_sha256(f)] for f in files], 64)
+
+
+def parent_folder(spec: PluginSpec, suite: Suite, device: str, progress: ProgressFn = no_progress) -> Path | None:
+    """The checkpoint a transfer-learned generator starts from: its ``parent`` folder, or its ``pretrain``
+    generator fitted (or loaded) on that table's dataset, like any generator; None for other generators."""
+    if spec.parent is None:
+        return None
+    if spec.parent.path is not None:
+        return spec.parent.path
+    from benchgen.data import load_data
+
+    parent_suite = spec.parent.suite(suite)
+    progress(f"{spec.label}: its parent {spec.parent.spec.label} first", 0, 1)
+    _, folder = fit_or_load(spec.parent.spec, load_data(parent_suite, progress), parent_suite, device, progress)
+    return folder
 
 
 def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progress: ProgressFn = no_progress,
@@ -68,6 +91,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
         if (final / GENERATOR_FILE).is_file() and not force:
             gen.load(final)
             return gen, final
+        parent = parent_folder(spec, suite, device, progress)
         workdir = root / f"{key}.work"
         workdir.mkdir(parents=True, exist_ok=True)
         train, val = data.splits.train, data.splits.val
@@ -78,7 +102,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
                 raise ConfigError(f"generators.{spec.label}: per_condition, but the training split has no "
                                   f"{condition} scan")
         ctx = FitContext(workdir=workdir, seed=spec.seed, device=device, profile=suite.profile,
-                         val=val, progress=progress)
+                         val=val, progress=progress, parent=parent)
         gen.fit(train, ctx)
         if is_main_process():
             tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"

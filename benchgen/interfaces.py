@@ -124,6 +124,7 @@ class FitContext:
     progress: ProgressFn = no_progress
     quiet: bool = False
     resume: bool = True
+    parent: Path | None = None  # a transfer-learned generator's parent checkpoint folder (Generator.parent_plugins)
 
 
 class Generator(Plugin, abc.ABC):
@@ -136,6 +137,15 @@ class Generator(Plugin, abc.ABC):
     # Params that change only how samples are drawn (sampler, steps, guidance), not the fitted state: they
     # are left out of the checkpoint key, so suite rows that differ only in them share one fit.
     sampling_params: ClassVar[tuple[str, ...]] = ()
+    # A transfer-learned generator starts from a fitted parent of one of these plugins (`parent` or
+    # `[pretrain]` on its suite table; the folder arrives as FitContext.parent). () = trains from scratch.
+    parent_plugins: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def tiny_parent(cls, folder: Path, train: Cohort, val: Cohort | None) -> Path:
+        """A small fitted parent checkpoint in `folder`, for the contract checks of a generator with
+        `parent_plugins` (what `tiny_params` cannot hold)."""
+        raise NotImplementedError(f"{cls.__name__} declares parent_plugins but no tiny_parent()")
 
     @abc.abstractmethod
     def fit(self, train: Cohort, ctx: FitContext) -> None:

@@ -36,7 +36,10 @@ SCHEMA: dict[str, Any] = {
                           "stratify": (str, False)},
                 "split_seed": (int, False), "first_volume": (bool, False), "jobs": (int, False)},
     "preprocessing": {"steps": (list, False)},
-    "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False), "per_condition": (bool, False), "like": (str, False)}},
+    "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False), "per_condition": (bool, False), "like": (str, False),
+                         "parent": (str, False),
+                         "pretrain": {**PLUGIN_TABLE, "seed": (int, False), "dataset": (dict, False),
+                                      "like": (str, False)}}},
     "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False),
                    "device": (str, False), "protocol": (str, False), "conditions": (dict, False),
                    "metrics": {"*": {**PLUGIN_TABLE, "stratify": (str, False)}}},
@@ -44,6 +47,7 @@ SCHEMA: dict[str, Any] = {
     "executor": (dict, False),  # cluster resources, checked by benchgen.cluster.resources
 }
 REQUIRED_TABLES = ("suite", "dataset", "generators", "evaluation")
+PROFILE_KEYS = ("description", "like")  # a profile's own keys beside its partial suite
 STRATA = ("condition", "sex")  # metadata keys a metric can be stratified by: what condition tables carry
 NESTING_HINT = "a suite nests a few tables deep (e.g. [generators.ddpm.params]); look for a runaway '[' or '{'"
 
@@ -59,14 +63,40 @@ class PluginSpec(Generic[PluginT]):
     seed: int = 0
     per_condition: bool = False  # generators: fitted once per condition (the baseline way to labelled samples)
     stratify: str = ""  # metrics: also scored per group of this metadata key (columns `label[group]`)
+    parent: Parent | None = None  # generators with parent_plugins: where their weights start
 
     def config(self) -> dict[str, Any]:
         return {"plugin": self.plugin, "version": registry.load_class(self.kind, self.plugin).version,
-                "params": params_to_dict(self.params)}
+                "params": params_to_dict(self.params), **({"parent": self.parent.config()} if self.parent else {})}
 
     def build(self) -> PluginT:
         """A fresh plugin instance with these params (built by the registry, the one constructor)."""
         return registry.instantiate(self.kind, self.plugin, self.params)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Parent:
+    """Where a transfer-learned generator starts: a checkpoint folder (``parent = "..."``, identified by its
+    weights' sha256 and config hash), or a generator fitted in the suite on another cohort (``[pretrain]``:
+    its spec and the dataset fields that replace the suite's)."""
+
+    path: Path | None = None
+    identity: dict[str, Any] = field(default_factory=dict)  # a folder's {sha256, config_hash}
+    spec: PluginSpec[Any] | None = None
+    dataset: dict[str, Any] = field(default_factory=dict)  # Suite fields: source, split, split_seed, ...
+
+    def config(self) -> dict[str, Any]:
+        """What identifies the parent in the child's config (so in its checkpoint and cell keys)."""
+        if self.path is not None:
+            return {"checkpoint": self.identity}
+        assert self.spec is not None
+        data = {k: (v.config() if isinstance(v, PluginSpec) else v) for k, v in self.dataset.items()}
+        return {"pretrain": {**self.spec.config(), "seed": self.spec.seed, "dataset": data}}
+
+    def suite(self, suite: Suite) -> Suite:
+        """`suite` with the pretrain dataset and the parent as its one generator: what the parent is fitted in."""
+        assert self.spec is not None
+        return dataclasses.replace(suite, generators={self.spec.label: self.spec}, **self.dataset)
 
 
 @dataclass
@@ -168,6 +198,21 @@ def choose_profile(requested: str, profiles: list[str]) -> tuple[str, str]:
     return ("quick" if "quick" in profiles else profiles[0]), "no CUDA device found"
 
 
+def profile_body(profiles: dict[str, Any], name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A profile's tables, merged over those of the profile it is ``like`` (e.g. ``quick-als`` like ``quick``)."""
+    table = profiles[name]
+    base = table.get("like")
+    if not isinstance(base, (str, type(None))):
+        raise ConfigError(f"profiles.{name}.like: expected a profile name, got {base!r}")
+    if base is not None and base not in profiles:
+        raise ConfigError(f"profiles.{name}.like: no profile '{base}' in this suite",
+                          f"choose from {', '.join(p for p in profiles if p != name)}")
+    if base in (*chain, name):
+        raise ConfigError(f"profiles.{name}.like: a loop ({' -> '.join((*chain, name, base))})")
+    own = {k: v for k, v in table.items() if k not in PROFILE_KEYS}
+    return own if base is None else deep_merge(profile_body(profiles, base, (*chain, name)), own)
+
+
 def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> PluginSpec[Any]:
     """`plugin` (default: the label) may be plain (`ddpm`) or qualified (`other-dist:ddpm`)."""
     try:
@@ -185,6 +230,101 @@ def _plugin_spec(kind: str, label: str, table: dict[str, Any], where: str) -> Pl
                               "drop stratify on it (its score already compares groups)")
     return PluginSpec(kind, label, name, params, int(table.get("seed", 0)),
                       bool(table.get("per_condition", False)), stratify)
+
+
+def _dataset_fields(ds: dict[str, Any], where: str) -> dict[str, Any]:
+    """The Suite fields of a checked ``[dataset]`` table (all but the shape): source, split and its seed, ..."""
+    split = {k: float(v) for k, v in ds["split"].items() if k != "stratify"}
+    if any(v < 0 or v >= 1 for v in split.values()):
+        raise ConfigError(f"{where}.split: fractions must be in [0, 1), got {split}")
+    if abs(sum(split.values()) - 1.0) > 1e-6:
+        raise ConfigError(f"{where}.split: fractions must sum to 1, got {sum(split.values()):g} from {split}")
+    if split["test"] <= 0 or split["train"] <= 0:
+        raise ConfigError(f"{where}.split: train and test must both be > 0")
+    if ds.get("split_seed", 0) < 0:
+        raise ConfigError(f"{where}.split_seed: must be ≥ 0, got {ds['split_seed']}")
+    if ds.get("jobs", 1) < 1:
+        raise ConfigError(f"{where}.jobs: must be ≥ 1 (1 runs in this process), got {ds['jobs']}")
+    source = _plugin_spec("datasets", ds["source"], {"plugin": ds["source"], "params": ds.get("params")}, where)
+    return {"source": source, "split": split, "split_seed": ds.get("split_seed", 0),
+            "split_stratify": ds["split"].get("stratify", ""), "first_volume": ds.get("first_volume", False),
+            "jobs": ds.get("jobs", 1)}
+
+
+def _generator_spec(label: str, table: dict[str, Any], dataset: dict[str, Any]) -> PluginSpec[Any]:
+    """A generator table's spec; a transfer-learned plugin's ``parent`` or ``pretrain`` is resolved first, and
+    its params default to the parent's (so the network matches unless the table changes it)."""
+    where = f"generators.{label}"
+    try:
+        cls = registry.load_class("generators", registry.resolve("generators", table.get("plugin", label)))
+    except BenchgenError:
+        return _plugin_spec("generators", label, table, where)  # reports the unknown plugin
+    given = [k for k in ("parent", "pretrain") if k in table]
+    plugins = tuple(getattr(cls, "parent_plugins", ()))
+    if not plugins:
+        if given:
+            raise ConfigError(f"{where}.{given[0]}: generator '{table.get('plugin', label)}' trains from scratch",
+                              "only transfer-learned generators (plugin = \"finetune\") take a parent")
+        return _plugin_spec("generators", label, table, where)
+    if len(given) != 1:
+        raise ConfigError(f"{where}: a '{table.get('plugin', label)}' generator needs exactly one of parent "
+                          f"(a checkpoint folder) or [{where}.pretrain]"
+                          + (" (it has both)" if given else ""),
+                          f'e.g. parent = "~/.cache/benchgen/checkpoints/ddpm-..." or a pretrain table naming '
+                          f'plugin = "{plugins[0]}", its params and a dataset')
+    if "parent" in table:
+        parent, defaults = _parent_folder(table["parent"], plugins, f"{where}.parent")
+    else:
+        parent, defaults = _pretrain(label, table["pretrain"], dataset, plugins, table.get("seed", 0))
+    own = {k: v for k, v in table.items() if k not in given}
+    spec = _plugin_spec("generators", label, {**own, "params": deep_merge(defaults, own.get("params") or {})}, where)
+    return dataclasses.replace(spec, parent=parent)
+
+
+def _parent_folder(path: str, plugins: tuple[str, ...], where: str) -> tuple[Parent, dict[str, Any]]:
+    """A checkpoint folder as a parent: its recorded plugin must be one of `plugins`; its params are the defaults."""
+    import json
+
+    from benchgen.checkpoints import GENERATOR_FILE, checkpoint_sha256
+    from benchgen.hashing import fingerprint
+
+    folder = Path(path).expanduser()
+    meta_file = folder / GENERATOR_FILE
+    try:
+        meta = json.loads(meta_file.read_text())
+        config = {k: meta[k] for k in ("plugin", "version", "params")}
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: {folder} is not a checkpoint folder (no {GENERATOR_FILE})",
+                          "pass a folder that `benchgen train` printed, or use a pretrain table") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{where}: {meta_file} is not a readable checkpoint description "
+                          f"({type(exc).__name__}: {exc})", "restore it, or train the parent again") from None
+    if config["plugin"] not in plugins:
+        raise ConfigError(f"{where}: {folder} is a '{config['plugin']}' checkpoint",
+                          f"the parent must be a {' or '.join(plugins)} checkpoint")
+    identity = {"sha256": checkpoint_sha256(folder), "config_hash": fingerprint(config)}
+    return Parent(path=folder, identity=identity), dict(config["params"])
+
+
+def _pretrain(label: str, table: dict[str, Any], dataset: dict[str, Any], plugins: tuple[str, ...],
+              seed: int) -> tuple[Parent, dict[str, Any]]:
+    """``[generators.LABEL.pretrain]``: the parent generator and its dataset (the suite's ``[dataset]`` with the
+    table's ``dataset`` merged over it; the shape stays the suite's, so the parent fits the child)."""
+    where = f"generators.{label}.pretrain"
+    plugin = table.get("plugin", plugins[0])
+    if registry.resolve("generators", plugin) not in plugins:
+        raise ConfigError(f"{where}.plugin: '{plugin}' cannot be a parent here", f"choose {' or '.join(plugins)}")
+    merged = deep_merge(dataset, table.get("dataset", {}))
+    check_table(merged, SCHEMA["dataset"], f"{where}.dataset")
+    if merged["shape"] != dataset["shape"]:
+        raise ConfigError(f"{where}.dataset.shape: the parent is fitted at the suite's shape {dataset['shape']}",
+                          "drop shape from the pretrain dataset table")
+    spec = _plugin_spec("generators", f"{label}.pretrain", {"plugin": plugin, "params": table.get("params"),
+                                                             "seed": table.get("seed", seed)}, where)
+    if spec.parent is None and getattr(registry.load_class("generators", spec.plugin), "parent_plugins", ()):
+        raise ConfigError(f"{where}.plugin: a pretrain parent trains from scratch; '{plugin}' needs a parent itself",
+                          f"use plugin = \"{plugins[0]}\", or give its checkpoint as parent = \"...\"")
+    return Parent(spec=spec, dataset=_dataset_fields(merged, f"{where}.dataset")), params_to_dict(spec.params)
 
 
 def with_bootstrap(spec: PluginSpec[Any], bootstrap: int) -> PluginSpec[Any]:
@@ -236,6 +376,15 @@ def resolve_like(tables: dict[str, Any]) -> dict[str, Any]:
 
     for label in tables:
         out[label] = resolve(label, (label,))
+    for label, table in out.items():  # a pretrain table `like` a generator takes that one's plugin and params
+        pre = table.get("pretrain")
+        if isinstance(pre, dict) and "like" in pre:
+            base = out.get(pre["like"])
+            if base is None or pre["like"] == label:
+                raise ConfigError(f"generators.{label}.pretrain.like: no other generator '{pre['like']}' in this suite",
+                                  f"choose from {', '.join(t for t in tables if t != label)}")
+            inherited = {"plugin": base.get("plugin", pre["like"]), "params": base.get("params", {})}
+            table["pretrain"] = deep_merge(inherited, {k: v for k, v in pre.items() if k != "like"})
     return out
 
 
@@ -316,7 +465,7 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     check_table(raw, SCHEMA, "", partial=True)
     profiles = raw.get("profiles", {})
     for pname, ptable in profiles.items():
-        body = {k: v for k, v in ptable.items() if k != "description"}
+        body = {k: v for k, v in ptable.items() if k not in PROFILE_KEYS}
         check_table(body, {k: v for k, v in SCHEMA.items() if k != "profiles"}, f"profiles.{pname}", partial=True)
     for table in REQUIRED_TABLES:
         if table not in raw:
@@ -324,7 +473,7 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     profile, reason = choose_profile(requested, list(profiles))
     doc = {k: v for k, v in raw.items() if k != "profiles"}
     if profile in profiles:
-        doc = deep_merge(doc, {k: v for k, v in profiles[profile].items() if k != "description"})
+        doc = deep_merge(doc, profile_body(profiles, profile))
     if sets:
         doc = apply_sets(doc, sets)
     check_table(doc, SCHEMA, "")
@@ -333,14 +482,7 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     shape = ds["shape"]
     if len(shape) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 2 for s in shape):
         raise ConfigError(f"dataset.shape: expected three integers ≥ 2 like [84, 128, 84], got {shape!r}")
-    split = {k: float(v) for k, v in ds["split"].items() if k != "stratify"}
-    stratify = ds["split"].get("stratify", "")
-    if any(v < 0 or v >= 1 for v in split.values()):
-        raise ConfigError(f"dataset.split: fractions must be in [0, 1), got {split}")
-    if abs(sum(split.values()) - 1.0) > 1e-6:
-        raise ConfigError(f"dataset.split: fractions must sum to 1, got {sum(split.values()):g} from {split}")
-    if split["test"] <= 0 or split["train"] <= 0:
-        raise ConfigError("dataset.split: train and test must both be > 0")
+    dataset = _dataset_fields(ds, "dataset")
     if ev["n_samples"] < 2:
         raise ConfigError(f"evaluation.n_samples: must be at least 2, got {ev['n_samples']}")
     seeds = ev["seeds"]
@@ -348,10 +490,6 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         raise ConfigError(f"evaluation.seeds: expected a non-empty array of integers, got {seeds!r}")
     if any(s < 0 for s in seeds):  # numpy's generators refuse them: the run would fail at the first seed
         raise ConfigError(f"evaluation.seeds: seeds must be ≥ 0, got {seeds!r}")
-    if ds.get("split_seed", 0) < 0:
-        raise ConfigError(f"dataset.split_seed: must be ≥ 0, got {ds['split_seed']}")
-    if ds.get("jobs", 1) < 1:
-        raise ConfigError(f"dataset.jobs: must be ≥ 1 (1 runs in this process), got {ds['jobs']}")
     doc["generators"] = resolve_like(doc["generators"])
     for label, table in doc["generators"].items():
         if table.get("seed", 0) < 0:
@@ -395,8 +533,7 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         check_name(label, f"[generators.{label}]")
     for label in metric_tables:
         check_name(label, f"[evaluation.metrics.{label}]")
-    generators = {label: _plugin_spec("generators", label, t, f"generators.{label}")
-                  for label, t in doc["generators"].items()}
+    generators = {label: _generator_spec(label, t, ds) for label, t in doc["generators"].items()}
     bootstrap = ev.get("bootstrap", 200)
     metrics = {label: with_bootstrap(_plugin_spec("metrics", label, t, f"evaluation.metrics.{label}"), bootstrap)
                for label, t in metric_tables.items()}
@@ -405,8 +542,6 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     if primary.split(".")[0] not in metrics:
         raise ConfigError(f"suite.primary_metric: '{primary}' is not one of the suite's metrics",
                           f"choose one of {', '.join(metrics)}")
-    source = _plugin_spec("datasets", ds["source"], {"plugin": ds["source"], "params": ds.get("params")},
-                          "dataset")
     try:
         check_plugins(generators, metrics, tuple(shape), ev["n_samples"], device)
     except ConfigError as exc:
@@ -418,9 +553,8 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
     return Suite(
         path=path, name=doc["suite"]["name"], version=doc["suite"]["version"],
         description=doc["suite"].get("description", ""), profile=profile, profile_reason=reason,
-        profiles=list(profiles), primary_metric=primary, shape=tuple(shape), source=source, split=split,
-        split_seed=ds.get("split_seed", 0), first_volume=ds.get("first_volume", False),
-        jobs=ds.get("jobs", 1), steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
+        profiles=list(profiles), primary_metric=primary, shape=tuple(shape),
+        steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
         generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
         bootstrap=bootstrap, device=device, metrics=metrics, document=doc, protocol=protocol,
-        split_stratify=stratify, conditions=ev.get("conditions"))
+        conditions=ev.get("conditions"), **dataset)

@@ -137,9 +137,13 @@ def _checkpoint(h: Checker) -> Any:
 @contract_check("generators", "fit")
 def generator_fit(h: Checker) -> str:
     """`fit(train, ctx)` on 10 tiny brain-like volumes (a validation split of 6 in `ctx.val`, a work folder in
-    `ctx.workdir`, seed 0, CPU) returns without raising."""
+    `ctx.workdir`, seed 0, CPU; for a generator with `parent_plugins`, its `tiny_parent` in `ctx.parent`)
+    returns without raising."""
     cohorts = h.cohorts
-    ctx = FitContext(workdir=h.folder("fit-work"), seed=0, val=cohorts["val"], quiet=True)
+    parent = None
+    if getattr(h.cls, "parent_plugins", ()):  # transfer-learned: a small parent checkpoint to start from
+        parent = h.call("tiny_parent()", h.cls.tiny_parent, h.folder("parent"), cohorts["train"], cohorts["val"])
+    ctx = FitContext(workdir=h.folder("fit-work"), seed=0, val=cohorts["val"], quiet=True, parent=parent)
     h.call("fit()", h.plugin.fit, cohorts["train"], ctx)
     return f"{len(cohorts['train'])} volumes of {'×'.join(map(str, h.shape))}"
 

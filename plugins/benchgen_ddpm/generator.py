@@ -122,14 +122,14 @@ class DDPMGenerator(Generator):
         trackers = check_trackers(p.log_with)
         if ctx.val is not None and ctx.val.shape != train.shape:
             raise ConfigError(f"ddpm: validation shape {ctx.val.shape} differs from training shape {train.shape}")
-        cond = _fit_conditions(p, train, ctx.val)
+        cond, start = self._fit_inputs(train, ctx)
         workdir = Path(ctx.workdir)
         val = None if ctx.val is None else encode(ctx.val.data, p.background_gap)
         with _threads(p.num_threads):
             result: TrainResult = training.train(
                 p, encode(train.data, p.background_gap), val,
                 workdir, seed=ctx.seed, device=device, resume=ctx.resume,
-                progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond)
+                progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond, start=start)
         self._set_model(result.weights, train.shape, train.affine, None if cond is None else cond.conditioner)
         self.train_info = {k: getattr(result, k) for k in (
             "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",
@@ -138,6 +138,11 @@ class DDPMGenerator(Generator):
         self._workdir = workdir
         if is_main_process() and (workdir / "loss.csv").exists():
             plot_loss_curve(workdir / "loss.csv", workdir / "loss.png")
+
+    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, training.Start | None]:
+        """The conditions to train with and where training starts (None: MONAI's initialisation); the
+        ``finetune`` plugin starts from its parent instead."""
+        return _fit_conditions(self.params, train, ctx.val), None
 
     def _set_model(self, weights: dict[str, torch.Tensor], shape: tuple[int, ...], affine: Any,
                    conditioner: Conditioner | None = None) -> None:
@@ -209,7 +214,8 @@ class DDPMGenerator(Generator):
             "model": self.model_config(), "params": params_to_dict(self.params), "shape": list(self._shape),
             "affine": np.asarray(self.affine).tolist(), "training": self.train_info, "version": self.version,
             "weights": "ema" if self.params.ema_decay is not None else "model",
-            **({} if self._conditioner is None else {"conditioning": self._conditioner.to_dict()})})
+            **({} if self._conditioner is None else {"conditioning": self._conditioner.to_dict()}),
+            **self._lineage()})
         if self._workdir is not None:
             for name in ("loss.csv", "loss.png"):
                 if (self._workdir / name).exists():
@@ -236,6 +242,14 @@ class DDPMGenerator(Generator):
                               "the JSON files were edited or come from another checkpoint: restore them, "
                               "or train again") from None
         self.train_info = dict(meta.get("training", {}))
+        self._restore_lineage(meta)
+
+    def _lineage(self) -> dict[str, Any]:
+        """Where the weights started, for ``ddpm.json`` (a fine-tuned model names its parent); {} from scratch."""
+        return {}
+
+    def _restore_lineage(self, meta: dict[str, Any]) -> None:
+        """Read back what :meth:`_lineage` wrote."""
 
     def _stored_conditioner(self, meta: dict[str, Any], folder: Path) -> Conditioner | None:
         """The classes and age stats a conditional checkpoint was trained with (None when unconditional)."""

@@ -157,13 +157,25 @@ def validation_loss(model: torch.nn.Module, val: torch.Tensor, p: DDPMParams, se
     return float(total[0] / total[1].clamp(min=1))
 
 
-def _data_fingerprint(train_x: torch.Tensor, cond: FitConditions | None) -> str:
-    """What a resumed state must have been trained on: the volumes and, when conditional, their conditions."""
+@dataclass(frozen=True)
+class Start:
+    """Where a fine-tuning run starts: its parent's weights (for this network), which parameters stay
+    frozen (name prefixes), and a fingerprint of both that a resumed state must match."""
+
+    weights: dict[str, torch.Tensor]
+    frozen: tuple[str, ...] = ()
+    fingerprint: str = ""
+
+
+def _data_fingerprint(train_x: torch.Tensor, cond: FitConditions | None, start: Start | None = None) -> str:
+    """What a resumed state must have been trained on: the volumes and, when conditional, their conditions
+    (and, when fine-tuning, the start)."""
     tensors = [train_x] + ([] if cond is None else cond.train.tensors())
     parts = [{"shape": list(x.shape), "sum": float(x.double().sum()), "sq": float((x.double() ** 2).sum())}
              for x in tensors]
-    return fingerprint(parts[0] if cond is None else {"volumes": parts[0], "conditions": parts[1:],
-                                                      "conditioner": cond.conditioner.to_dict()})
+    fp = fingerprint(parts[0] if cond is None else {"volumes": parts[0], "conditions": parts[1:],
+                                                    "conditioner": cond.conditioner.to_dict()})
+    return fp if start is None else fingerprint({"data": fp, "start": start.fingerprint, "frozen": start.frozen})
 
 
 def _batch_condition(cond: FitConditions | None, idx: torch.Tensor, dropout: float, g: torch.Generator,
@@ -180,22 +192,28 @@ def _batch_condition(cond: FitConditions | None, idx: torch.Tensor, dropout: flo
 
 def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, workdir: Path, seed: int,
           device: str, resume: bool = True, progress: ProgressFn | None = None,
-          trackers: Any = None, cond: FitConditions | None = None) -> TrainResult:
+          trackers: Any = None, cond: FitConditions | None = None, start: Start | None = None) -> TrainResult:
     """Train from `train_x` (N×1×D×H×W in [-1, 1]) and, for a conditional model, `cond`; resume from
-    `workdir` when it holds a state."""
+    `workdir` when it holds a state. With `start`, training begins at its weights with its frozen
+    parameters left as they are (fine-tuning); without, from MONAI's seeded initialisation."""
     progress = progress or (lambda *a, **k: None)
     workdir = Path(workdir)
     cfg = training_config(p)
-    data_fp = _data_fingerprint(train_x, cond)
+    data_fp = _data_fingerprint(train_x, cond, start)
     accelerator = make_accelerator(p, device, workdir, trackers)
     main = accelerator.is_main_process
     rank, world = accelerator.process_index, accelerator.num_processes
     with deterministic_mode(p.deterministic):
         torch.manual_seed(seed)  # same initial weights on every process
         model = build_unet(p, None if cond is None else cond.conditioner)
+        if start is not None:
+            model.load_state_dict(start.weights)
+            for name, param in model.named_parameters():
+                if name.startswith(start.frozen):
+                    param.requires_grad_(False)
         ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(p.ema_decay), use_buffers=True)
                if p.ema_decay is not None else None)
-        optimizer = torch.optim.Adam(model.parameters(), lr=p.lr)
+        optimizer = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=p.lr)
 
         step, elapsed_before, resumed_from, done = 0, 0.0, None, False
         state = load_training_state(workdir) if resume else None

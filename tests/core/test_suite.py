@@ -50,3 +50,27 @@ def test_missing_file_and_unknown_profile(fake_registry, suite_file, tmp_path):
         load_suite(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="unknown profile 'paper'"):
         load_suite(suite_file(), profile="paper")
+
+
+PROFILE_LIKE = '''
+[profiles.small]
+like = "quick"
+evaluation = { n_samples = 2 }
+[profiles.loop-a]
+like = "loop-b"
+[profiles.loop-b]
+like = "loop-a"
+[profiles.orphan]
+like = "nowhere"
+'''
+
+
+def test_a_profile_like_another_is_merged_over_it(fake_registry, suite_file):
+    path = suite_file(SUITE + PROFILE_LIKE)
+    small = load_suite(path, profile="small")
+    assert small.seeds == [0] and small.n_samples == 2  # quick's seeds, its own sample count
+    assert load_suite(path, profile="quick").n_samples == 4
+    with pytest.raises(ConfigError, match=r"profiles.loop-b.like: a loop \(loop-a -> loop-b -> loop-a\)"):
+        load_suite(path, profile="loop-a")
+    with pytest.raises(ConfigError, match="profiles.orphan.like: no profile 'nowhere' in this suite"):
+        load_suite(path, profile="orphan")
