@@ -181,3 +181,64 @@ def effect_plot(effects: Sequence[tuple[str, dict[str, dict[str, dict[str, float
         return save_figure(fig, path)
     finally:
         plt.close(fig)  # type: ignore[arg-type]
+
+
+def tradeoff_figure(board: "object", utility: str, others: Sequence[str], title: str = "") -> "object":
+    """One panel per column of `others` (a fidelity metric, memorization): each generator's downstream utility
+    (y) against it (x), both with their 95% intervals as error bars — the trade-off a user chooses on.
+    Rows without a utility value (an unconditional generator: skipped) are left out and named below."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchgen.leaderboard import Board
+
+    assert isinstance(board, Board)
+    if not others:
+        raise DataError("a trade-off plot needs a column to put beside utility")
+
+    def span(cell: "object") -> tuple[float, float, float] | None:
+        mean = getattr(cell, "mean", None)
+        if mean is None or not math.isfinite(mean):
+            return None
+        lo, hi = getattr(cell, "lo", None), getattr(cell, "hi", None)
+        lo = mean if lo is None or not math.isfinite(lo) else lo
+        hi = mean if hi is None or not math.isfinite(hi) else hi
+        return mean, max(mean - lo, 0.0), max(hi - mean, 0.0)
+
+    fig, axes = plt.subplots(1, len(others), figsize=(4.2 * len(others), 3.6), squeeze=False)
+    colours = ["#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377", "#bbbbbb", "#000000"]
+    missing = []
+    for ax, col in zip(axes[0], others):
+        for k, (gen, _, cells) in enumerate(board.rows):
+            u, v = span(cells.get(utility)), span(cells.get(col))
+            if u is None or v is None:
+                if col == others[0]:
+                    missing.append(gen)
+                continue
+            colour = colours[k % len(colours)]
+            ax.errorbar([v[0]], [u[0]], xerr=[[v[1]], [v[2]]], yerr=[[u[1]], [u[2]]], fmt="o", ms=5, capsize=2,
+                        color=colour, label=gen)
+            ax.annotate(gen, (v[0], u[0]), textcoords="offset points", xytext=(4, 4), fontsize=7, color=colour)
+        ax.axhline(0, color="#888", ls="--", lw=0.8)  # ΔAUC 0: the synthetic scans neither help nor hurt
+        ax.set_xlabel(f"{col} {board.arrow(col)}".strip(), fontsize=8)
+        ax.set_ylabel(f"{utility} {board.arrow(utility)}".strip(), fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    note = f" (no {utility}: {', '.join(missing)})" if missing else ""
+    fig.suptitle((title or f"{board.suite} ({board.profile}): utility against fidelity and memorization, "
+                  "95% intervals") + note, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def tradeoff_plot(board: "object", path: str | Path, utility: str, others: Sequence[str], title: str = "") -> Path:
+    """:func:`tradeoff_figure` saved as a PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = tradeoff_figure(board, utility, others, title)
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]

@@ -27,6 +27,8 @@ from benchgen.suite import Suite
 REPORT_FILE = "report.html"
 PLOT_FILE = "metrics.png"
 EFFECTS_FILE = "effects.png"
+TRADEOFF_FILE = "tradeoff.png"
+FIDELITY_PLUGINS = ("fid", "kid", "mmd")  # the first the board has is the trade-off plot's fidelity axis
 
 # Sets document.body.dataset.ok once every image has decoded (the browser test reads it), or the reasons not.
 CHECK_JS = """
@@ -123,7 +125,7 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
 def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str | None = None) -> str:
     """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.runner.suite_boards`)."""
     from benchgen.errors import ConfigError
-    from benchgen.plots import effect_figure, metric_figure
+    from benchgen.plots import effect_figure, metric_figure, tradeoff_figure
     from benchgen.runner import current_records
 
     records, hidden = current_records(suite, store, data_fp=data_fp)
@@ -150,6 +152,12 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str 
                         "healthy, in each generator's samples against the real test scans (anatomy.effect): on "
                         "the dashed line the effect is reproduced, on the horizontal axis it is lost.</p><div>")
             body.append(_img(_figure_png(effect_figure(effects)), "disease effects", "effects"))
+        tradeoff = tradeoff_columns(b, records)
+        if tradeoff:
+            body.append("</div><h2>Utility against fidelity and memorization</h2><p>Each generator's downstream "
+                        f"utility ({e(tradeoff[0])}: above the dashed line its synthetic scans help the classifier) "
+                        f"against {' and '.join(e(c) for c in tradeoff[1])}, with 95% intervals.</p><div>")
+            body.append(_img(_figure_png(tradeoff_figure(b, *tradeoff)), "utility trade-off", "effects"))
         body.append("</div><h2>Generators</h2>")
         for gen, info, _ in b.rows:
             recs = [r for r in records if r["generator"] == gen and r["profile"] == b.profile]
@@ -192,10 +200,25 @@ def board_effects(board: Board, records: list[dict[str, Any]]) -> list[tuple[str
     return out
 
 
+def tradeoff_columns(board: Board, records: list[dict[str, Any]]) -> tuple[str, list[str]] | None:
+    """(utility column, [fidelity column, memorization column]) of a board that has a ``utility`` metric and
+    at least one of the others (pooled columns, chosen by plugin); None when it has no such pair."""
+    plugin = {r["metric"]: r["metric_plugin"] for r in records}
+    pooled = [c for c in board.columns if "[" not in c]
+    utility = next((c for c in pooled if plugin.get(c) == "utility"), None)
+    if utility is None:
+        return None
+    fidelity = next((c for p in FIDELITY_PLUGINS for c in pooled if plugin.get(c) == p), None)
+    memo = next((c for c in pooled if plugin.get(c) == "memorization" and c.endswith(".copies")),
+                next((c for c in pooled if plugin.get(c) == "memorization"), None))
+    others = [c for c in (fidelity, memo) if c is not None]
+    return (utility, others) if others else None
+
+
 def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board],
                       data_fp: str | None = None) -> list[Path]:
     """What `benchgen run` writes at its end beside the samples: the boards' metric plot and the report."""
-    from benchgen.plots import effect_plot, metric_plot
+    from benchgen.plots import effect_plot, metric_plot, tradeoff_plot
 
     folder = run_folder(suite)
     folder.mkdir(parents=True, exist_ok=True)
@@ -207,6 +230,10 @@ def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board],
         if effects:  # where the disease effects survive generation: a picture says it at a glance
             written.append(effect_plot(effects, folder / (EFFECTS_FILE if i == 0 else f"effects-{i + 1}.png"),
                                        f"{suite.name} ({suite.profile}): disease effects, synthetic vs real"))
+        tradeoff = tradeoff_columns(b, records)
+        if tradeoff:  # utility against fidelity and memorization: the choice a few-shot user makes
+            written.append(tradeoff_plot(b, folder / (TRADEOFF_FILE if i == 0 else f"tradeoff-{i + 1}.png"),
+                                         *tradeoff))
     if boards:
         written.append(write_report(suite, store, folder, data_fp))
     return written

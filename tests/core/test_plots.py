@@ -38,3 +38,54 @@ def test_effect_plot_draws_a_panel_per_generator(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(DataError, match="no anatomy.effect details"):
         effect_figure([])
+
+
+def _utility_records():
+    from dataclasses import asdict
+
+    from tests.core.test_store import make_record
+
+    rows = {  # generator -> metric -> (value, lo, hi); None: skipped
+        "holdout": {"utility": (0.04, 0.01, 0.07), "frd": (3.0, 0.0, 6.0), "memorization.copies": (0.0, 0.0, 0.02)},
+        "ddpm": {"utility": (-0.02, -0.05, 0.01), "frd": (900.0, 700.0, 1100.0),
+                 "memorization.copies": (0.1, 0.05, 0.15)},
+        "noise": {"utility": None, "frd": (9000.0, 8800.0, 9200.0), "memorization.copies": (0.0, 0.0, 0.0)},
+    }
+    out = []
+    for gen, mets in rows.items():
+        for m, v in mets.items():
+            status, (value, lo, hi) = ("skipped", (None, None, None)) if v is None else ("ok", v)
+            out.append(asdict(make_record(f"{gen}-{m}", generator=gen, generator_plugin=gen, metric=m,
+                                          metric_plugin={"frd": "fid"}.get(m, m.split(".")[0]),
+                                          higher_is_better=m == "utility",
+                                          value=value, ci_low=lo, ci_high=hi, status=status, primary_metric="utility")))
+    return out
+
+
+def test_tradeoff_plot_puts_utility_against_fidelity_and_memorization(tmp_path):
+    from benchgen.leaderboard import build_boards
+    from benchgen.plots import tradeoff_figure, tradeoff_plot
+    from benchgen.report import tradeoff_columns
+
+    records = _utility_records()
+    [board] = build_boards(records)
+    utility, others = tradeoff_columns(board, records)
+    assert (utility, others) == ("utility", ["frd", "memorization.copies"])
+    fig = tradeoff_figure(board, utility, others)
+    assert [ax.get_xlabel() for ax in fig.axes] == ["frd ↓", "memorization.copies ↓"]
+    assert all(ax.get_ylabel() == "utility ↑" for ax in fig.axes)
+    assert [len(ax.containers) for ax in fig.axes] == [2, 2]  # one error-bar point per row with a utility value
+    assert "(no utility: noise)" in fig._suptitle.get_text()
+    x, y = fig.axes[0].containers[1].lines[0].get_data()  # ddpm: frd 900, ΔAUC -0.02
+    assert (float(x[0]), float(y[0])) == (900.0, -0.02)
+    path = tradeoff_plot(board, tmp_path / "tradeoff.png", utility, others)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_no_tradeoff_plot_without_a_utility_column():
+    from benchgen.leaderboard import build_boards
+    from benchgen.report import tradeoff_columns
+
+    records = [r for r in _utility_records() if r["metric"] != "utility"]
+    [board] = build_boards(records)
+    assert tradeoff_columns(board, records) is None
