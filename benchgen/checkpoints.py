@@ -62,9 +62,11 @@ def parent_folder(spec: PluginSpec, suite: Suite, device: str, progress: Progres
         return spec.parent.path
     from benchgen.data import load_data
 
+    parent_spec = spec.parent.spec
+    assert parent_spec is not None  # a Parent has a path or a spec
     parent_suite = spec.parent.suite(suite)
-    progress(f"{spec.label}: its parent {spec.parent.spec.label} first", 0, 1)
-    _, folder = fit_or_load(spec.parent.spec, load_data(parent_suite, progress), parent_suite, device, progress)
+    progress(f"{spec.label}: its parent {parent_spec.label} first", 0, 1)
+    _, folder = fit_or_load(parent_spec, load_data(parent_suite, progress), parent_suite, device, progress)
     return folder
 
 

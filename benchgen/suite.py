@@ -260,7 +260,7 @@ def _generator_spec(label: str, table: dict[str, Any], dataset: dict[str, Any]) 
     except BenchgenError:
         return _plugin_spec("generators", label, table, where)  # reports the unknown plugin
     given = [k for k in ("parent", "pretrain") if k in table]
-    plugins = tuple(getattr(cls, "parent_plugins", ()))
+    plugins: tuple[str, ...] = tuple(getattr(cls, "parent_plugins", None) or ())
     if not plugins:
         if given:
             raise ConfigError(f"{where}.{given[0]}: generator '{table.get('plugin', label)}' trains from scratch",
@@ -321,7 +321,7 @@ def _pretrain(label: str, table: dict[str, Any], dataset: dict[str, Any], plugin
                           "drop shape from the pretrain dataset table")
     spec = _plugin_spec("generators", f"{label}.pretrain", {"plugin": plugin, "params": table.get("params"),
                                                              "seed": table.get("seed", seed)}, where)
-    if spec.parent is None and getattr(registry.load_class("generators", spec.plugin), "parent_plugins", ()):
+    if spec.parent is None and getattr(registry.load_class("generators", spec.plugin), "parent_plugins", None):
         raise ConfigError(f"{where}.plugin: a pretrain parent trains from scratch; '{plugin}' needs a parent itself",
                           f"use plugin = \"{plugins[0]}\", or give its checkpoint as parent = \"...\"")
     return Parent(spec=spec, dataset=_dataset_fields(merged, f"{where}.dataset")), params_to_dict(spec.params)

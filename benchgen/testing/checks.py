@@ -142,7 +142,8 @@ def generator_fit(h: Checker) -> str:
     cohorts = h.cohorts
     parent = None
     if getattr(h.cls, "parent_plugins", ()):  # transfer-learned: a small parent checkpoint to start from
-        parent = h.call("tiny_parent()", h.cls.tiny_parent, h.folder("parent"), cohorts["train"], cohorts["val"])
+        parent = h.call("tiny_parent()", h.cls.tiny_parent,  # type: ignore[attr-defined]
+                        h.folder("parent"), cohorts["train"], cohorts["val"])
     ctx = FitContext(workdir=h.folder("fit-work"), seed=0, val=cohorts["val"], quiet=True, parent=parent)
     h.call("fit()", h.plugin.fit, cohorts["train"], ctx)
     return f"{len(cohorts['train'])} volumes of {'×'.join(map(str, h.shape))}"

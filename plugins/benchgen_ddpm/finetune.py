@@ -21,7 +21,7 @@ import torch
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext
-from benchgen.params import params_to_dict
+from benchgen.params import params_to_dict, parse_params
 from benchgen.volumes import Cohort
 from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights
@@ -100,7 +100,7 @@ class FinetuneGenerator(DDPMGenerator):
         from benchgen.conditions import of_condition
 
         fields = {k: v for k, v in cls.tiny_params.items() if k != "freeze"}
-        parent = DDPMGenerator(DDPMParams(**{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}))
+        parent = DDPMGenerator(parse_params(DDPMParams, fields, "tiny parent params"))
         first = of_condition(train, train.metadata[0]["condition"])
         assert first is not None
         folder.mkdir(parents=True, exist_ok=True)
@@ -116,7 +116,8 @@ class FinetuneGenerator(DDPMGenerator):
         folder = self._parent_folder(ctx)
         weights, meta = load_weights(folder)
         self._check_parent(folder, meta, train.shape)
-        cond, new = None, []
+        cond: FitConditions | None = None
+        new: list[str] = []
         if p.condition_on:
             parent_cond = Conditioner.from_dict(meta["conditioning"], str(folder / "ddpm.json"))
             conditioner, new = _extend_classes(parent_cond, train)

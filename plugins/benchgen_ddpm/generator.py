@@ -129,7 +129,7 @@ class DDPMGenerator(Generator):
             result: TrainResult = training.train(
                 p, encode(train.data, p.background_gap), val,
                 workdir, seed=ctx.seed, device=device, resume=ctx.resume,
-                progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond, start=start)
+                progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond, init=start)
         self._set_model(result.weights, train.shape, train.affine, None if cond is None else cond.conditioner)
         self.train_info = {k: getattr(result, k) for k in (
             "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",

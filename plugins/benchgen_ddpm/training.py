@@ -192,24 +192,24 @@ def _batch_condition(cond: FitConditions | None, idx: torch.Tensor, dropout: flo
 
 def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, workdir: Path, seed: int,
           device: str, resume: bool = True, progress: ProgressFn | None = None,
-          trackers: Any = None, cond: FitConditions | None = None, start: Start | None = None) -> TrainResult:
+          trackers: Any = None, cond: FitConditions | None = None, init: Start | None = None) -> TrainResult:
     """Train from `train_x` (N×1×D×H×W in [-1, 1]) and, for a conditional model, `cond`; resume from
-    `workdir` when it holds a state. With `start`, training begins at its weights with its frozen
+    `workdir` when it holds a state. With `init`, training begins at its weights with its frozen
     parameters left as they are (fine-tuning); without, from MONAI's seeded initialisation."""
     progress = progress or (lambda *a, **k: None)
     workdir = Path(workdir)
     cfg = training_config(p)
-    data_fp = _data_fingerprint(train_x, cond, start)
+    data_fp = _data_fingerprint(train_x, cond, init)
     accelerator = make_accelerator(p, device, workdir, trackers)
     main = accelerator.is_main_process
     rank, world = accelerator.process_index, accelerator.num_processes
     with deterministic_mode(p.deterministic):
         torch.manual_seed(seed)  # same initial weights on every process
         model = build_unet(p, None if cond is None else cond.conditioner)
-        if start is not None:
-            model.load_state_dict(start.weights)
+        if init is not None:
+            model.load_state_dict(init.weights)
             for name, param in model.named_parameters():
-                if name.startswith(start.frozen):
+                if name.startswith(init.frozen):
                     param.requires_grad_(False)
         ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(p.ema_decay), use_buffers=True)
                if p.ema_decay is not None else None)
