@@ -58,9 +58,10 @@ class DDPMParams:
     deterministic: bool = True  # seeded everything + torch deterministic algorithms (where available)
     log_with: tuple[str, ...] = ()  # Accelerate trackers: "tensorboard", "mlflow", "wandb", ... or "all"
     # ------------------------------------------------------------------------------ sampling
-    sampler: Literal["ddpm", "ddim"] = "ddpm"
+    # ddpm: all steps; ddim: N steps, eta; pndm: N steps (+ 9 Runge-Kutta warm-up evaluations) (docs/ddpm.md)
+    sampler: Literal["ddpm", "ddim", "pndm"] = "ddpm"
     inference_steps: int = 1000
-    eta: float = 0.0  # DDIM stochasticity (0 = deterministic DDIM); ignored by the DDPM sampler
+    eta: float = 0.0  # DDIM stochasticity (0 = deterministic DDIM); ignored by the other samplers
     sample_batch_size: int = 8
     # ------------------------------------------------------------------------------ conditioning (docs/ddpm.md)
     # Added later: left out of the recorded config at their defaults, so unconditional fingerprints stay.
@@ -121,6 +122,7 @@ class DDPMParams:
         if self.sampler == "ddpm" and self.inference_steps != self.num_train_timesteps:
             raise ValueError(f"the ddpm sampler runs all num_train_timesteps={self.num_train_timesteps} steps; "
                              f"got inference_steps={self.inference_steps} (use sampler = \"ddim\" for fewer)")
+        self._check_sampler()
         if self.zero_terminal_snr and self.prediction_type != "v_prediction":
             raise ValueError("zero_terminal_snr needs prediction_type = \"v_prediction\" (epsilon is undefined "
                              "at zero signal)")
@@ -129,6 +131,13 @@ class DDPMParams:
         if not 0 <= self.eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
         self._check_conditioning()
+
+    def _check_sampler(self) -> None:
+        """Which sampler fits which training, and the step counts each scheduler can do."""
+        steps, t = self.inference_steps, self.num_train_timesteps
+        if self.sampler == "pndm" and not 4 <= steps <= t // 2:
+            raise ValueError(f"the pndm sampler needs 4 <= inference_steps <= num_train_timesteps // 2 = {t // 2} "
+                             f"(its Runge-Kutta warm-up takes 3 steps and half-steps), got {steps}")
 
     def _check_conditioning(self) -> None:
         on = list(self.condition_on)

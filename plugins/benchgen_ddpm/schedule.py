@@ -1,9 +1,11 @@
-"""Noise schedules (MONAI's DDPM and DDIM schedulers) and the training target for a prediction type."""
+"""Noise schedules (MONAI's DDPM, DDIM and PNDM schedulers) and the training target for a prediction type."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from monai.networks.schedulers import DDIMScheduler, DDPMScheduler
+from monai.networks.schedulers import DDIMScheduler, DDPMScheduler, PNDMScheduler
 
 from benchgen_ddpm.params import DDPMParams
 
@@ -25,7 +27,7 @@ def zero_terminal_snr_betas(betas: torch.Tensor) -> torch.Tensor:
     return (1.0 - alphas).to(betas.dtype)
 
 
-def _apply_zero_snr(s: DDPMScheduler | DDIMScheduler) -> None:
+def _apply_zero_snr(s: DDPMScheduler | DDIMScheduler | PNDMScheduler) -> None:
     s.betas = zero_terminal_snr_betas(s.betas)
     s.alphas = 1.0 - s.betas
     s.alphas_cumprod = torch.cumprod(s.alphas, 0)
@@ -49,6 +51,27 @@ def ddim_scheduler(p: DDPMParams, steps: int) -> DDIMScheduler:
         ratio = p.num_train_timesteps // steps
         s.timesteps = torch.arange(p.num_train_timesteps - 1, -1, -ratio)[:steps]
     return s
+
+
+def pndm_scheduler(p: DDPMParams, steps: int) -> PNDMScheduler:
+    """MONAI's F-PNDM (Runge-Kutta warm-up, then linear multistep) on the same betas, set to `steps` steps.
+    Its PLMS-only mode (`skip_prk_steps`) is not used: from its third step on, MONAI's version feeds the UNet a
+    sample one step behind the timestep it names (diffusers repeats one timestep there). The last step lands on
+    the clean volume (`set_alpha_to_one`)."""
+    s = PNDMScheduler(**_schedule_args(p), prediction_type=p.prediction_type, set_alpha_to_one=True)
+    if p.zero_terminal_snr:  # its steps stop short of the zero-SNR timestep, where its formula divides by 0
+        _apply_zero_snr(s)
+    s.set_timesteps(steps)
+    return s
+
+
+def sampling_scheduler(p: DDPMParams) -> Any:
+    """The scheduler of `p.sampler`, set to its steps; a fresh one per chain (PNDM keeps state)."""
+    if p.sampler == "ddim":
+        return ddim_scheduler(p, p.inference_steps)
+    if p.sampler == "pndm":
+        return pndm_scheduler(p, p.inference_steps)
+    return ddpm_scheduler(p)
 
 
 def training_target(scheduler: DDPMScheduler, x0: torch.Tensor, noise: torch.Tensor,
