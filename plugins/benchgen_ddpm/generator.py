@@ -77,8 +77,9 @@ def _fit_conditions(p: DDPMParams, train: Cohort, val: Cohort | None) -> FitCond
 
 
 class DDPMGenerator(Generator):
-    """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler``; samples with
-    DDPM (all steps), DDIM or PNDM (N steps). Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
+    """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler`` (or rectified flow);
+    samples with DDPM (all steps), DDIM or PNDM (N steps), or rflow (N steps, rectified-flow models).
+    Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
 
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = DDPMParams

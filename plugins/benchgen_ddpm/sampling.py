@@ -1,8 +1,8 @@
-"""Sampling: DDPM with every training step (the paper), DDIM with N steps and a configurable eta, or PNDM
-with N steps; one loop for all three.
+"""Sampling: DDPM with every training step (the paper), DDIM with N steps and a configurable eta, PNDM with
+N steps, or rectified flow with N Euler steps (schedule = "rflow" models); one loop for all four.
 
 Batched and reproducible: the starting noise of volume i is drawn from a generator seeded with
-``(seed, i)``, so the deterministic samplers (DDIM with eta = 0, PNDM) give the same volume i whatever
+``(seed, i)``, so the deterministic samplers (DDIM with eta = 0, PNDM, rflow) give the same volume i whatever
 the batch size; the noise added along a stochastic chain comes from a per-batch generator seeded with
 ``(seed, batch)``.
 
@@ -41,13 +41,15 @@ def _predict(model: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, cond: Con
     return u + guidance * (c - u)
 
 
-def _step(scheduler: Any, p: DDPMParams, pred: torch.Tensor, t: int, x: torch.Tensor,
+def _step(scheduler: Any, p: DDPMParams, pred: torch.Tensor, t: int, t_next: int, x: torch.Tensor,
           g: torch.Generator) -> torch.Tensor:
-    """One step of the chain; the schedulers' step() take different extras (eta, noise)."""
+    """One step of the chain; the schedulers' step() take different extras (eta, noise, the next timestep)."""
     if p.sampler == "ddim":
         return scheduler.step(pred, t, x, eta=p.eta, generator=g)[0]
     if p.sampler == "ddpm":
         return scheduler.step(pred, t, x, generator=g)[0]
+    if p.sampler == "rflow":
+        return scheduler.step(pred, t, x, t_next)[0]
     return scheduler.step(pred, t, x)[0]  # pndm: deterministic
 
 
@@ -72,10 +74,10 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
         g = torch.Generator(device=device).manual_seed(_seed(seed, 1, b0))
         c = None if cond is None else cond.take(slice(b0, b0 + b)).to(device)
         scheduler = sampling_scheduler(p)  # per batch: PNDM keeps the chain's past outputs
-        for t in timesteps:
+        for t, t_next in zip(timesteps, timesteps[1:] + [0]):
             with amp:
                 pred = _predict(model, x, torch.full((b,), t, device=device, dtype=torch.long), c, guidance).float()
-            x = _step(scheduler, p, pred, t, x, g)
+            x = _step(scheduler, p, pred, t, t_next, x, g)
             done += b
             progress("ddpm: sampling", done, total, sampler=p.sampler, steps=len(timesteps))
         out.append(decode(x.float().cpu(), p.background_gap))

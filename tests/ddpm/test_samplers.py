@@ -1,14 +1,16 @@
-"""The fast samplers: PNDM on DDPM-trained models keeps the shape, range and seed reproducibility, works with
-conditioning and guidance, and bad combinations are one line."""
+"""The fast samplers: PNDM on DDPM-trained models, rectified flow (its own training and sampler); both keep the
+shape, range and seed reproducibility, work with conditioning and guidance, and bad combinations are one line."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from benchgen_ddpm.generator import DDPMGenerator
 from benchgen_ddpm.params import DDPMParams
+from benchgen_ddpm.schedule import rflow_scheduler, train_scheduler, training_target
 from benchgen_ddpm.testing import mni_cohort
 
 from benchgen import registry
@@ -18,7 +20,12 @@ from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
 
 from .conftest import SHAPE, tiny
+from .test_conditional import _ball, _ball_means
 
+RFLOW = {"schedule": "rflow", "prediction_type": "v_prediction", "sampler": "rflow", "inference_steps": 10}
+# a constant-intensity ball that a tiny rectified-flow UNet learns in ~150 steps (~20 s on one thread)
+BALL_LEVEL = 0.7
+BALL_FIT = tiny(**RFLOW, max_steps=150, batch_size=4, val_every=0, lr=3e-3, num_threads=1)
 CONDITIONAL = {"condition_on": ["condition", "age", "sex"], "condition_dropout": 0.2, "guidance_scale": 2.0}
 
 
@@ -43,6 +50,16 @@ def ddpm_ckpt(tmp_path_factory, tiny_train) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def ball_flow(tmp_path_factory) -> tuple[DDPMGenerator, Path]:
+    data = torch.stack([_ball() * BALL_LEVEL] * 8)[:, None]
+    cohort = Cohort(data, np.eye(4), [f"s{i}" for i in range(8)], [{}] * 8)
+    gen = _fit(BALL_FIT, cohort, tmp_path_factory.mktemp("ball-work"))
+    folder = tmp_path_factory.mktemp("ball") / "ckpt"
+    gen.save(folder)
+    return gen, folder
+
+
 def _check_volumes(x: torch.Tensor, n: int, shape: tuple[int, ...]) -> None:
     assert x.shape == (n, 1, *shape) and x.dtype == torch.float32
     assert torch.isfinite(x).all() and 0 <= float(x.min()) <= float(x.max()) <= 1
@@ -64,11 +81,44 @@ def test_fast_samplers_share_the_ddpm_checkpoint_and_are_reproducible(ddpm_ckpt,
     assert info.get("network_evaluations") == (steps + 9 if sampler == "pndm" else None)
 
 
-@pytest.mark.parametrize("sampler", ["pndm"])
+def test_rectified_flow_trains_on_the_straight_line_to_the_velocity():
+    p = DDPMParams(**{k: v for k, v in RFLOW.items()})
+    s = train_scheduler(p)
+    x0, noise, t = torch.full((2, 1, 2, 2, 2), 0.5), torch.randn(2, 1, 2, 2, 2), torch.tensor([0, 750])
+    xt = s.add_noise(x0, noise, t)
+    assert torch.allclose(xt[0], x0[0]) and torch.allclose(xt[1], 0.25 * x0[1] + 0.75 * noise[1])
+    assert torch.equal(training_target(s, x0, noise, t), x0 - noise)
+    sampler = rflow_scheduler(p)
+    sampler.set_timesteps(10)
+    assert [int(t) for t in sampler.timesteps] == list(range(1000, 0, -100))
+
+
+def test_an_rflow_model_draws_the_ball_it_was_trained_on(ball_flow):
+    gen, _ = ball_flow
+    x = gen.sample(4, seed=0)
+    _check_volumes(x, 4, (8, 8, 8))
+    inside = _ball_means(x)
+    outside = x[:, 0][:, _ball() == 0].mean(1)
+    assert (inside - BALL_LEVEL).abs().max() < 0.12, inside.tolist()
+    assert float(outside.max()) < 0.1, outside.tolist()  # 0.02-0.07 measured; after 1 step 0.44-0.47
+    assert torch.equal(gen.sample(4, seed=0), x) and not torch.equal(gen.sample(4, seed=1), x)
+    assert gen.sampler_info()["sampler"] == "rflow" and "network_evaluations" not in gen.sampler_info()
+
+
+def test_rflow_steps_are_sampling_only_and_the_schedule_is_part_of_the_model(ball_flow):
+    _, folder = ball_flow
+    fewer = _loaded({**BALL_FIT, "inference_steps": 4}, folder)  # a sampling param: the same checkpoint
+    assert _ball_means(fewer.sample(2, seed=0)).sub(BALL_LEVEL).abs().max() < 0.2
+    ddpm = {k: v for k, v in BALL_FIT.items() if k not in RFLOW}
+    with pytest.raises(ConfigError, match=r"schedule: checkpoint 'rflow' vs config 'scaled_linear_beta'"):
+        _loaded(ddpm, folder)
+
+
+@pytest.mark.parametrize("sampler", ["pndm", "rflow"])
 def test_guidance_and_conditioning_work_with_the_new_samplers(tmp_path, sampler):
     cohort = mni_cohort(4, SHAPE, seed=0)
     meta = [{"condition": ["CN", "ftd"][i % 2], "age": 50.0 + 4 * i, "sex": "MF"[i % 2]} for i in range(4)]
-    steps = {"sampler": sampler, "inference_steps": 5}
+    steps = {"sampler": sampler, "inference_steps": 5} if sampler == "pndm" else RFLOW
     params = tiny(**steps, **CONDITIONAL, max_steps=2, val_every=0, num_threads=1)
     gen = _fit(params, Cohort(cohort.data, cohort.affine, cohort.subject_ids, meta), tmp_path / "w")
     rows = [{"condition": "ftd-like", "age": 63.0, "sex": "F"}, {"condition": "healthy", "age": 48.0, "sex": "M"}]
@@ -82,10 +132,16 @@ def test_guidance_and_conditioning_work_with_the_new_samplers(tmp_path, sampler)
 
 
 @pytest.mark.parametrize("changes, words", [
+    ({"sampler": "rflow"}, "sampler = \"rflow\" needs a model trained with schedule = \"rflow\""),
+    ({**RFLOW, "sampler": "ddim"}, "a schedule = \"rflow\" model samples with sampler = \"rflow\""),
+    ({**RFLOW, "sampler": "pndm"}, "a schedule = \"rflow\" model samples with sampler = \"rflow\""),
+    ({**RFLOW, "prediction_type": "epsilon"}, "schedule = \"rflow\" needs prediction_type = \"v_prediction\""),
+    ({**RFLOW, "zero_terminal_snr": True}, "zero_terminal_snr rescales DDPM betas"),
+    ({**RFLOW, "inference_steps": 0}, "inference_steps must be in [1, num_train_timesteps=1000]"),
+    ({**RFLOW, "num_train_timesteps": 4000, "inference_steps": 10}, "needs num_train_timesteps <= 2048"),
     ({"sampler": "pndm", "inference_steps": 3}, "pndm sampler needs 4 <= inference_steps <= num_train_timesteps"),
     ({"sampler": "pndm", "inference_steps": 501}, "<= num_train_timesteps // 2 = 500"),
     ({"sampler": "plms"}, "not allowed"),
-    ({"sampler": "rflow"}, "not allowed"),
 ])
 def test_bad_sampler_combinations_are_one_line_config_errors(changes, words):
     with pytest.raises(ConfigError) as exc:
