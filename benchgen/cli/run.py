@@ -219,7 +219,7 @@ def sample_cmd(
     n: int = typer.Option(..., "-n", help="Number of volumes."),
     out_dir: Path = typer.Option(..., "--out", help="Output folder for NIfTI files."),
     seed: int = typer.Option(0, "--seed", help="Sampling seed (the same seed gives the same volumes)."),
-    sampler: str = typer.Option(None, "--sampler", help="Override the sampler (e.g. ddpm, ddim)."),
+    sampler: str = typer.Option(None, "--sampler", help="Override the sampler (e.g. ddpm, ddim, pndm)."),
     steps: int = typer.Option(None, "--steps", help="Override the number of inference steps."),
     eta: float = typer.Option(None, "--eta", help="Override DDIM eta."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress output."),

@@ -22,6 +22,7 @@ from benchgen_ddpm.intensity import encode
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
 from benchgen_ddpm.params import MODEL_FIELDS, SAMPLING_FIELDS, DDPMParams
 from benchgen_ddpm.sampling import sample_volumes
+from benchgen_ddpm.schedule import sampling_scheduler
 from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
 from benchgen_ddpm.training import TrainResult
 
@@ -76,8 +77,9 @@ def _fit_conditions(p: DDPMParams, train: Cohort, val: Cohort | None) -> FitCond
 
 
 class DDPMGenerator(Generator):
-    """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler``; samples with
-    DDPM (all steps) or DDIM (N steps). Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
+    """3D denoising diffusion model: MONAI ``DiffusionModelUNet`` + ``DDPMScheduler`` (or rectified flow);
+    samples with DDPM (all steps), DDIM or PNDM (N steps), or rflow (N steps, rectified-flow models).
+    Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
 
     version: ClassVar[str] = "1"
     Params: ClassVar[type] = DDPMParams
@@ -190,6 +192,9 @@ class DDPMGenerator(Generator):
         p: DDPMParams = self.params
         info: dict[str, Any] = {"sampler": p.sampler, "inference_steps": p.inference_steps,
                                 "eta": p.eta if p.sampler == "ddim" else 0.0, "prediction_type": p.prediction_type}
+        evaluations = len(sampling_scheduler(p).timesteps)
+        if evaluations != p.inference_steps:  # PNDM's warm-up: the UNet runs more often than it has steps
+            info["network_evaluations"] = evaluations
         if self._conditioner is not None:  # only then: unconditional records stay as they were
             info.update(condition_on=list(p.condition_on), guidance_scale=p.guidance_scale,
                         classes=list(self._conditioner.classes))

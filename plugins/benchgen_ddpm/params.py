@@ -28,7 +28,9 @@ class DDPMParams:
     use_flash_attention: bool = True  # PyTorch SDPA inside MONAI's attention blocks (same maths, faster)
     # ------------------------------------------------------------------------------ noise schedule
     num_train_timesteps: int = 1000
-    schedule: Literal["scaled_linear_beta", "linear_beta", "cosine"] = "scaled_linear_beta"
+    # "rflow" = rectified flow (MONAI's RFlowScheduler): x_t = (1 - t/T) x0 + (t/T) noise, the UNet learns the
+    # velocity x0 - noise, and samples with sampler = "rflow"; the betas are then unused. The others are DDPM betas.
+    schedule: Literal["scaled_linear_beta", "linear_beta", "cosine", "rflow"] = "scaled_linear_beta"
     beta_start: float = 0.0005
     beta_end: float = 0.0195
     prediction_type: Literal["epsilon", "v_prediction"] = "epsilon"
@@ -58,9 +60,11 @@ class DDPMParams:
     deterministic: bool = True  # seeded everything + torch deterministic algorithms (where available)
     log_with: tuple[str, ...] = ()  # Accelerate trackers: "tensorboard", "mlflow", "wandb", ... or "all"
     # ------------------------------------------------------------------------------ sampling
-    sampler: Literal["ddpm", "ddim"] = "ddpm"
+    # ddpm: all steps; ddim: N steps, eta; pndm: N steps (+ 9 Runge-Kutta warm-up evaluations), for DDPM-trained
+    # models; rflow: N Euler steps, the one sampler of a schedule = "rflow" model (docs/ddpm.md, "Fast samplers")
+    sampler: Literal["ddpm", "ddim", "pndm", "rflow"] = "ddpm"
     inference_steps: int = 1000
-    eta: float = 0.0  # DDIM stochasticity (0 = deterministic DDIM); ignored by the DDPM sampler
+    eta: float = 0.0  # DDIM stochasticity (0 = deterministic DDIM); ignored by the other samplers
     sample_batch_size: int = 8
     # ------------------------------------------------------------------------------ conditioning (docs/ddpm.md)
     # Added later: left out of the recorded config at their defaults, so unconditional fingerprints stay.
@@ -121,6 +125,7 @@ class DDPMParams:
         if self.sampler == "ddpm" and self.inference_steps != self.num_train_timesteps:
             raise ValueError(f"the ddpm sampler runs all num_train_timesteps={self.num_train_timesteps} steps; "
                              f"got inference_steps={self.inference_steps} (use sampler = \"ddim\" for fewer)")
+        self._check_sampler()
         if self.zero_terminal_snr and self.prediction_type != "v_prediction":
             raise ValueError("zero_terminal_snr needs prediction_type = \"v_prediction\" (epsilon is undefined "
                              "at zero signal)")
@@ -129,6 +134,28 @@ class DDPMParams:
         if not 0 <= self.eta <= 1:
             raise ValueError(f"eta must be in [0, 1], got {self.eta}")
         self._check_conditioning()
+
+    def _check_sampler(self) -> None:
+        """Which sampler fits which training, and the step counts each scheduler can do."""
+        rflow, steps, t = self.schedule == "rflow", self.inference_steps, self.num_train_timesteps
+        if rflow and self.sampler != "rflow":
+            raise ValueError(f"sampler = \"{self.sampler}\" needs a model trained with a DDPM noise schedule; a "
+                             f"schedule = \"rflow\" model samples with sampler = \"rflow\"")
+        if self.sampler == "rflow" and not rflow:
+            raise ValueError(f"sampler = \"rflow\" needs a model trained with schedule = \"rflow\" (this one has "
+                             f"schedule = \"{self.schedule}\"; its fast samplers are ddim and pndm)")
+        if rflow and self.prediction_type != "v_prediction":
+            raise ValueError("schedule = \"rflow\" needs prediction_type = \"v_prediction\" (MONAI's RFlowScheduler "
+                             "learns only the velocity x0 - noise)")
+        if rflow and self.zero_terminal_snr:
+            raise ValueError("zero_terminal_snr rescales DDPM betas; schedule = \"rflow\" has none (its last step "
+                             "is already pure noise)")
+        if rflow and t > 2048:
+            raise ValueError(f"schedule = \"rflow\" needs num_train_timesteps <= 2048 (MONAI keeps its timesteps "
+                             f"in float16), got {t}")
+        if self.sampler == "pndm" and not 4 <= steps <= t // 2:
+            raise ValueError(f"the pndm sampler needs 4 <= inference_steps <= num_train_timesteps // 2 = {t // 2} "
+                             f"(its Runge-Kutta warm-up takes 3 steps and half-steps), got {steps}")
 
     def _check_conditioning(self) -> None:
         on = list(self.condition_on)

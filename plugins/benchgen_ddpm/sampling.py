@@ -1,8 +1,10 @@
-"""Sampling: DDPM with every training step (the paper) or DDIM with N steps and a configurable eta.
+"""Sampling: DDPM with every training step (the paper), DDIM with N steps and a configurable eta, PNDM with
+N steps, or rectified flow with N Euler steps (schedule = "rflow" models); one loop for all four.
 
 Batched and reproducible: the starting noise of volume i is drawn from a generator seeded with
-``(seed, i)``, so deterministic DDIM (eta = 0) gives the same volume i whatever the batch size; the
-noise added along a stochastic chain comes from a per-batch generator seeded with ``(seed, batch)``.
+``(seed, i)``, so the deterministic samplers (DDIM with eta = 0, PNDM, rflow) give the same volume i whatever
+the batch size; the noise added along a stochastic chain comes from a per-batch generator seeded with
+``(seed, batch)``.
 
 A conditional model takes one :class:`~benchgen_ddpm.conditioning.Condition` row per volume; with a guidance
 scale s != 1 each step runs the conditional and the null-conditioned halves in one doubled batch and uses
@@ -19,7 +21,7 @@ from benchgen.progress import ProgressFn
 from benchgen_ddpm.conditioning import Condition
 from benchgen_ddpm.intensity import decode
 from benchgen_ddpm.params import DDPMParams
-from benchgen_ddpm.schedule import ddim_scheduler, ddpm_scheduler
+from benchgen_ddpm.schedule import sampling_scheduler
 
 
 def _seed(seed: int, *parts: int) -> int:
@@ -39,6 +41,18 @@ def _predict(model: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, cond: Con
     return u + guidance * (c - u)
 
 
+def _step(scheduler: Any, p: DDPMParams, pred: torch.Tensor, t: int, t_next: int, x: torch.Tensor,
+          g: torch.Generator) -> torch.Tensor:
+    """One step of the chain; the schedulers' step() take different extras (eta, noise, the next timestep)."""
+    if p.sampler == "ddim":
+        return scheduler.step(pred, t, x, eta=p.eta, generator=g)[0]
+    if p.sampler == "ddpm":
+        return scheduler.step(pred, t, x, generator=g)[0]
+    if p.sampler == "rflow":
+        return scheduler.step(pred, t, x, t_next)[0]
+    return scheduler.step(pred, t, x)[0]  # pndm: deterministic
+
+
 @torch.inference_mode()
 def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, shape: tuple[int, int, int],
                    device: str = "cpu", progress: ProgressFn | None = None, cond: Condition | None = None,
@@ -47,12 +61,7 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
     the condition of each of the `n` volumes of a conditional model, guided with scale `guidance`."""
     progress = progress or (lambda *a, **k: None)
     model = model.to(device).eval()
-    scheduler: Any  # DDIMScheduler or DDPMScheduler: their step() differ (eta)
-    if p.sampler == "ddim":
-        scheduler = ddim_scheduler(p, p.inference_steps)
-    else:
-        scheduler = ddpm_scheduler(p)
-    timesteps = [int(t) for t in scheduler.timesteps]
+    timesteps = [int(t) for t in sampling_scheduler(p).timesteps]
     amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") and p.mixed_precision == "bf16"
            else torch.autocast("cuda", dtype=torch.float16) if device.startswith("cuda") and p.mixed_precision == "fp16"
            else torch.autocast("cpu", enabled=False))
@@ -64,13 +73,11 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
                          for i in range(b)]).to(device)
         g = torch.Generator(device=device).manual_seed(_seed(seed, 1, b0))
         c = None if cond is None else cond.take(slice(b0, b0 + b)).to(device)
-        for t in timesteps:
+        scheduler = sampling_scheduler(p)  # per batch: PNDM keeps the chain's past outputs
+        for t, t_next in zip(timesteps, timesteps[1:] + [0]):
             with amp:
                 pred = _predict(model, x, torch.full((b,), t, device=device, dtype=torch.long), c, guidance).float()
-            if p.sampler == "ddim":
-                x, _ = scheduler.step(pred, t, x, eta=p.eta, generator=g)
-            else:
-                x, _ = scheduler.step(pred, t, x, generator=g)
+            x = _step(scheduler, p, pred, t, t_next, x, g)
             done += b
             progress("ddpm: sampling", done, total, sampler=p.sampler, steps=len(timesteps))
         out.append(decode(x.float().cpu(), p.background_gap))

@@ -37,7 +37,7 @@ from benchgen_ddpm.checkpoint import (
 from benchgen_ddpm.conditioning import Condition, FitConditions
 from benchgen_ddpm.network import build_unet
 from benchgen_ddpm.params import TRAINING_FIELDS, DDPMParams
-from benchgen_ddpm.schedule import ddpm_scheduler, training_target
+from benchgen_ddpm.schedule import train_scheduler, training_target
 from benchgen_ddpm.telemetry import LossLog
 
 
@@ -130,7 +130,7 @@ def validation_loss(model: torch.nn.Module, val: torch.Tensor, p: DDPMParams, se
                     accelerator: Accelerator, cond: Condition | None = None) -> float:
     """Mean loss over the validation split with fixed (seeded per volume) noise and timesteps, so values
     from different epochs are comparable; each process takes every W-th volume, then a sum-reduce."""
-    scheduler = ddpm_scheduler(p)
+    scheduler = train_scheduler(p)
     rank, world = accelerator.process_index, accelerator.num_processes
     total = torch.zeros(2, device=accelerator.device)
     was_training = model.training
@@ -245,7 +245,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
 
         train_model: Any = torch.compile(model) if p.compile else model  # compiled: a callable wrapper, not a Module
         train_model, optimizer = accelerator.prepare(train_model, optimizer)
-        scheduler = ddpm_scheduler(p)
+        scheduler = train_scheduler(p)
         stream = IndexStream(n, seed)
         sampling_model = ema.module if ema is not None else model
         if trackers:
