@@ -53,6 +53,21 @@ def checkpoint_sha256(folder: Path) -> str:
     return fingerprint([[f.name, file_sha256(f)] for f in files], 64)
 
 
+def generator_config(folder: Path) -> dict[str, Any]:
+    """The plugin, version and params a checkpoint folder's ``generator.json`` records: a fine-tuning parent's
+    identity (with :func:`checkpoint_sha256`). A missing or unreadable file is a ConfigError naming it."""
+    meta_file = Path(folder) / GENERATOR_FILE
+    try:
+        meta = json.loads(meta_file.read_text())
+        return {k: meta[k] for k in ("plugin", "version", "params")}
+    except FileNotFoundError:
+        raise ConfigError(f"{folder} is not a checkpoint folder (no {GENERATOR_FILE})",
+                          "pass a folder that `benchgen train` printed, or use a pretrain table") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{meta_file} is not a readable checkpoint description ({type(exc).__name__}: {exc})",
+                          "restore it, or train the parent again") from None
+
+
 def parent_folder(spec: PluginSpec, suite: Suite, device: str, progress: ProgressFn = no_progress) -> Path | None:
     """The checkpoint a transfer-learned generator starts from: its ``parent`` folder, or its ``pretrain``
     generator fitted (or loaded) on that table's dataset, like any generator; None for other generators."""

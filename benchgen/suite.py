@@ -283,22 +283,14 @@ def _generator_spec(label: str, table: dict[str, Any], dataset: dict[str, Any]) 
 
 def _parent_folder(path: str, plugins: tuple[str, ...], where: str) -> tuple[Parent, dict[str, Any]]:
     """A checkpoint folder as a parent: its recorded plugin must be one of `plugins`; its params are the defaults."""
-    import json
-
-    from benchgen.checkpoints import GENERATOR_FILE, checkpoint_sha256
+    from benchgen.checkpoints import checkpoint_sha256, generator_config
     from benchgen.hashing import fingerprint
 
     folder = Path(path).expanduser()
-    meta_file = folder / GENERATOR_FILE
     try:
-        meta = json.loads(meta_file.read_text())
-        config = {k: meta[k] for k in ("plugin", "version", "params")}
-    except FileNotFoundError:
-        raise ConfigError(f"{where}: {folder} is not a checkpoint folder (no {GENERATOR_FILE})",
-                          "pass a folder that `benchgen train` printed, or use a pretrain table") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{where}: {meta_file} is not a readable checkpoint description "
-                          f"({type(exc).__name__}: {exc})", "restore it, or train the parent again") from None
+        config = generator_config(folder)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.message}", exc.hint) from None
     if config["plugin"] not in plugins:
         raise ConfigError(f"{where}: {folder} is a '{config['plugin']}' checkpoint",
                           f"the parent must be a {' or '.join(plugins)} checkpoint")

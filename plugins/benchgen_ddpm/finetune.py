@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
+from benchgen.checkpoints import GENERATOR_FILE, checkpoint_sha256, generator_config
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext
@@ -32,7 +33,6 @@ from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
 # parameter-name prefixes of MONAI's DiffusionModelUNet that each `freeze` setting keeps at the parent's values
 FROZEN = {"none": (), "down": ("conv_in.", "down_blocks."),
           "down+middle": ("conv_in.", "down_blocks.", "middle_block.")}
-PARENT_FILE = "generator.json"  # what benchgen.checkpoints writes beside the plugin's files
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,6 @@ class FinetuneParams(DDPMParams):
     them as defaults) and which part of the network stays frozen."""
 
     freeze: Literal["none", "down", "down+middle"] = "none"
-
-
-def checkpoint_sha256(folder: Path) -> str:
-    """sha256 over a checkpoint's weight files (names and bytes): what identifies a parent."""
-    from benchgen.checkpoints import checkpoint_sha256 as sha
-
-    return sha(folder)
 
 
 def _model_fields(recorded: dict[str, Any]) -> dict[str, Any]:
@@ -106,7 +99,7 @@ class FinetuneGenerator(DDPMGenerator):
         folder.mkdir(parents=True, exist_ok=True)
         parent.fit(first, FitContext(workdir=folder / "work", quiet=True))
         parent.save(folder)
-        (folder / PARENT_FILE).write_text(json.dumps({"plugin": "ddpm", "version": parent.version,
+        (folder / GENERATOR_FILE).write_text(json.dumps({"plugin": "ddpm", "version": parent.version,
                                                       "params": params_to_dict(parent.params)}))
         return folder
 
@@ -142,13 +135,11 @@ class FinetuneGenerator(DDPMGenerator):
 
     @staticmethod
     def _parent_identity(folder: Path) -> dict[str, Any]:
-        """The parent's folder name, plugin and config hash (from its generator.json, when it has one)."""
+        """The parent's folder name, plugin and config hash (from its generator.json)."""
         try:
-            meta = json.loads((folder / PARENT_FILE).read_text())
-            config = {k: meta[k] for k in ("plugin", "version", "params")}
-        except (OSError, ValueError, KeyError, TypeError):
-            raise ConfigError(f"finetune: parent {folder} has no readable {PARENT_FILE}",
-                              "pass a checkpoint folder that benchgen wrote (it records the parent's config)") from None
+            config = generator_config(folder)
+        except ConfigError as exc:
+            raise ConfigError(f"finetune: parent {exc.message}", exc.hint) from None
         return {"checkpoint": folder.name, "plugin": config["plugin"], "config_hash": fingerprint(config)}
 
     def _check_parent(self, folder: Path, meta: dict[str, Any], shape: tuple[int, ...]) -> None:
