@@ -107,8 +107,9 @@ class FinetuneGenerator(DDPMGenerator):
     def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, training.Start | None]:
         p: FinetuneParams = self.params
         folder = self._parent_folder(ctx)
+        identity = self._parent_identity(folder)  # its generator.json, read once
         weights, meta = load_weights(folder)
-        self._check_parent(folder, meta, train.shape)
+        self._check_parent(folder, identity["plugin"], meta, train.shape)
         cond: FitConditions | None = None
         new: list[str] = []
         if p.condition_on:
@@ -120,7 +121,7 @@ class FinetuneGenerator(DDPMGenerator):
                     [(f"validation scan '{s}'", m) for s, m in zip(ctx.val.subject_ids, ctx.val.metadata)])
                 cond = FitConditions(conditioner, conditioner.encode(_rows(train)), val)
         sha = checkpoint_sha256(folder)
-        self.parent = {**self._parent_identity(folder), "sha256": sha, "freeze": p.freeze, "new_classes": new}
+        self.parent = {**identity, "sha256": sha, "freeze": p.freeze, "new_classes": new}
         return cond, training.Start(weights, FROZEN[p.freeze], sha)
 
     def _parent_folder(self, ctx: FitContext) -> Path:
@@ -142,9 +143,8 @@ class FinetuneGenerator(DDPMGenerator):
             raise ConfigError(f"finetune: parent {exc.message}", exc.hint) from None
         return {"checkpoint": folder.name, "plugin": config["plugin"], "config_hash": fingerprint(config)}
 
-    def _check_parent(self, folder: Path, meta: dict[str, Any], shape: tuple[int, ...]) -> None:
+    def _check_parent(self, folder: Path, plugin: str, meta: dict[str, Any], shape: tuple[int, ...]) -> None:
         """One line for a parent of another shape or network than this config (its model fields)."""
-        plugin = self._parent_identity(folder)["plugin"]
         if plugin not in self.parent_plugins:
             raise ConfigError(f"finetune: parent {folder} is a '{plugin}' checkpoint",
                               f"finetune adapts {' or '.join(self.parent_plugins)} checkpoints")
