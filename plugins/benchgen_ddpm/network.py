@@ -12,16 +12,17 @@ from benchgen_ddpm.conditioning import Conditioner
 from benchgen_ddpm.params import DDPMParams
 
 
-def build_unet(p: DDPMParams, conditioner: Conditioner | None = None) -> DiffusionModelUNet:
-    """The 3D denoising UNet (1 channel in, 1 out) exactly as configured; no forward pass. A conditional
-    config needs the `conditioner` learned from its training data (the number of classes sizes the network)."""
+def build_unet(p: DDPMParams, conditioner: Conditioner | None = None, in_channels: int = 1) -> DiffusionModelUNet:
+    """The 3D denoising UNet exactly as configured (1 channel in and out for volumes, the latent channels for
+    an ldm); no forward pass. A conditional config needs the `conditioner` learned from its training data
+    (the number of classes sizes the network)."""
     if tuple(p.condition_on) != (conditioner.condition_on if conditioner else ()):
         raise ValueError(f"build_unet: condition_on {list(p.condition_on)} needs its conditioner")
     # Levels without attention get head channels 0 in the paper; MONAI ignores them there, but its
     # attention blocks need a positive value, so only attention levels carry the configured number.
     heads = tuple(h if att else 0 for h, att in zip(p.num_head_channels, p.attention_levels))
     return DiffusionModelUNet(
-        spatial_dims=3, in_channels=1, out_channels=1,
+        spatial_dims=3, in_channels=in_channels, out_channels=in_channels,
         channels=tuple(p.channels), attention_levels=tuple(p.attention_levels), num_head_channels=heads,
         num_res_blocks=p.num_res_blocks, norm_num_groups=p.norm_num_groups,
         use_flash_attention=p.use_flash_attention, **_conditioning_args(conditioner),

@@ -14,7 +14,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.nn.functional as F
@@ -190,27 +190,70 @@ def _batch_condition(cond: FitConditions | None, idx: torch.Tensor, dropout: flo
     return c.to(device).kwargs()
 
 
+@dataclass(frozen=True)
+class Objective:
+    """What one run of the training loop optimises: the ddpm denoiser, or the ldm's autoencoder. The loop
+    owns everything else (Accelerate, batches, seeds, EMA, validation cadence, resumable state, logs)."""
+
+    name: str  # the plugin, for messages and trackers ("ddpm", "ldm")
+    stage: str  # what the progress line says ("training", "autoencoder")
+    build: Callable[[], torch.nn.Module]  # called right after seeding, so every process starts alike
+    # loss of one micro-batch: (model, x0 on the device, its indices, the step's generator, step, device)
+    loss: Callable[[Any, torch.Tensor, torch.Tensor, torch.Generator, int, Any], torch.Tensor]
+    val_loss: Callable[[torch.nn.Module, torch.Tensor, Accelerator], float]
+    config: dict[str, Any]  # what a resumed state must have been trained with
+    data: str  # fingerprint of what it was trained on
+
+
 def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, workdir: Path, seed: int,
           device: str, resume: bool = True, progress: ProgressFn | None = None,
-          trackers: Any = None, cond: FitConditions | None = None, init: Start | None = None) -> TrainResult:
-    """Train from `train_x` (N×1×D×H×W in [-1, 1]) and, for a conditional model, `cond`; resume from
-    `workdir` when it holds a state. With `init`, training begins at its weights with its frozen
-    parameters left as they are (fine-tuning); without, from MONAI's seeded initialisation."""
+          trackers: Any = None, cond: FitConditions | None = None, init: Start | None = None,
+          name: str = "ddpm") -> TrainResult:
+    """Train the denoiser from `train_x` (N×C×D×H×W: volumes in [-1, 1], or an ldm's latents) and, for a
+    conditional model, `cond`; resume from `workdir` when it holds a state. With `init`, training begins at
+    its weights with its frozen parameters left as they are (fine-tuning); without, from MONAI's seeded
+    initialisation."""
+    scheduler = train_scheduler(p)
+
+    def build() -> torch.nn.Module:
+        model = build_unet(p, None if cond is None else cond.conditioner, in_channels=int(train_x.shape[1]))
+        if init is not None:
+            model.load_state_dict(init.weights)
+            for pname, param in model.named_parameters():
+                if pname.startswith(init.frozen):
+                    param.requires_grad_(False)
+        return model
+
+    def loss(model: Any, x0: torch.Tensor, idx: torch.Tensor, g: torch.Generator, step: int,
+             dev: Any) -> torch.Tensor:
+        noise = torch.randn(x0.shape, generator=g).to(dev)
+        t = torch.randint(0, p.num_train_timesteps, (x0.shape[0],), generator=g).to(dev)
+        kw = _batch_condition(cond, idx, p.condition_dropout, g, dev)
+        pred = model(scheduler.add_noise(x0, noise, t), t, **kw)
+        return F.mse_loss(pred.float(), training_target(scheduler, x0, noise, t).float())
+
+    def val_loss(model: torch.nn.Module, val: torch.Tensor, accelerator: Accelerator) -> float:
+        return validation_loss(model, val, p, seed, accelerator, None if cond is None else cond.val)
+
+    objective = Objective(name, "training", build, loss, val_loss, training_config(p),
+                          _data_fingerprint(train_x, cond, init))
+    return run_loop(p, objective, train_x, val_x, workdir, seed, device, resume, progress, trackers)
+
+
+def run_loop(p: DDPMParams, objective: Objective, train_x: torch.Tensor, val_x: torch.Tensor | None,
+             workdir: Path, seed: int, device: str, resume: bool = True, progress: ProgressFn | None = None,
+             trackers: Any = None) -> TrainResult:
+    """The one training loop: `objective` on `train_x` with the optimisation settings of `p` (lr, steps,
+    batch, accumulation, clipping, EMA, precision, validation and checkpoint cadence, time budget)."""
     progress = progress or (lambda *a, **k: None)
     workdir = Path(workdir)
-    cfg = training_config(p)
-    data_fp = _data_fingerprint(train_x, cond, init)
+    cfg, data_fp, name = objective.config, objective.data, objective.name
     accelerator = make_accelerator(p, device, workdir, trackers)
     main = accelerator.is_main_process
     rank, world = accelerator.process_index, accelerator.num_processes
     with deterministic_mode(p.deterministic):
         torch.manual_seed(seed)  # same initial weights on every process
-        model = build_unet(p, None if cond is None else cond.conditioner)
-        if init is not None:
-            model.load_state_dict(init.weights)
-            for name, param in model.named_parameters():
-                if name.startswith(init.frozen):
-                    param.requires_grad_(False)
+        model = objective.build()
         ema = (AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(p.ema_decay), use_buffers=True)
                if p.ema_decay is not None else None)
         optimizer = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=p.lr)
@@ -222,7 +265,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
             diff = config_mismatch(meta.get("config", {}), cfg)
             if diff or meta.get("data") != data_fp:
                 what = f"settings {', '.join(diff)}" if diff else "training data"
-                raise ConfigError(f"ddpm: {workdir} holds a training state from another config ({what} differ)",
+                raise ConfigError(f"{name}: {workdir} holds a training state from another config ({what} differ)",
                                   "delete that folder or train without resume")
             model.load_state_dict(groups["model"])
             if ema is not None:
@@ -234,7 +277,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
         if world > 1:  # every process must resume from the same step (the workdir must be shared)
             starts = gather_object([step])
             if len(set(starts)) != 1:
-                raise ConfigError(f"ddpm: processes found different training states in {workdir} (steps {starts})",
+                raise ConfigError(f"{name}: processes found different training states in {workdir} (steps {starts})",
                                   "put the workdir on a filesystem all processes share")
         n = len(train_x)
         global_batch = p.batch_size * world  # one micro-batch over all processes
@@ -245,11 +288,10 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
 
         train_model: Any = torch.compile(model) if p.compile else model  # compiled: a callable wrapper, not a Module
         train_model, optimizer = accelerator.prepare(train_model, optimizer)
-        scheduler = train_scheduler(p)
         stream = IndexStream(n, seed)
         sampling_model = ema.module if ema is not None else model
         if trackers:
-            accelerator.init_trackers("benchgen_ddpm", config={k: str(v) for k, v in cfg.items()})
+            accelerator.init_trackers(f"benchgen_{name}", config={k: str(v) for k, v in cfg.items()})
 
         def checkpoint(is_done: bool) -> None:
             if main:
@@ -280,12 +322,8 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
                 idx = stream.take(start, p.batch_size)
                 x0 = train_x[idx].to(accelerator.device, non_blocking=True)
                 g = torch.Generator().manual_seed(_seed_for(seed, 2, step, micro, rank))
-                noise = torch.randn(x0.shape, generator=g).to(accelerator.device)
-                t = torch.randint(0, p.num_train_timesteps, (x0.shape[0],), generator=g).to(accelerator.device)
-                kw = _batch_condition(cond, idx, p.condition_dropout, g, accelerator.device)
                 with accelerator.accumulate(train_model):
-                    pred = train_model(scheduler.add_noise(x0, noise, t), t, **kw)
-                    loss = F.mse_loss(pred.float(), training_target(scheduler, x0, noise, t).float())
+                    loss = objective.loss(train_model, x0, idx, g, step, accelerator.device)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and p.clip_grad is not None:
                         accelerator.clip_grad_norm_(train_model.parameters(), p.clip_grad)
@@ -308,8 +346,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
             last_step = step == total_steps or over_budget
             if val_x is not None and len(val_x) and p.val_every and (
                     int(epoch // p.val_every) > int(prev_epoch // p.val_every) or last_step):
-                val_loss = last_val = validation_loss(sampling_model, val_x, p, seed, accelerator,
-                                                      None if cond is None else cond.val)
+                val_loss = last_val = objective.val_loss(sampling_model, val_x, accelerator)
             log.add(step=step, epoch=round(epoch, 4), loss=last_loss, lr=lr_at(p, step - 1),
                     val_loss=val_loss, elapsed_s=round(elapsed(), 3))
             if trackers:
@@ -317,7 +354,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
                                  **({"val_loss": val_loss} if val_loss is not None else {})}, step=step)
             now = time.perf_counter()
             rate = (step - s_rate) / max(now - t_rate, 1e-9)
-            progress("ddpm: training", step, total_steps, loss=last_loss, steps_per_s=rate)
+            progress(f"{name}: {objective.stage}", step, total_steps, loss=last_loss, steps_per_s=rate)
             if over_budget and step < total_steps:
                 stopped_by_budget = True
                 break
