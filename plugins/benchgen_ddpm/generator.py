@@ -82,6 +82,7 @@ class DDPMGenerator(Generator):
     Volumes are mapped [0, 1] -> [-1, 1] for training and back."""
 
     version: ClassVar[str] = "1"
+    family: ClassVar[str] = "ddpm"  # what its messages, progress lines and trackers are prefixed with
     Params: ClassVar[type] = DDPMParams
     sampling_params: ClassVar[tuple[str, ...]] = SAMPLING_FIELDS
     # conditional with guidance, so the contract checks cover conditional sampling (tests/ddpm: unconditional)
@@ -128,18 +129,43 @@ class DDPMGenerator(Generator):
         workdir = Path(ctx.workdir)
         val = None if ctx.val is None else encode(ctx.val.data, p.background_gap)
         with _threads(p.num_threads):
+            x, val = self._denoiser_data(encode(train.data, p.background_gap), val, ctx, device)
             result: TrainResult = training.train(
-                p, encode(train.data, p.background_gap), val,
-                workdir, seed=ctx.seed, device=device, resume=ctx.resume,
-                progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond, init=start)
+                self._denoiser_params(), x, val, self._denoiser_workdir(workdir), seed=ctx.seed, device=device,
+                resume=ctx.resume, progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond,
+                init=start, name=self.family)
         self._set_model(result.weights, train.shape, train.affine, None if cond is None else cond.conditioner)
         self.train_info = {k: getattr(result, k) for k in (
             "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",
             "resumed_from")}
         self.train_info["device"] = device
-        self._workdir = workdir
-        if is_main_process() and (workdir / "loss.csv").exists():
-            plot_loss_curve(workdir / "loss.csv", workdir / "loss.png")
+        self._workdir = self._denoiser_workdir(workdir)
+        if is_main_process() and (self._workdir / "loss.csv").exists():
+            plot_loss_curve(self._workdir / "loss.csv", self._workdir / "loss.png")
+
+    # hooks of the ldm plugin, which trains this denoiser on an autoencoder's latents
+    def _denoiser_data(self, x: torch.Tensor, val: torch.Tensor | None, ctx: FitContext,
+                       device: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What the denoiser trains on: the encoded volumes (an ldm: their latents)."""
+        return x, val
+
+    def _denoiser_params(self) -> DDPMParams:
+        """The settings of the denoiser's training run (an ldm's time budget is shared by its two stages)."""
+        return self.params
+
+    def _denoiser_workdir(self, workdir: Path) -> Path:
+        return workdir
+
+    def _denoiser_channels(self) -> int:
+        return 1
+
+    def _finish(self) -> Any:
+        """How a sampled batch becomes volumes in [0, 1]: None = the intensity map of ``intensity.decode``."""
+        return None
+
+    def _sample_shape(self) -> tuple[int, int, int]:
+        assert self._shape is not None
+        return self._shape
 
     def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, training.Start | None]:
         """The conditions to train with and where training starts (None: MONAI's initialisation); the
@@ -148,7 +174,7 @@ class DDPMGenerator(Generator):
 
     def _set_model(self, weights: dict[str, torch.Tensor], shape: tuple[int, ...], affine: Any,
                    conditioner: Conditioner | None = None) -> None:
-        model = build_unet(self.params, conditioner)
+        model = build_unet(self.params, conditioner, self._denoiser_channels())
         model.load_state_dict(weights)
         self._model = model.eval()
         self._conditioner = conditioner
@@ -184,9 +210,10 @@ class DDPMGenerator(Generator):
         if n == 0:
             return torch.zeros((0, 1, *self._shape), dtype=torch.float32)
         with _threads(self.params.num_threads):
-            return sample_volumes(self._model, self.params, n, seed, self._shape,
+            return sample_volumes(self._model, self.params, n, seed, self._sample_shape(),
                                   device=resolve_device(self.params, self.device), progress=progress,
-                                  cond=cond, guidance=guidance)
+                                  cond=cond, guidance=guidance, channels=self._denoiser_channels(),
+                                  finish=self._finish())
 
     def sampler_info(self) -> dict[str, Any]:
         p: DDPMParams = self.params
@@ -241,7 +268,7 @@ class DDPMGenerator(Generator):
         try:
             self._set_model(weights, tuple(meta["shape"]), meta["affine"], conditioner)
         except RuntimeError:  # torch's many-line state-dict report -> one line naming the files
-            net = build_unet(self.params, conditioner)
+            net = build_unet(self.params, conditioner, self._denoiser_channels())
             raise ConfigError(f"ddpm: {Path(folder) / 'weights.safetensors'} does not fit the network that "
                               f"{Path(folder) / 'ddpm.json'} describes ({_mismatch(net, weights)})",
                               "the JSON files were edited or come from another checkpoint: restore them, "

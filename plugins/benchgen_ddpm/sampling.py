@@ -13,7 +13,7 @@ scale s != 1 each step runs the conditional and the null-conditioned halves in o
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -56,9 +56,11 @@ def _step(scheduler: Any, p: DDPMParams, pred: torch.Tensor, t: int, t_next: int
 @torch.inference_mode()
 def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, shape: tuple[int, int, int],
                    device: str = "cpu", progress: ProgressFn | None = None, cond: Condition | None = None,
-                   guidance: float = 1.0) -> torch.Tensor:
+                   guidance: float = 1.0, channels: int = 1,
+                   finish: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """``n×1×D×H×W`` float32 volumes in [0, 1] (the model works in [-1, 1], see ``intensity``); `cond` holds
-    the condition of each of the `n` volumes of a conditional model, guided with scale `guidance`."""
+    the condition of each of the `n` volumes of a conditional model, guided with scale `guidance`. An ldm
+    samples `channels`-channel latents of `shape` and `finish` decodes each batch to volumes."""
     progress = progress or (lambda *a, **k: None)
     model = model.to(device).eval()
     timesteps = [int(t) for t in sampling_scheduler(p).timesteps]
@@ -69,7 +71,7 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
     total, done = n * len(timesteps), 0
     for b0 in range(0, n, p.sample_batch_size):
         b = min(p.sample_batch_size, n - b0)
-        x = torch.stack([torch.randn((1, *shape), generator=torch.Generator().manual_seed(_seed(seed, 0, b0 + i)))
+        x = torch.stack([torch.randn((channels, *shape), generator=torch.Generator().manual_seed(_seed(seed, 0, b0 + i)))
                          for i in range(b)]).to(device)
         g = torch.Generator(device=device).manual_seed(_seed(seed, 1, b0))
         c = None if cond is None else cond.take(slice(b0, b0 + b)).to(device)
@@ -80,5 +82,5 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
             x = _step(scheduler, p, pred, t, t_next, x, g)
             done += b
             progress("ddpm: sampling", done, total, sampler=p.sampler, steps=len(timesteps))
-        out.append(decode(x.float().cpu(), p.background_gap))
+        out.append(decode(x.float().cpu(), p.background_gap) if finish is None else finish(x.float()))
     return torch.cat(out)

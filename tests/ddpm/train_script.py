@@ -32,6 +32,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--params", default="{}")
+    ap.add_argument("--plugin", default="ddpm", help="ddpm, or ldm (the same loop, two stages)")
     ap.add_argument("--n", type=int, default=6)
     ap.add_argument("--sleep", type=float, default=0.0, help="seconds to wait after each step")
     ap.add_argument("--per-rank", action="store_true", help="workdir/rank<R> and save to ckpt<R>")
@@ -39,15 +40,17 @@ def main() -> None:
     rank = int(os.environ.get("RANK", "0"))
     base = Path(args.workdir)
     workdir = base / f"rank{rank}" if args.per_rank else base
-    gen = registry.create("generators", "ddpm", json.loads(args.params))
+    gen = registry.create("generators", args.plugin, json.loads(args.params))
     train = mni_cohort(args.n, (8, 12, 8), seed=0)
     val = mni_cohort(3, (8, 12, 8), seed=1)
     gen.fit(train, FitContext(workdir=workdir, seed=1, val=val,
                               progress=lambda *a, **k: time.sleep(args.sleep)))
     if args.per_rank:
         gen.save(base / f"ckpt{rank}")
-    print("RESULT " + json.dumps({"rank": rank, "weights": digest(gen._model.state_dict()),
-                                  "info": gen.train_info}), flush=True)
+    out = {"rank": rank, "weights": digest(gen._model.state_dict()), "info": gen.train_info}
+    if getattr(gen, "_autoencoder", None) is not None:
+        out["autoencoder"] = digest(gen._autoencoder.state_dict())
+    print("RESULT " + json.dumps(out), flush=True)
 
 
 if __name__ == "__main__":
