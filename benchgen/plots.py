@@ -297,6 +297,9 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
     valid = [k for k, b in enumerate(badness) if b is not None]  # a column without a direction has no front
     front = [valid[i] for i in pareto_front([(samplers[k][1], float(badness[k] or 0.0)) for k in valid])]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    values = [float(c.mean) for _, _, c in samplers]  # type: ignore[attr-defined]
+    yspan = (max(values) - min(values)) or 1.0
+    below = _dodged([(x, v) for (_, x, _), v in zip(samplers, values)], yspan)
     lows, highs = [], []
     for k, (gen, x, cell) in enumerate(samplers):
         mean = float(cell.mean)  # type: ignore[attr-defined]
@@ -308,8 +311,8 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
         on = k in front
         ax.errorbar([x], [mean], yerr=[[max(mean - lo, 0.0)], [max(hi - mean, 0.0)]], fmt="o", ms=6 if on else 5,
                     capsize=2, color="#4477aa" if on else "#888888", mfc="#4477aa" if on else "white")
-        ax.annotate(gen, (x, mean), textcoords="offset points", xytext=(5, 4), fontsize=7,
-                    color="#224466" if on else "#555555")
+        ax.annotate(gen, (x, mean), textcoords="offset points", xytext=(5, -11) if k in below else (5, 4),
+                    fontsize=7, color="#224466" if on else "#555555")
     ax.plot([samplers[i][1] for i in front], [float(samplers[i][2].mean) for i in front],  # type: ignore[attr-defined]
             color="#4477aa", lw=1.2, zorder=0, label="Pareto front")
     span = max(highs) - min(lows) or abs(max(highs)) or 1.0
@@ -335,6 +338,18 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
     ax.set_title((title or f"{board.suite} ({board.profile}): quality against sampling time") + note, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _dodged(points: Sequence[tuple[float, float]], yspan: float) -> set[int]:
+    """Points whose label goes below the point: those close (in log x and y) to an earlier point labelled above."""
+    above: list[tuple[float, float]] = []
+    below = set()
+    for k, (x, y) in enumerate(points):
+        if any(abs(math.log10(x / x2)) < 0.12 and abs(y - y2) < 0.06 * yspan for x2, y2 in above):
+            below.add(k)
+        else:
+            above.append((x, y))
+    return below
 
 
 def pareto_plot(board: "object", path: str | Path, column: str | None = None, title: str = "") -> Path:
