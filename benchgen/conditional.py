@@ -27,7 +27,7 @@ from benchgen.conditions import NA, ConditionTable, check_groups, cohort_counts
 from benchgen.errors import ConfigError
 from benchgen.interfaces import Generator
 from benchgen.progress import ProgressFn, no_progress
-from benchgen.sampling import sample_cached, sample_ids
+from benchgen.sampling import DrawTime, sample_cached, sample_ids
 from benchgen.scoring import group_of
 from benchgen.suite import PluginSpec, Suite
 from benchgen.volumes import Cohort
@@ -58,18 +58,23 @@ class Fitted:
         return {cond: ckpt for cond, (_, ckpt) in self.models.items()}
 
     def draw(self, table: ConditionTable, seed: int, shape: tuple[int, int, int], affine: np.ndarray,
-             progress: ProgressFn = no_progress) -> Cohort:
-        """One checked volume per table row (cached); the rows are the volumes' metadata."""
+             progress: ProgressFn = no_progress) -> tuple[Cohort, DrawTime | None]:
+        """One checked volume per table row (cached); the rows are the volumes' metadata. With it, the draw's
+        time: per condition, the parts' total over their total volumes (None if a part's time is unknown)."""
         n, label = len(table.rows), self.spec.label
         if not self.per_condition:
             gen, ckpt = self.models[""]
             return sample_cached(gen, ckpt, n, seed, shape, label, affine, progress, table.rows)
         data = torch.empty((n, 1, *shape), dtype=torch.float32)
+        times: list[DrawTime | None] = []
         for cond, idx in table.groups().items():
             gen, ckpt = self.models[cond]
-            part = sample_cached(gen, ckpt, len(idx), seed, shape, f"{label}[{cond}]", affine, progress)
+            part, took = sample_cached(gen, ckpt, len(idx), seed, shape, f"{label}[{cond}]", affine, progress)
             data[idx] = part.data
-        return Cohort(data, affine, sample_ids(label, seed, n), [dict(r) for r in table.rows])
+            times.append(took)
+        known = [t for t in times if t is not None]
+        total = sum(known[1:], known[0]) if known and len(known) == len(times) else None
+        return Cohort(data, affine, sample_ids(label, seed, n), [dict(r) for r in table.rows]), total
 
 
 def fit(spec: PluginSpec[Generator], data: Any, suite: Suite, device: str, table: ConditionTable,

@@ -355,7 +355,8 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
             cells = {c: _cell([r for r in grecs if r["metric"] == c]) for c in columns}
             info = {"plugin": grecs[0]["generator_plugin"], "config": grecs[0]["generator_config_hash"][:8],
                     "seeds": sorted({r["seed"] for r in grecs}), "sampler": grecs[0].get("sampler") or {},
-                    "conditioning": (grecs[0].get("sampler") or {}).get("conditioning")}
+                    "conditioning": (grecs[0].get("sampler") or {}).get("conditioning"),
+                    "seconds_per_volume": seconds_per_volume(grecs)}
             rows.append((gen, info, cells))
         reference = {c: _cell([r for r in keep if r["metric"] == c and r.get("reference") is not None], "reference")
                      for c in columns}
@@ -368,6 +369,104 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
         rows.sort(key=board.order_key)
         boards.append(board)
     return boards
+
+
+def seconds_per_volume(records: list[dict[str, Any]]) -> float | None:
+    """A generator's seconds per sampled volume: the mean over seeds of each seed's draw, as its records'
+    ``sampler.seconds_per_volume`` hold it (None when no record has one: samples drawn before draws were timed)."""
+    per_seed: dict[int, float] = {}
+    for r in records:
+        v = (r.get("sampler") or {}).get("seconds_per_volume")
+        if v is not None:
+            per_seed.setdefault(r["seed"], float(v))
+    return float(np.mean(list(per_seed.values()))) if per_seed else None
+
+
+# ------------------------------------------------------------------------------- sampler comparison
+@dataclass(frozen=True)
+class SamplerRow:
+    """A board row's sampler: name, steps, network evaluations per volume (PNDM's warm-up adds some) and the
+    measured seconds per volume; steps and evaluations are None for a generator without steps (holdout, noise)."""
+
+    generator: str
+    sampler: str
+    steps: int | None
+    evaluations: int | None
+    seconds_per_volume: float | None
+
+
+def sampler_rows(board: Board) -> list[SamplerRow]:
+    """Every row's sampler in board order, or [] unless the board compares samplers: two rows or more have
+    steps (``inference_steps``) and they differ in sampler or steps. Boards of one DDPM beside baselines (every
+    other suite) stay as they are."""
+    rows = []
+    for gen, info, _ in board.rows:
+        s = info.get("sampler") or {}
+        steps = s.get("inference_steps")
+        steps = int(steps) if isinstance(steps, (int, float)) else None
+        evals = s.get("network_evaluations", steps)
+        rows.append(SamplerRow(gen, str(s.get("sampler", "?")), steps, None if evals is None else int(evals),
+                               info.get("seconds_per_volume")))
+    stepped = {(r.sampler, r.steps) for r in rows if r.steps is not None}
+    return rows if sum(r.steps is not None for r in rows) >= 2 and len(stepped) >= 2 else []
+
+
+def sampler_caption(board: Board) -> str:
+    """Where the seconds per volume were measured: devices and torch threads of the rows' draws."""
+    where = sorted({f"{s.get('timed_on')}, {s.get('timed_threads')} torch threads" for _, info, _ in board.rows
+                    if (s := info.get("sampler") or {}).get("timed_on")})
+    return ("steps: the sampler's steps; evaluations: network evaluations per volume; s/volume: wall time of "
+            "the generator's sample call over its volumes when the samples were drawn (mean over seeds; the "
+            f"sample cache keeps it), {'; '.join(where) or 'where unknown'} — not part of any cell key")
+
+
+def _sampler_cells(r: SamplerRow) -> list[str]:
+    dash = "–"
+    return [r.generator, r.sampler, dash if r.steps is None else str(r.steps),
+            dash if r.evaluations is None else str(r.evaluations),
+            dash if r.seconds_per_volume is None else fmt_num(r.seconds_per_volume)]
+
+
+SAMPLER_HEAD = ["generator", "sampler", "steps", "evaluations", "s/volume"]
+
+
+def sampler_table(board: Board) -> Any:
+    """The board's samplers as one compact rich table (None when the board does not compare samplers)."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = sampler_rows(board)
+    if not rows:
+        return None
+    t = Table(title=Text(f"samplers of {board.suite} (board order)"), title_justify="left",
+              caption=Text(sampler_caption(board)), caption_justify="left", box=box.SIMPLE_HEAD, show_edge=False,
+              collapse_padding=True, pad_edge=False)
+    for i, h in enumerate(SAMPLER_HEAD):
+        t.add_column(Text(h), justify="left" if i < 2 else "right")
+    for r in rows:
+        t.add_row(*map(Text, _sampler_cells(r)))
+    return t
+
+
+def sampler_markdown(board: Board) -> str:
+    rows = sampler_rows(board)
+    if not rows:
+        return ""
+    lines = ["| " + " | ".join(SAMPLER_HEAD) + " |", "|" + "---|" * len(SAMPLER_HEAD)]
+    lines += ["| " + " | ".join(_sampler_cells(r)) + " |" for r in rows]
+    return "\n".join(lines + ["", f"_{sampler_caption(board)}_"])
+
+
+def sampler_html(board: Board) -> str:
+    e = html.escape
+    rows = sampler_rows(board)
+    if not rows:
+        return ""
+    head = "".join(f"<th>{e(h)}</th>" for h in SAMPLER_HEAD)
+    body = "".join("<tr>" + "".join(f"<td>{e(c)}</td>" for c in _sampler_cells(r)) + "</tr>" for r in rows)
+    return (f"<table class='samplers'><caption>{e(sampler_caption(board))}</caption><thead><tr>{head}"
+            f"</tr></thead><tbody>{body}</tbody></table>")
 
 
 def stored_boards(store: Any, suite: str | None = None, profile: str | None = None) -> list[Board]:
@@ -492,7 +591,13 @@ def render_table(boards: list[Board], width: int = 100, metrics: list[str] | Non
     only the `metrics` columns when given."""
     from rich.console import Group
 
-    return Group(*[t for b in boards for t in board_tables(b.select(metrics), width)])
+    tables = []
+    for b in boards:
+        tables += board_tables(b.select(metrics), width)
+        samplers = sampler_table(b)
+        if samplers is not None:  # a board of samplers of one model: their steps and speed after it
+            tables.append(samplers)
+    return Group(*tables)
 
 
 def render_markdown(boards: list[Board]) -> str:
@@ -502,6 +607,9 @@ def render_markdown(boards: list[Board]) -> str:
         lines = [f"### {b.title()}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(b)]
         lines += ["", f"_{b.caption()}_"]
+        samplers = sampler_markdown(b)
+        if samplers:
+            lines += ["", samplers]
         parts.append("\n".join(lines))
     return "\n\n".join(parts) + "\n"
 
@@ -556,7 +664,9 @@ HTML_STYLE = ("body{font-family:sans-serif;margin:1.5em}table.board{border-colla
               "white-space:nowrap}table.board td:nth-child(2),table.board th:nth-child(2){text-align:left}"
               "table.board th{cursor:pointer;background:#f4f4f4}table.board td.best{font-weight:bold;"
               "background:#e6f4e6}table.board tfoot td{color:#666}caption{caption-side:bottom;text-align:left;"
-              "font-size:.85em;color:#444;padding-top:4px;max-width:60em}")
+              "font-size:.85em;color:#444;padding-top:4px;max-width:60em}table.samplers{border-collapse:collapse;"
+              "margin-top:1em}table.samplers td,table.samplers th{border:1px solid #ccc;padding:4px 8px;"
+              "text-align:right}table.samplers td:nth-child(-n+2),table.samplers th:nth-child(-n+2){text-align:left}")
 
 # Click a header to sort its board (best first for a metric column, again to reverse); `?sort=COLUMN`
 # sorts every board by that column on load (the browser test's hook). The real row (tfoot) stays put.
@@ -614,7 +724,7 @@ def board_html(b: Board, facts: str = "") -> str:
 
 
 def render_html(boards: list[Board]) -> str:
-    body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}" for b in boards)
+    body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}{sampler_html(b)}" for b in boards)
     return f"<!doctype html><html><head><meta charset='utf-8'><title>benchgen leaderboard</title>" \
            f"<style>{HTML_STYLE}</style></head><body>{body}<script>{SORT_JS}</script></body></html>\n"
 

@@ -242,3 +242,122 @@ def tradeoff_plot(board: "object", path: str | Path, utility: str, others: Seque
         return save_figure(fig, path)
     finally:
         plt.close(fig)  # type: ignore[arg-type]
+
+
+def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the (cost, badness) points that no other point dominates — none is at most as slow and at most
+    as bad, and strictly better in one of the two — in order of cost. Both coordinates: lower is better."""
+    if any(not (math.isfinite(x) and math.isfinite(y)) for x, y in points):
+        raise DataError("a Pareto front needs finite (seconds, quality) points")
+
+    def dominated(i: int) -> bool:
+        x, y = points[i]
+        return any(x2 <= x and y2 <= y and (x2 < x or y2 < y) for j, (x2, y2) in enumerate(points) if j != i)
+
+    return sorted((i for i in range(len(points)) if not dominated(i)), key=lambda i: points[i])
+
+
+def pareto_points(board: "object", column: str) -> tuple[list[tuple[str, float, "object"]], list[tuple[str, "object"]]]:
+    """The samplers to put on the front — (generator, seconds per volume, cell) of every row with steps, a
+    measured time and a value of `column` — and the rows without steps (holdout, noise) with their cells."""
+    from benchgen.leaderboard import Board, sampler_rows
+
+    assert isinstance(board, Board)
+    cells = {gen: cs.get(column) for gen, _, cs in board.rows}
+    samplers, others = [], []
+    for r in sampler_rows(board):
+        cell = cells.get(r.generator)
+        if cell is None or cell.mean is None or not math.isfinite(cell.mean):
+            continue
+        if r.steps is None:
+            others.append((r.generator, cell))
+        elif r.seconds_per_volume is not None and r.seconds_per_volume > 0:
+            samplers.append((r.generator, r.seconds_per_volume, cell))
+    return samplers, others
+
+
+def pareto_figure(board: "object", column: str | None = None, title: str = "") -> "object":
+    """Quality (`column`, the primary metric by default, with its 95% interval as error bars) against seconds
+    per sampled volume (log axis) of a board's samplers, every point labelled; the Pareto front (no other
+    sampler is both faster and better) joined by a line and its points filled. Rows without steps
+    (holdout, noise) are dotted horizontal lines where they fall near the samplers, named in the title if not."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchgen.leaderboard import Board
+
+    assert isinstance(board, Board)
+    col = column or board.primary
+    samplers, others = pareto_points(board, col)
+    if len(samplers) < 2:
+        raise DataError(f"a Pareto plot needs two samplers or more with seconds per volume and a value of {col}")
+    badness = [board.badness(col, cell) for _, _, cell in samplers]
+    valid = [k for k, b in enumerate(badness) if b is not None]  # a column without a direction has no front
+    front = [valid[i] for i in pareto_front([(samplers[k][1], float(badness[k] or 0.0)) for k in valid])]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    values = [float(c.mean) for _, _, c in samplers]  # type: ignore[attr-defined]
+    yspan = (max(values) - min(values)) or 1.0
+    below = _dodged([(x, v) for (_, x, _), v in zip(samplers, values)], yspan)
+    lows, highs = [], []
+    for k, (gen, x, cell) in enumerate(samplers):
+        mean = float(cell.mean)  # type: ignore[attr-defined]
+        lo, hi = getattr(cell, "lo", None), getattr(cell, "hi", None)
+        lo = mean if lo is None or not math.isfinite(lo) else lo
+        hi = mean if hi is None or not math.isfinite(hi) else hi
+        lows.append(lo)
+        highs.append(hi)
+        on = k in front
+        ax.errorbar([x], [mean], yerr=[[max(mean - lo, 0.0)], [max(hi - mean, 0.0)]], fmt="o", ms=6 if on else 5,
+                    capsize=2, color="#4477aa" if on else "#888888", mfc="#4477aa" if on else "white")
+        ax.annotate(gen, (x, mean), textcoords="offset points", xytext=(5, -11) if k in below else (5, 4),
+                    fontsize=7, color="#224466" if on else "#555555")
+    ax.plot([samplers[i][1] for i in front], [float(samplers[i][2].mean) for i in front],  # type: ignore[attr-defined]
+            color="#4477aa", lw=1.2, zorder=0, label="Pareto front")
+    span = max(highs) - min(lows) or abs(max(highs)) or 1.0
+    ylim = (min(lows) - 0.15 * span, max(highs) + 0.15 * span)
+    off = []
+    for gen, cell in others:
+        value = float(cell.mean)  # type: ignore[attr-defined]
+        if ylim[0] - span <= value <= ylim[1] + span:
+            ax.axhline(value, color="#cc3311", ls=":", lw=1)
+            ax.annotate(f"{gen} (no sampler)", (1, value), xycoords=("axes fraction", "data"), ha="right",
+                        va="bottom", fontsize=7, color="#cc3311")
+            ylim = (min(ylim[0], value - 0.05 * span), max(ylim[1], value + 0.05 * span))
+        else:
+            off.append(f"{gen} {value:.3g}")
+    ax.set_ylim(*ylim)
+    ax.set_xscale("log")
+    ax.set_xlabel("seconds per sampled volume (log)", fontsize=8)
+    ax.set_ylabel(f"{col} {board.arrow(col)} (95% interval)".strip(), fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7, frameon=False, loc="best")
+    note = f" · off the scale: {', '.join(off)}" if off else ""
+    ax.set_title((title or f"{board.suite} ({board.profile}): quality against sampling time") + note, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def _dodged(points: Sequence[tuple[float, float]], yspan: float) -> set[int]:
+    """Points whose label goes below the point: those close (in log x and y) to an earlier point labelled above."""
+    above: list[tuple[float, float]] = []
+    below = set()
+    for k, (x, y) in enumerate(points):
+        if any(abs(math.log10(x / x2)) < 0.12 and abs(y - y2) < 0.06 * yspan for x2, y2 in above):
+            below.add(k)
+        else:
+            above.append((x, y))
+    return below
+
+
+def pareto_plot(board: "object", path: str | Path, column: str | None = None, title: str = "") -> Path:
+    """:func:`pareto_figure` saved as a PNG (atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = pareto_figure(board, column, title)
+    try:
+        return save_figure(fig, path)
+    finally:
+        plt.close(fig)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from typing import Any
 
 from benchgen import paths
 from benchgen.atomic import atomic_path
-from benchgen.leaderboard import HTML_STYLE, SORT_JS, Board, board_html
+from benchgen.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
 from benchgen.provenance import now
 from benchgen.store import ResultStore
 from benchgen.suite import Suite
@@ -28,6 +28,7 @@ REPORT_FILE = "report.html"
 PLOT_FILE = "metrics.png"
 EFFECTS_FILE = "effects.png"
 TRADEOFF_FILE = "tradeoff.png"
+PARETO_FILE = "pareto.png"
 FIDELITY_PLUGINS = ("fid", "kid", "mmd")  # the first the board has is the trade-off plot's fidelity axis
 
 # Sets document.body.dataset.ok once every image has decoded (the browser test reads it), or the reasons not.
@@ -125,7 +126,7 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
 def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str | None = None) -> str:
     """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.runner.suite_boards`)."""
     from benchgen.errors import ConfigError
-    from benchgen.plots import effect_figure, metric_figure, tradeoff_figure
+    from benchgen.plots import effect_figure, metric_figure, pareto_figure, tradeoff_figure
     from benchgen.runner import current_records
 
     records, hidden = current_records(suite, store, data_fp=data_fp)
@@ -158,6 +159,12 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str 
                         f"utility ({e(tradeoff[0])}: above the dashed line its synthetic scans help the classifier) "
                         f"against {' and '.join(e(c) for c in tradeoff[1])}, with 95% intervals.</p><div>")
             body.append(_img(_figure_png(tradeoff_figure(b, *tradeoff)), "utility trade-off", "effects"))
+        if pareto_column(b):
+            body.append("</div><h2>Quality against sampling time</h2><p>Each sampler's steps, network evaluations "
+                        f"and measured seconds per volume, and its {e(b.primary)} (95% interval) against them: on "
+                        "the Pareto front no other sampler is both faster and better.</p><div>")
+            body.append(sampler_html(b))
+            body.append(_img(_figure_png(pareto_figure(b)), "pareto front", "effects"))
         body.append("</div><h2>Generators</h2>")
         for gen, info, _ in b.rows:
             recs = [r for r in records if r["generator"] == gen and r["profile"] == b.profile]
@@ -215,10 +222,19 @@ def tradeoff_columns(board: Board, records: list[dict[str, Any]]) -> tuple[str, 
     return (utility, others) if others else None
 
 
+def pareto_column(board: Board) -> str | None:
+    """The primary metric when the board compares samplers (:func:`benchgen.leaderboard.sampler_rows`) and two
+    of them or more have a time and a value to plot; None otherwise (every other suite)."""
+    from benchgen.plots import pareto_points
+
+    return board.primary if len(pareto_points(board, board.primary)[0]) >= 2 else None
+
+
 def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board],
                       data_fp: str | None = None) -> list[Path]:
-    """What `benchgen run` writes at its end beside the samples: the boards' metric plot and the report."""
-    from benchgen.plots import effect_plot, metric_plot, tradeoff_plot
+    """What `benchgen run` writes at its end beside the samples: the boards' metric plot (and the disease
+    effects, utility trade-off or sampler Pareto plot where the board has them) and the report."""
+    from benchgen.plots import effect_plot, metric_plot, pareto_plot, tradeoff_plot
 
     folder = run_folder(suite)
     folder.mkdir(parents=True, exist_ok=True)
@@ -234,6 +250,8 @@ def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board],
         if tradeoff:  # utility against fidelity and memorization: the choice a few-shot user makes
             written.append(tradeoff_plot(b, folder / (TRADEOFF_FILE if i == 0 else f"tradeoff-{i + 1}.png"),
                                          *tradeoff))
+        if pareto_column(b):  # samplers of one model: quality against seconds per volume, the front drawn
+            written.append(pareto_plot(b, folder / (PARETO_FILE if i == 0 else f"pareto-{i + 1}.png")))
     if boards:
         written.append(write_report(suite, store, folder, data_fp))
     return written

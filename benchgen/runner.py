@@ -252,12 +252,14 @@ class _Loop:
         for seed in sorted({seed for seed, _ in plan.pending}):
             todo = [m for s, m in plan.pending if s == seed]
             try:
-                synth = fitted.draw(table, seed, suite.shape, test.affine, progress)
+                synth, took = fitted.draw(table, seed, suite.shape, test.affine, progress)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
                 fail_cells([(seed, m) for m in todo], exc, "sampling")
                 continue
+            # the draw's seconds per volume go into the records' sampler only: never into a cell key
+            drawn_with = {**sampler, **(took.info() if took else {})}
             if self.save_samples and seed == suite.seeds[0] and is_main_process():
                 self.summary.outputs += save_outputs(suite, spec.label, synth, test)
             for mlabel in todo:
@@ -265,7 +267,7 @@ class _Loop:
                 metric: Metric = suite.metrics[mlabel].build()
                 ctx = MetricContext(seed=seed, device=self.device, cache_dir=paths.cache_dir("features"),
                                     real_fingerprint=fingerprint([data.fingerprint, "test"]), progress=progress,
-                                    conditioning=sampler["conditioning"])
+                                    conditioning=drawn_with["conditioning"])
                 pairs = score_metric(metric, mlabel, synth, test, train, ctx)
                 if suite.metrics[mlabel].stratify:  # the per-group columns, mlabel[group]
                     pairs += score_stratified(metric, mlabel, synth, test, train, ctx, suite.metrics[mlabel].stratify)
@@ -274,7 +276,7 @@ class _Loop:
                 main = [p for p in pairs if p[0] == mlabel]
                 subs = [p for p in pairs if p[0] != mlabel]
                 for column, res in subs:
-                    store_cell(seed, mlabel, column, res, sampler, seconds)
+                    store_cell(seed, mlabel, column, res, drawn_with, seconds)
                 if not main:
                     worst = next((r for _, r in subs if r.status == "error"), None)
                     marker = MetricResult(None, status="error" if worst else "ok",
@@ -282,7 +284,7 @@ class _Loop:
                                           details={"columns": [c for c, _ in subs], "marker": True})
                     main = [(mlabel, marker)]
                 for column, res in main:
-                    store_cell(seed, mlabel, column, res, sampler, seconds)
+                    store_cell(seed, mlabel, column, res, drawn_with, seconds)
                 self.summary.computed += 1
                 finished += 1
                 progress(f"{spec.label}: scoring", finished, len(plan.pending))

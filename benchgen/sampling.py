@@ -4,6 +4,9 @@ stored checkpoint folder independently of the suite that trained it."""
 from __future__ import annotations
 
 import contextlib
+import json
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,16 +39,64 @@ def check_samples(samples: Any, n: int, shape: tuple[int, int, int], label: str)
     return samples.clamp_(0, 1)
 
 
+@dataclass(frozen=True)
+class DrawTime:
+    """How long drawing a sample set took (the generator's ``sample`` call, checks excluded), and where.
+    Kept in the cached file's metadata, so a cache hit reports the time measured when the samples were drawn."""
+
+    seconds: float
+    volumes: int
+    device: str = "cpu"
+    threads: int = 1  # torch's CPU threads at the draw (a plugin's own num_threads setting may differ)
+
+    def __add__(self, other: DrawTime) -> DrawTime:
+        """Two parts of one sample set (a per-condition generator's): the total time over the total volumes."""
+        devices = self.device if self.device == other.device else f"{self.device}, {other.device}"
+        return DrawTime(self.seconds + other.seconds, self.volumes + other.volumes, devices,
+                        max(self.threads, other.threads))
+
+    def info(self) -> dict[str, Any]:
+        """The fields added to a record's ``sampler`` (never to a cell key or config hash)."""
+        return {"seconds_per_volume": self.seconds / max(self.volumes, 1), "timed_volumes": self.volumes,
+                "timed_on": self.device, "timed_threads": self.threads}
+
+    def metadata(self) -> dict[str, str]:
+        return {"draw_time": json.dumps({"seconds": self.seconds, "volumes": self.volumes, "device": self.device,
+                                         "threads": self.threads})}
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, str] | None) -> DrawTime | None:
+        """None for a file cached before draws were timed (or with unreadable metadata)."""
+        try:
+            raw = json.loads((meta or {})["draw_time"])
+            return cls(float(raw["seconds"]), int(raw["volumes"]), str(raw["device"]), int(raw["threads"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _timed_draw(gen: Generator, n: int, seed: int, asked: list[dict[str, Any]] | None,
+                progress: ProgressFn) -> tuple[Any, DrawTime]:
+    t0 = time.perf_counter()
+    drawn = gen.sample(n, seed, progress=progress) if asked is None else gen.sample_conditional(asked, seed, progress)
+    # GPU kernels run asynchronously: wait for them, or the time is the launch time
+    if isinstance(drawn, torch.Tensor) and drawn.is_cuda:
+        torch.cuda.synchronize(drawn.device)
+    seconds = time.perf_counter() - t0
+    return drawn, DrawTime(seconds, n, gen.device or "cpu", torch.get_num_threads())
+
+
 def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[int, int, int], label: str,
                   affine: np.ndarray, progress: ProgressFn = no_progress,
-                  table: list[dict[str, Any]] | None = None) -> Cohort:
-    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there. With a
-    condition `table` (n rows) and a generator that declares conditions, the samples are drawn to it
-    (``sample_conditional``); either way the rows become the samples' metadata.
+                  table: list[dict[str, Any]] | None = None) -> tuple[Cohort, DrawTime | None]:
+    """`n` checked samples of a fitted generator for `seed`, from the sample cache when there, and the time
+    their draw took (None for a cache entry written before draws were timed). With a condition `table` (n rows)
+    and a generator that declares conditions, the samples are drawn to it (``sample_conditional``); either way
+    the rows become the samples' metadata.
 
     The key is the checkpoint (named by config, data and fit seed), the generator's ``config()`` and the
     conditions drawn to — never ``sampler_info()``, which may describe the object's state (a scan pool adds
     `with_replacement` after its first ``sample``), so a resumed run finds the samples a first run cached."""
+    from safetensors import safe_open
     from safetensors.torch import load_file, save_file
 
     keys = gen.conditions() if table is not None else ()
@@ -53,20 +104,23 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[in
     drawn_to = f"-c{fingerprint(asked, 12)}" if asked is not None else ""
     name = f"{ckpt.name}-{fingerprint(gen.config())}{drawn_to}-seed{seed}-n{n}.safetensors"
     path = paths.cache_dir("samples") / name
-    data = None
+    data, timing = None, None
     if path.is_file():
         try:
             data = check_samples(load_file(str(path))["data"], n, shape, label)
+            with safe_open(str(path), "pt") as f:
+                timing = DrawTime.from_metadata(f.metadata())
         except Exception:  # a damaged entry (truncated file, SafetensorError, wrong shape): drawn again
+            data = None
             with contextlib.suppress(OSError):
                 path.unlink()
     if data is None:
-        drawn = gen.sample(n, seed, progress=progress) if asked is None else gen.sample_conditional(asked, seed, progress)
+        drawn, timing = _timed_draw(gen, n, seed, asked, progress)
         data = check_samples(drawn, n, shape, label)
         with atomic_path(path, ".safetensors") as tmp:
-            save_file({"data": data.contiguous()}, tmp)
+            save_file({"data": data.contiguous()}, tmp, metadata=timing.metadata())
     metadata = [dict(row) for row in table] if table is not None else []
-    return Cohort(data, affine, sample_ids(label, seed, n), metadata)
+    return Cohort(data, affine, sample_ids(label, seed, n), metadata), timing
 
 
 def sample_ids(label: str, seed: int, n: int) -> list[str]:

@@ -142,8 +142,9 @@ def test_per_condition_parts_draw_their_own_rows(home, tmp_path):
                                       "reference")
     spec = type("Spec", (), {"label": "g"})()
     fitted = Fitted(spec, {"healthy": (Constant(0.2), tmp_path / "h"), "ftd-like": (Constant(0.7), tmp_path / "f")})
-    cohort = fitted.draw(table, 0, (2, 2, 2), np.eye(4))
+    cohort, took = fitted.draw(table, 0, (2, 2, 2), np.eye(4))
     assert cohort.data[:, 0, 0, 0, 0].tolist() == pytest.approx([0.7, 0.2, 0.7, 0.2])
+    assert took is not None and took.volumes == 4  # the parts' total time over all their volumes
     assert [m["condition"] for m in cohort.metadata] == ["ftd-like", "healthy", "ftd-like", "healthy"]
     assert fitted.conditioning() == "per-condition"
 
@@ -152,10 +153,10 @@ def test_conditional_models_draw_to_the_table_and_unconditional_ones_get_its_lab
     table = conditions.ConditionTable([{"condition": c, "age": 60.0} for c in ["healthy", "ftd-like"]], "reference")
     spec = type("Spec", (), {"label": "g"})()
     cond = Fitted(spec, {"": (Constant(0.5, ("condition",)), tmp_path / "c")})
-    assert cond.draw(table, 0, (2, 2, 2), np.eye(4)).data[:, 0, 0, 0, 0].tolist() == pytest.approx([0.1, 0.9])
+    assert cond.draw(table, 0, (2, 2, 2), np.eye(4))[0].data[:, 0, 0, 0, 0].tolist() == pytest.approx([0.1, 0.9])
     assert cond.conditioning() == "conditional: condition"
     plain = Fitted(spec, {"": (Constant(0.5), tmp_path / "u")})
-    drawn = plain.draw(table, 0, (2, 2, 2), np.eye(4))
+    drawn, _ = plain.draw(table, 0, (2, 2, 2), np.eye(4))
     assert drawn.data[:, 0, 0, 0, 0].tolist() == pytest.approx([0.5, 0.5])
     assert drawn.metadata == table.rows and plain.conditioning() == "unconditional"
 

@@ -164,3 +164,43 @@ def test_the_healthy_quick_board_fits_100_columns():
     assert "frd ↓" in only_text and "ms-ssim" not in only_text
     with pytest.raises(Exception, match="no column 'fid'"):
         boards[0].select(["fid"])
+
+
+def test_a_board_of_samplers_lists_their_steps_and_seconds_and_others_stay_as_they_were():
+    import io
+
+    from rich.console import Console
+
+    from benchgen.leaderboard import render_markdown, render_table, sampler_rows
+    from tests.core.test_plots import _sampler_records
+
+    def text(boards):
+        console = Console(width=100, record=True, file=io.StringIO())
+        console.print(render_table(boards, width=100))
+        return console.export_text()
+
+    records = _sampler_records()
+    [board] = build_boards(records)
+    rows = {r.generator: r for r in sampler_rows(board)}
+    assert (rows["pndm-10"].steps, rows["pndm-10"].evaluations, rows["pndm-10"].seconds_per_volume) == (10, 19, 0.23)
+    assert (rows["ddim-10"].evaluations, rows["holdout"].steps) == (10, None)  # evaluations = steps without warm-up
+    shown = text([board])
+    assert "samplers of s (board order)" in shown and "cpu, 2 torch threads" in shown
+    assert any(line.split()[:5] == ["pndm-10", "pndm", "10", "19", "0.23"] for line in shown.splitlines())
+    assert "| ddpm | ddpm | 1000 | 1000 | 12 |" in render_markdown([board])
+    assert "class='samplers'" in render_html([board])
+    # one DDPM beside baselines, however their seconds differ: the board is exactly as before
+    [plain] = build_boards([r for r in records if r["generator"] in ("holdout", "ddpm", "noise")])
+    assert sampler_rows(plain) == [] and "samplers of" not in text([plain])
+    assert "| generator | sampler |" not in render_markdown([plain]) and "class='samplers'" not in render_html([plain])
+
+
+def test_seconds_per_volume_is_the_mean_over_seeds_of_each_draw():
+    from dataclasses import asdict
+
+    from benchgen.leaderboard import seconds_per_volume
+
+    recs = [asdict(make_record(f"k{s}{m}", seed=s, metric=m, sampler={"seconds_per_volume": v}))
+            for s, v in ((0, 1.0), (1, 3.0)) for m in ("a", "b")]
+    assert seconds_per_volume(recs) == 2.0
+    assert seconds_per_volume([asdict(make_record("old"))]) is None  # drawn before draws were timed

@@ -1,3 +1,5 @@
+import math
+
 import matplotlib.image as mpimg
 import numpy as np
 import pytest
@@ -89,3 +91,73 @@ def test_no_tradeoff_plot_without_a_utility_column():
     records = [r for r in _utility_records() if r["metric"] != "utility"]
     [board] = build_boards(records)
     assert tradeoff_columns(board, records) is None
+
+
+def test_pareto_front_keeps_the_points_nothing_beats_on_both():
+    from benchgen.plots import pareto_front
+
+    # (seconds, badness): c is slower and worse than b; e ties d's time but is worse; a and f trade off
+    points = {"a": (0.1, 5.0), "b": (1.0, 2.0), "c": (2.0, 3.0), "d": (10.0, 1.0), "e": (10.0, 1.5),
+              "f": (0.1, 6.0), "g": (30.0, 1.0)}
+    front = pareto_front(list(points.values()))
+    assert [list(points)[i] for i in front] == ["a", "b", "d"]  # f: as fast as a but worse; g: as good as d, slower
+    assert pareto_front([(1.0, 1.0), (1.0, 1.0)]) == [0, 1]  # equal points do not dominate each other
+    with pytest.raises(Exception, match="finite"):
+        pareto_front([(math.nan, 1.0)])
+
+
+def _sampler_records():
+    from dataclasses import asdict
+
+    from tests.core.test_store import make_record
+
+    rows = {  # generator -> (sampler, steps, evaluations, s/volume, mmd value, lo, hi)
+        "holdout": ("copy", None, None, 1e-4, 0.1, -0.2, 0.4),
+        "ddpm": ("ddpm", 1000, None, 12.0, 1.0, 0.5, 1.5),
+        "ddim-10": ("ddim", 10, None, 0.12, 4.0, 3.0, 5.0),
+        "ddim-50": ("ddim", 50, None, 0.6, 1.1, 0.6, 1.6),
+        "pndm-10": ("pndm", 10, 19, 0.23, 5.0, 4.0, 6.0),  # slower and worse than ddim-10: off the front
+        "pndm-25": ("pndm", 25, 34, 0.41, 6.0, 5.0, 7.0),
+        "noise": ("iid-uniform", None, None, 1e-5, 900.0, 890.0, 910.0),
+    }
+    out = []
+    for gen, (name, steps, evals, spv, value, lo, hi) in rows.items():
+        sampler = {"sampler": name, "seconds_per_volume": spv, "timed_on": "cpu", "timed_threads": 2}
+        if steps is not None:
+            sampler["inference_steps"] = steps
+        if evals is not None:
+            sampler["network_evaluations"] = evals
+        out.append(asdict(make_record(f"{gen}-mmd", generator=gen, generator_plugin=gen, metric="mmd", sampler=sampler,
+                                      metric_plugin="mmd", value=value, ci_low=lo, ci_high=hi, primary_metric="mmd")))
+    return out
+
+
+def test_pareto_plot_of_samplers_against_seconds_per_volume(tmp_path):
+    from benchgen.leaderboard import build_boards
+    from benchgen.plots import pareto_figure, pareto_plot, pareto_points
+    from benchgen.report import pareto_column
+
+    [board] = build_boards(_sampler_records())
+    assert pareto_column(board) == "mmd"
+    samplers, others = pareto_points(board, "mmd")
+    assert [g for g, _, _ in samplers] == ["ddpm", "ddim-50", "ddim-10", "pndm-10", "pndm-25"]  # board order
+    assert [g for g, _ in others] == ["holdout", "noise"]  # no steps: not samplers on the front
+    fig = pareto_figure(board)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_ylabel() == "mmd ↓ (95% interval)"
+    front = next(line for line in ax.get_lines() if line.get_label() == "Pareto front")
+    assert [float(v) for v in front.get_xdata()] == [0.12, 0.6, 12.0]  # ddim-10, ddim-50, ddpm
+    labels = {t.get_text() for t in ax.texts}
+    assert {"ddpm", "ddim-10", "pndm-25", "holdout (no sampler)"} <= labels
+    assert "off the scale: noise 900" in ax.get_title()
+    path = pareto_plot(board, tmp_path / "pareto.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob(".tmp-*"))
+
+
+def test_no_pareto_plot_for_a_board_that_does_not_compare_samplers():
+    from benchgen.leaderboard import build_boards
+    from benchgen.report import pareto_column
+
+    one = [r for r in _sampler_records() if r["generator"] in ("holdout", "ddpm", "noise")]
+    [board] = build_boards(one)  # one DDPM beside baselines (healthy_t1): no sampler table, no Pareto plot
+    assert pareto_column(board) is None

@@ -90,3 +90,26 @@ def _writer(db: str, w: int) -> None:
     store = ResultStore(db)
     for i in range(50):
         store.put(make_record(f"w{w}-{i}"))
+
+
+def test_every_record_has_the_draw_time_a_cache_hit_keeps(fake_registry, suite_file, home, tmp_path):
+    suite = load_suite(suite_file(), profile="default")
+    run_suite(suite, tmp_path / "a.sqlite", quiet=True, save_samples=False)
+    run_suite(suite, tmp_path / "b.sqlite", quiet=True, save_samples=False)  # same home: samples from the cache
+    a, b = (ResultStore(tmp_path / f"{n}.sqlite").records() for n in "ab")
+    spv = {(r["generator"], r["seed"]): r["sampler"]["seconds_per_volume"] for r in a}
+    assert all(v > 0 for v in spv.values()) and {r["sampler"]["timed_volumes"] for r in a} == {4}
+    assert {(r["generator"], r["seed"]): r["sampler"]["seconds_per_volume"] for r in b} == spv  # as drawn
+    assert sorted(r["cell_key"] for r in a) == sorted(r["cell_key"] for r in b)
+
+
+def test_a_cache_entry_from_before_draws_were_timed_still_loads(fake_registry, suite_file, home, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    suite = load_suite(suite_file(), profile="default")
+    run_suite(suite, tmp_path / "a.sqlite", quiet=True, save_samples=False)
+    for f in (home / "cache" / "samples").glob("*.safetensors"):  # rewritten without the draw_time metadata
+        save_file(load_file(str(f)), str(f))
+    s = run_suite(suite, tmp_path / "b.sqlite", quiet=True, save_samples=False)
+    recs = ResultStore(tmp_path / "b.sqlite").records()
+    assert s.ok and recs and all("seconds_per_volume" not in r["sampler"] for r in recs)
