@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -257,14 +257,15 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted((i for i in range(len(points)) if not dominated(i)), key=lambda i: points[i])
 
 
-def pareto_points(board: "object", column: str) -> tuple[list[tuple[str, float, "object"]], list[tuple[str, "object"]]]:
+def pareto_points(board: "object", column: str) -> tuple[list[tuple[str, float, Any]], list[tuple[str, Any]]]:
     """The samplers to put on the front — (generator, seconds per volume, cell) of every row with steps, a
     measured time and a value of `column` — and the rows without steps (holdout, noise) with their cells."""
     from benchgen.leaderboard import Board, sampler_rows
 
     assert isinstance(board, Board)
     cells = {gen: cs.get(column) for gen, _, cs in board.rows}
-    samplers, others = [], []
+    samplers: list[tuple[str, float, Any]] = []
+    others: list[tuple[str, Any]] = []
     for r in sampler_rows(board):
         cell = cells.get(r.generator)
         if cell is None or cell.mean is None or not math.isfinite(cell.mean):
@@ -297,12 +298,12 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
     valid = [k for k, b in enumerate(badness) if b is not None]  # a column without a direction has no front
     front = [valid[i] for i in pareto_front([(samplers[k][1], float(badness[k] or 0.0)) for k in valid])]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    values = [float(c.mean) for _, _, c in samplers]  # type: ignore[attr-defined]
+    values = [float(c.mean) for _, _, c in samplers]
     yspan = (max(values) - min(values)) or 1.0
     below = _dodged([(x, v) for (_, x, _), v in zip(samplers, values)], yspan)
     lows, highs = [], []
     for k, (gen, x, cell) in enumerate(samplers):
-        mean = float(cell.mean)  # type: ignore[attr-defined]
+        mean = float(cell.mean)
         lo, hi = getattr(cell, "lo", None), getattr(cell, "hi", None)
         lo = mean if lo is None or not math.isfinite(lo) else lo
         hi = mean if hi is None or not math.isfinite(hi) else hi
@@ -313,13 +314,13 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
                     capsize=2, color="#4477aa" if on else "#888888", mfc="#4477aa" if on else "white")
         ax.annotate(gen, (x, mean), textcoords="offset points", xytext=(5, -11) if k in below else (5, 4),
                     fontsize=7, color="#224466" if on else "#555555")
-    ax.plot([samplers[i][1] for i in front], [float(samplers[i][2].mean) for i in front],  # type: ignore[attr-defined]
-            color="#4477aa", lw=1.2, zorder=0, label="Pareto front")
+    ax.plot([samplers[i][1] for i in front], [float(samplers[i][2].mean) for i in front], color="#4477aa", lw=1.2,
+            zorder=0, label="Pareto front")
     span = max(highs) - min(lows) or abs(max(highs)) or 1.0
     ylim = (min(lows) - 0.15 * span, max(highs) + 0.15 * span)
     off = []
     for gen, cell in others:
-        value = float(cell.mean)  # type: ignore[attr-defined]
+        value = float(cell.mean)
         if ylim[0] - span <= value <= ylim[1] + span:
             ax.axhline(value, color="#cc3311", ls=":", lw=1)
             ax.annotate(f"{gen} (no sampler)", (1, value), xycoords=("axes fraction", "data"), ha="right",
