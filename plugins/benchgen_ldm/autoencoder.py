@@ -153,7 +153,7 @@ def _batches(x: torch.Tensor, batch: int) -> Any:
 
 
 @torch.no_grad()
-def reconstruction_l1(ae: AutoencoderKL, x: torch.Tensor, batch: int, device: Any) -> float:
+def reconstruction_l1(ae: Any, x: torch.Tensor, batch: int, device: Any) -> float:
     was = ae.training
     ae.eval()
     total = sum(float((ae.reconstruct(b.to(device)) - b.to(device)).abs().mean()) * len(b)
@@ -163,14 +163,14 @@ def reconstruction_l1(ae: AutoencoderKL, x: torch.Tensor, batch: int, device: An
 
 
 @torch.no_grad()
-def encode_latents(ae: AutoencoderKL, x: torch.Tensor, batch: int, device: Any) -> torch.Tensor:
+def encode_latents(ae: Any, x: torch.Tensor, batch: int, device: Any) -> torch.Tensor:
     """The posterior means of `x` (network space): deterministic, so a resumed stage 2 sees the same latents."""
     ae.eval()
     return torch.cat([ae.encode(b.to(device))[0].float().cpu() for b in _batches(x, batch)])
 
 
 @torch.no_grad()
-def decode_latents(ae: AutoencoderKL, z: torch.Tensor, gap: float, batch: int, device: Any) -> torch.Tensor:
+def decode_latents(ae: Any, z: torch.Tensor, gap: float, batch: int, device: Any) -> torch.Tensor:
     """Latents (unscaled) -> volumes in [0, 1]."""
     ae.eval()
     return torch.cat([decode(ae.decode(b.to(device)).float().cpu(), gap) for b in _batches(z, batch)])
@@ -184,5 +184,5 @@ def reconstruction_quality(real: torch.Tensor, recon: torch.Tensor) -> dict[str,
     win -= 1 - win % 2  # odd
     psnr = PSNRMetric(max_val=1.0)(recon, real)
     ssim = SSIMMetric(spatial_dims=3, data_range=1.0, win_size=max(win, 1))(recon, real)
-    return {"psnr": round(float(psnr.mean()), 4), "ssim": round(float(ssim.mean()), 4),
+    return {"psnr": round(float(torch.as_tensor(psnr).mean()), 4), "ssim": round(float(torch.as_tensor(ssim).mean()), 4),
             "l1": round(float((recon - real).abs().mean()), 5), "volumes": int(len(real))}
