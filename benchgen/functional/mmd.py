@@ -70,30 +70,38 @@ def mmd_linear(x: Data, y: Data) -> float:
 def median_bandwidth(z: np.ndarray) -> float:
     """Median heuristic: the median pairwise Euclidean distance of the pooled samples."""
     z = np.asarray(z, dtype=np.float64)
-    sq = np.sum(z * z, axis=1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
-    iu = np.triu_indices(z.shape[0], k=1)
-    med = float(np.sqrt(np.median(d2[iu])))
+    gram = z @ z.T
+    return _median_distance(_squared_distances(gram, np.diag(gram), np.diag(gram)))
+
+
+def _squared_distances(kab: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray) -> np.ndarray:
+    """``|a-b|²`` from the linear Gram block and the rows' squared norms (clipped at 0 against rounding)."""
+    return np.maximum(sq_a[:, None] + sq_b[None, :] - 2.0 * kab, 0.0)
+
+
+def _median_distance(d2: np.ndarray) -> float:
+    """Median of the distances above the diagonal of a pooled square matrix of squared distances."""
+    med = float(np.sqrt(np.median(d2[np.triu_indices(d2.shape[0], k=1)])))
     return med if med > 0 else 1.0
 
 
-def gaussian_gram(x: np.ndarray, y: np.ndarray, bandwidth: float | None = None
+def gaussian_gram(x: Data, y: Data, bandwidth: float | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """Gaussian-kernel Gram blocks ``exp(-|a-b|²/(2σ²))``; σ by the median heuristic when not given."""
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-    y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    if x.shape[1] != y.shape[1]:
-        raise ValueError(f"feature sizes differ: {x.shape[1]} vs {y.shape[1]}")
-    sigma = float(bandwidth) if bandwidth else median_bandwidth(np.concatenate([x, y]))
+    """Gaussian-kernel Gram blocks ``exp(-|a-b|²/(2σ²))``; σ by the median heuristic when not given.
 
-    def k(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        d2 = np.maximum(np.sum(a * a, 1)[:, None] + np.sum(b * b, 1)[None, :] - 2.0 * a @ b.T, 0.0)
-        return np.exp(-d2 / (2.0 * sigma * sigma))
+    The squared distances come from the streamed linear Gram blocks (:func:`gram_blocks`), so voxels of
+    a memory-mapped set are read in column chunks, never held whole: memory is the n×n blocks only.
+    """
+    lxx, lyy, lxy = gram_blocks(x, y)
+    sx, sy = np.diag(lxx), np.diag(lyy)
+    dxx, dyy, dxy = (_squared_distances(lxx, sx, sx), _squared_distances(lyy, sy, sy),
+                     _squared_distances(lxy, sx, sy))
+    sigma = float(bandwidth) if bandwidth else _median_distance(np.block([[dxx, dxy], [dxy.T, dyy]]))
+    kxx, kyy, kxy = (np.exp(-d / (2.0 * sigma * sigma)) for d in (dxx, dyy, dxy))
+    return kxx, kyy, kxy, sigma
 
-    return k(x, x), k(y, y), k(x, y), sigma
 
-
-def mmd_gaussian(x: np.ndarray, y: np.ndarray, bandwidth: float | None = None) -> float:
+def mmd_gaussian(x: Data, y: Data, bandwidth: float | None = None) -> float:
     """Unbiased MMD² with a Gaussian kernel (median-heuristic bandwidth), as 3D GAN/diffusion papers use."""
     kxx, kyy, kxy, _ = gaussian_gram(x, y, bandwidth)
     return mmd_from_gram(kxx, kyy, kxy)

@@ -113,6 +113,3 @@ def voxels(c: Cohort) -> Any:
     return c if c.streamed else c.data
 
 
-def dense(x: Any) -> Any:
-    """`x` as one in-memory array for computations that need it whole (a set on disk is loaded)."""
-    return x.data if isinstance(x, Cohort) else x

@@ -90,8 +90,7 @@ class MMD(Metric):
         def grams(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             if p.kernel == "linear":
                 return mmd.gram_blocks(a, b)
-            *blocks, sigma[0] = mmd.gaussian_gram(np.asarray(common.dense(a)), np.asarray(common.dense(b)),
-                                                  sigma[0])  # bandwidth fixed once
+            *blocks, sigma[0] = mmd.gaussian_gram(a, b, sigma[0])  # bandwidth fixed once; streamed
             return blocks[0], blocks[1], blocks[2]
 
         kxx, kyy, kxy = grams(x, y)

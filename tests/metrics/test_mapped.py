@@ -114,3 +114,16 @@ def test_evaluate_reads_a_npy_volume_file_from_disk(tmp_path, sets, monkeypatch)
     write_volumes(tmp_path / "bad.npy", iter(bad), len(bad), bad.shape[1:])
     with pytest.raises(DataError, match="outside \\[0, 1\\]"):
         evaluate(tmp_path / "real.npy", tmp_path / "bad.npy", ["mmd"], params=params)
+
+
+@pytest.mark.parametrize("case", ["mmd", "mmd-gauss"])
+def test_voxel_mmd_never_loads_a_set_on_disk_whole(tmp_path, sets, case, monkeypatch):
+    """Both kernels read the voxels of a mapped set in column chunks (the gaussian one from the streamed
+    linear Gram), never through the whole-set `data` fallback."""
+    def whole(self):
+        raise AssertionError("a mapped set was loaded whole")
+
+    monkeypatch.setattr(MappedCohort, "data", property(whole))
+    metric = registry.create("metrics", "mmd", CASES[case])
+    disk = [mapped(tmp_path, sets[k], k, p) for k, p in (("syn", "g"), ("real", "r"))]
+    assert metric.score(*disk, None, MetricContext(seed=3)).status == "ok"
