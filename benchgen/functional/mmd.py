@@ -67,13 +67,6 @@ def mmd_linear(x: Data, y: Data) -> float:
     return mmd_from_gram(*gram_blocks(x, y))
 
 
-def median_bandwidth(z: np.ndarray) -> float:
-    """Median heuristic: the median pairwise Euclidean distance of the pooled samples."""
-    z = np.asarray(z, dtype=np.float64)
-    gram = z @ z.T
-    return _median_distance(_squared_distances(gram, np.diag(gram), np.diag(gram)))
-
-
 def _squared_distances(kab: np.ndarray, sq_a: np.ndarray, sq_b: np.ndarray) -> np.ndarray:
     """``|a-b|²`` from the linear Gram block and the rows' squared norms (clipped at 0 against rounding)."""
     return np.maximum(sq_a[:, None] + sq_b[None, :] - 2.0 * kab, 0.0)
