@@ -2,6 +2,8 @@
 
 The dataset fingerprint is made from cheap item keys (no voxels read), once per run: it keys the cohort
 cache, the checkpoints and every cell, so a fully cached re-run never touches the voxels.
+The cached cohort is an ``N×1×D×H×W`` float32 ``.npy`` read in place (:class:`benchgen.mapped.MappedCohort`):
+a run holds only the batches it is working on, not the whole cohort.
 """
 
 from __future__ import annotations
@@ -93,40 +95,45 @@ def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool 
         if not volumes:
             first = f" ({len(fails)} failed; first: {fails[0][0]}: {fails[0][1]})" if fails else ""
             raise DataError(f"no usable scans from dataset source '{suite.source.plugin}'{first}")
-        cohort = Cohort.from_volumes(volumes)
-        write_cohort_cache(cohort, fails, stem)
-    else:
-        cohort, fails = cached
+        write_cohort_cache(volumes, fails, stem)
+        cached = read_cohort_cache(stem)
+        if cached is None:
+            raise DataError(f"{stem}.npy: the cohort cache just written cannot be read back",
+                            "check that disk; remove the folder and run again")
+        del volumes
+    cohort, fails = cached
     return Data(split_cohort(cohort, suite.split, suite.split_seed, suite.split_stratify), listing.fingerprint,
                 fails)
 
 
 # ------------------------------------------------------------------------------------ cohort cache
-def write_cohort_cache(cohort: Cohort, failures: list[tuple[str, str]], stem: Path) -> None:
-    """Tensor in safetensors + metadata in JSON, each written to a temp name and renamed."""
-    from safetensors.torch import save_file
+def write_cohort_cache(volumes: list[Volume], failures: list[tuple[str, str]], stem: Path) -> None:
+    """Voxels in a ``.npy`` volume file (written one volume at a time, no stacked copy) + metadata in JSON,
+    each written to a temp name and renamed."""
+    from benchgen.mapped import write_volumes
 
-    with atomic_path(str(stem) + ".safetensors", ".safetensors") as tmp:
-        save_file({"data": cohort.data.contiguous()}, tmp)
-    meta = {"affine": cohort.affine.tolist(), "subject_ids": cohort.subject_ids, "metadata": cohort.metadata,
-            "failures": failures}
+    shapes = {v.array.shape for v in volumes}
+    if len(shapes) != 1:
+        raise DataError(f"volumes have different shapes {sorted(shapes)}; add a 'resize' preprocessing step")
+    write_volumes(str(stem) + ".npy", (v.array for v in volumes), len(volumes), volumes[0].array.shape)
+    meta = {"affine": np.asarray(volumes[0].affine).tolist(), "subject_ids": [v.subject_id for v in volumes],
+            "metadata": [dict(v.metadata) for v in volumes], "failures": failures}
     write_text(str(stem) + ".json", json.dumps(meta))  # written last: the JSON marks the entry complete
 
 
 def read_cohort_cache(stem: Path) -> tuple[Cohort, list[tuple[str, str]]] | None:
-    """The cached cohort, or None when there is none — or when the entry is damaged (a truncated file, a
-    disk error): then it is removed, so the caller recomputes and rewrites it."""
-    from safetensors.torch import load_file
+    """The cached cohort, mapped from disk; None when there is none — or when the entry is damaged (a
+    truncated file, a disk error): then it is removed, so the caller recomputes and rewrites it."""
+    from benchgen.mapped import MappedCohort, VolumeFile
 
-    files = [Path(str(stem) + ".json"), Path(str(stem) + ".safetensors")]
+    files = [Path(str(stem) + ".json"), Path(str(stem) + ".npy")]
     if not all(f.is_file() for f in files):
         return None
     try:
         meta: dict[str, Any] = json.loads(files[0].read_text())
-        data = load_file(str(files[1]))["data"]
-        cohort = Cohort(data, np.asarray(meta["affine"]), meta["subject_ids"], meta["metadata"])
+        cohort = MappedCohort(VolumeFile(files[1]), np.asarray(meta["affine"]), meta["subject_ids"], meta["metadata"])
         return cohort, [(str(a), str(b)) for a, b in meta["failures"]]
-    except Exception:  # safetensors' SafetensorError, JSON, missing keys, mismatched lengths: all "damaged"
+    except Exception:  # DataError of a truncated .npy, JSON, missing keys, mismatched lengths: all "damaged"
         for f in files:
             with contextlib.suppress(OSError):
                 f.unlink()

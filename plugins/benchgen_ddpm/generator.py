@@ -18,7 +18,7 @@ from benchgen.volumes import Cohort
 from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
 from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, reported_as
-from benchgen_ddpm.intensity import encode
+from benchgen_ddpm.intensity import Volumes, encoded
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
 from benchgen_ddpm.params import MODEL_FIELDS, SAMPLING_FIELDS, DDPMParams
 from benchgen_ddpm.sampling import sample_volumes
@@ -127,9 +127,9 @@ class DDPMGenerator(Generator):
             raise ConfigError(f"ddpm: validation shape {ctx.val.shape} differs from training shape {train.shape}")
         cond, start = self._fit_inputs(train, ctx)
         workdir = Path(ctx.workdir)
-        val = None if ctx.val is None else encode(ctx.val.data, p.background_gap)
+        val = None if ctx.val is None else encoded(ctx.val, p.background_gap)
         with _threads(p.num_threads):
-            x, val = self._denoiser_data(encode(train.data, p.background_gap), val, ctx, device)
+            x, val = self._denoiser_data(encoded(train, p.background_gap), val, ctx, device)
             result: TrainResult = training.train(
                 self._denoiser_params(), x, val, self._denoiser_workdir(workdir), seed=ctx.seed, device=device,
                 resume=ctx.resume, progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond,
@@ -144,8 +144,8 @@ class DDPMGenerator(Generator):
             plot_loss_curve(self._workdir / "loss.csv", self._workdir / "loss.png")
 
     # hooks of the ldm plugin, which trains this denoiser on an autoencoder's latents
-    def _denoiser_data(self, x: torch.Tensor, val: torch.Tensor | None, ctx: FitContext,
-                       device: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _denoiser_data(self, x: Volumes, val: Volumes | None, ctx: FitContext,
+                       device: str) -> tuple[Volumes, Volumes | None]:
         """What the denoiser trains on: the encoded volumes (an ldm: their latents)."""
         return x, val
 

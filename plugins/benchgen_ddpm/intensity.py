@@ -12,6 +12,9 @@ Tissue contrast is compressed by ``(2 - g) / 2``, which the decoder undoes exact
 
 from __future__ import annotations
 
+from typing import Any, Union
+
+import numpy as np
 import torch
 
 
@@ -25,3 +28,27 @@ def encode(x: torch.Tensor, gap: float) -> torch.Tensor:
 def decode(y: torch.Tensor, gap: float) -> torch.Tensor:
     """Network space -> [0, 1]; the inverse of :func:`encode` on its range, clamped outside it."""
     return ((y - (-1.0 + gap)) / (2.0 - gap)).clamp(0.0, 1.0)
+
+
+class EncodedCohort:
+    """A cohort on disk in network space, read and encoded a batch at a time as the training loop indexes
+    it (``x[idx]``, ``x[a:b]``, ``len(x)``, ``x.shape``), so a fit never holds the whole cohort."""
+
+    def __init__(self, cohort: Any, gap: float):
+        self.cohort, self.gap = cohort, gap
+        self.shape = (len(cohort), 1, *cohort.shape)
+
+    def __len__(self) -> int:
+        return len(self.cohort)
+
+    def __getitem__(self, idx: Any) -> torch.Tensor:
+        rows = range(len(self))[idx] if isinstance(idx, slice) else idx
+        return encode(self.cohort.rows(np.asarray(rows, dtype=np.int64)), self.gap)
+
+
+Volumes = Union[torch.Tensor, EncodedCohort]  # what the training loop reads: in memory or from disk
+
+
+def encoded(cohort: Any, gap: float) -> Volumes:
+    """`cohort` in network space: encoded whole when it is in memory, batch by batch when it is on disk."""
+    return EncodedCohort(cohort, gap) if getattr(cohort, "streamed", False) else encode(cohort.data, gap)

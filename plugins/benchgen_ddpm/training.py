@@ -35,6 +35,7 @@ from benchgen_ddpm.checkpoint import (
     unflatten_optimizer,
 )
 from benchgen_ddpm.conditioning import Condition, FitConditions
+from benchgen_ddpm.intensity import Volumes
 from benchgen_ddpm.network import build_unet
 from benchgen_ddpm.params import TRAINING_FIELDS, DDPMParams
 from benchgen_ddpm.schedule import train_scheduler, training_target
@@ -126,7 +127,7 @@ def make_accelerator(p: DDPMParams, device: str, workdir: Path, trackers: Any) -
                        project_dir=str(workdir / "trackers") if trackers else None)
 
 
-def validation_loss(model: torch.nn.Module, val: torch.Tensor, p: DDPMParams, seed: int,
+def validation_loss(model: torch.nn.Module, val: Volumes, p: DDPMParams, seed: int,
                     accelerator: Accelerator, cond: Condition | None = None) -> float:
     """Mean loss over the validation split with fixed (seeded per volume) noise and timesteps, so values
     from different epochs are comparable; each process takes every W-th volume, then a sum-reduce."""
@@ -167,12 +168,22 @@ class Start:
     fingerprint: str = ""
 
 
-def _data_fingerprint(train_x: torch.Tensor, cond: FitConditions | None, start: Start | None = None) -> str:
+def _moments(x: Any, batch: int = 8) -> dict[str, Any]:
+    """Shape, sum and sum of squares (float64); a set on disk is summed a batch of volumes at a time."""
+    if isinstance(x, torch.Tensor):
+        return {"shape": list(x.shape), "sum": float(x.double().sum()), "sq": float((x.double() ** 2).sum())}
+    total, sq = 0.0, 0.0
+    for i in range(0, len(x), batch):
+        b = x[i:i + batch].double()
+        total, sq = total + float(b.sum()), sq + float((b * b).sum())
+    return {"shape": list(x.shape), "sum": total, "sq": sq}
+
+
+def _data_fingerprint(train_x: Volumes, cond: FitConditions | None, start: Start | None = None) -> str:
     """What a resumed state must have been trained on: the volumes and, when conditional, their conditions
     (and, when fine-tuning, the start)."""
     tensors = [train_x] + ([] if cond is None else cond.train.tensors())
-    parts = [{"shape": list(x.shape), "sum": float(x.double().sum()), "sq": float((x.double() ** 2).sum())}
-             for x in tensors]
+    parts = [_moments(x) for x in tensors]
     fp = fingerprint(parts[0] if cond is None else {"volumes": parts[0], "conditions": parts[1:],
                                                     "conditioner": cond.conditioner.to_dict()})
     return fp if start is None else fingerprint({"data": fp, "start": start.fingerprint, "frozen": start.frozen})
@@ -200,12 +211,12 @@ class Objective:
     build: Callable[[], torch.nn.Module]  # called right after seeding, so every process starts alike
     # loss of one micro-batch: (model, x0 on the device, its indices, the step's generator, step, device)
     loss: Callable[[Any, torch.Tensor, torch.Tensor, torch.Generator, int, Any], torch.Tensor]
-    val_loss: Callable[[torch.nn.Module, torch.Tensor, Accelerator], float]
+    val_loss: Callable[[torch.nn.Module, Volumes, Accelerator], float]
     config: dict[str, Any]  # what a resumed state must have been trained with
     data: str  # fingerprint of what it was trained on
 
 
-def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, workdir: Path, seed: int,
+def train(p: DDPMParams, train_x: Volumes, val_x: Volumes | None, workdir: Path, seed: int,
           device: str, resume: bool = True, progress: ProgressFn | None = None,
           trackers: Any = None, cond: FitConditions | None = None, init: Start | None = None,
           name: str = "ddpm") -> TrainResult:
@@ -232,7 +243,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
         pred = model(scheduler.add_noise(x0, noise, t), t, **kw)
         return F.mse_loss(pred.float(), training_target(scheduler, x0, noise, t).float())
 
-    def val_loss(model: torch.nn.Module, val: torch.Tensor, accelerator: Accelerator) -> float:
+    def val_loss(model: torch.nn.Module, val: Volumes, accelerator: Accelerator) -> float:
         return validation_loss(model, val, p, seed, accelerator, None if cond is None else cond.val)
 
     objective = Objective(name, "training", build, loss, val_loss, training_config(p),
@@ -240,7 +251,7 @@ def train(p: DDPMParams, train_x: torch.Tensor, val_x: torch.Tensor | None, work
     return run_loop(p, objective, train_x, val_x, workdir, seed, device, resume, progress, trackers)
 
 
-def run_loop(p: DDPMParams, objective: Objective, train_x: torch.Tensor, val_x: torch.Tensor | None,
+def run_loop(p: DDPMParams, objective: Objective, train_x: Volumes, val_x: Volumes | None,
              workdir: Path, seed: int, device: str, resume: bool = True, progress: ProgressFn | None = None,
              trackers: Any = None) -> TrainResult:
     """The one training loop: `objective` on `train_x` with the optimisation settings of `p` (lr, steps,

@@ -23,7 +23,7 @@ from torch.func import functional_call
 from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
 from benchgen.params import params_to_dict
-from benchgen_ddpm.intensity import decode
+from benchgen_ddpm.intensity import Volumes, decode
 from benchgen_ddpm.training import Objective, _data_fingerprint
 from benchgen_ldm.params import AE_TRAINING_FIELDS, LDMParams
 
@@ -111,7 +111,7 @@ def perceptual_loss(p: LDMParams) -> torch.nn.Module | None:
                           "give torchvision's resnet50 weights (a .pth of its state_dict)") from None
 
 
-def autoencoder_objective(p: LDMParams, train_x: torch.Tensor, seed: int) -> Objective:
+def autoencoder_objective(p: LDMParams, train_x: Volumes, seed: int) -> Objective:
     """Stage 1 for the shared loop. Volumes in the ddpm's network space ([-1, 1], with its background gap)."""
     perceptual = perceptual_loss(p)  # before any training: a bad weights path is a config error
     adversarial = PatchAdversarialLoss(criterion="least_squares")
@@ -138,7 +138,7 @@ def autoencoder_objective(p: LDMParams, train_x: torch.Tensor, seed: int) -> Obj
                                    + adversarial(real, target_is_real=True, for_discriminator=True))
         return total
 
-    def val_loss(model: torch.nn.Module, val: torch.Tensor, accelerator: Any) -> float:
+    def val_loss(model: torch.nn.Module, val: Volumes, accelerator: Any) -> float:
         return float(reconstruction_l1(model.autoencoder, val, p.ae_batch_size, accelerator.device))
 
     d = params_to_dict(p)
@@ -147,13 +147,13 @@ def autoencoder_objective(p: LDMParams, train_x: torch.Tensor, seed: int) -> Obj
                      fingerprint({"stage": "autoencoder", "data": _data_fingerprint(train_x, None)}))
 
 
-def _batches(x: torch.Tensor, batch: int) -> Any:
+def _batches(x: Volumes, batch: int) -> Any:
     for i in range(0, len(x), batch):
         yield x[i:i + batch]
 
 
 @torch.no_grad()
-def reconstruction_l1(ae: Any, x: torch.Tensor, batch: int, device: Any) -> float:
+def reconstruction_l1(ae: Any, x: Volumes, batch: int, device: Any) -> float:
     was = ae.training
     ae.eval()
     total = sum(float((ae.reconstruct(b.to(device)) - b.to(device)).abs().mean()) * len(b)
@@ -163,7 +163,7 @@ def reconstruction_l1(ae: Any, x: torch.Tensor, batch: int, device: Any) -> floa
 
 
 @torch.no_grad()
-def encode_latents(ae: Any, x: torch.Tensor, batch: int, device: Any) -> torch.Tensor:
+def encode_latents(ae: Any, x: Volumes, batch: int, device: Any) -> torch.Tensor:
     """The posterior means of `x` (network space): deterministic, so a resumed stage 2 sees the same latents."""
     ae.eval()
     return torch.cat([ae.encode(b.to(device))[0].float().cpu() for b in _batches(x, batch)])

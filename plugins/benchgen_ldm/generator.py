@@ -27,7 +27,7 @@ from benchgen.params import params_to_dict
 from benchgen.plots import montage
 from benchgen_ddpm import training
 from benchgen_ddpm.generator import DDPMGenerator
-from benchgen_ddpm.intensity import decode
+from benchgen_ddpm.intensity import Volumes, decode
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.telemetry import plot_loss_curve
 from benchgen_ldm.autoencoder import (
@@ -92,7 +92,7 @@ class LDMGenerator(DDPMGenerator):
             plot_loss_curve(Path(ctx.workdir) / "autoencoder" / "loss.csv",
                             Path(ctx.workdir) / "autoencoder" / "loss.png")
 
-    def _denoiser_data(self, x: torch.Tensor, val: torch.Tensor | None, ctx: FitContext,
+    def _denoiser_data(self, x: Volumes, val: Volumes | None, ctx: FitContext,
                        device: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Train (or load) the autoencoder, then hand the denoiser the scaled latents of both splits."""
         p: LDMParams = self.params
