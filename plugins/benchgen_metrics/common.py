@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -9,6 +10,7 @@ import torch
 
 from benchgen.errors import BenchgenError, MetricError
 from benchgen.functional.sources import iter_batches
+from benchgen.hashing import fingerprint
 from benchgen.interfaces import FeatureExtractor, MetricContext
 from benchgen.volumes import Cohort
 from benchgen_metrics import cache
@@ -62,6 +64,27 @@ def features(ext: FeatureExtractor, c: Cohort, device: str, progress: Callable[[
     return np.concatenate(parts)
 
 
+# Features of the last few synthetic sets this process scored, keyed by the set object and the extractor: FRD,
+# KID and PRDC of one cell (or one `benchgen evaluate`) extract a synthetic set once, not once per metric.
+_SYNTHETIC: list[tuple[weakref.ref[Cohort], str, np.ndarray]] = []
+SYNTHETIC_MEMO = 4
+
+
+def synthetic_features(ext: FeatureExtractor, c: Cohort, device: str,
+                       progress: Callable[[int], None] = lambda done: None) -> tuple[np.ndarray, bool]:
+    """(features of `c`, reused): :func:`features`, or the same set's features from a metric scored before."""
+    key = fingerprint({"extractor": ext.name, "config": ext.config(), "weights_sha256": ext.weights_sha256()})
+    for ref, k, f in _SYNTHETIC:
+        if ref() is c and k == key:
+            progress(len(c))
+            return f, True
+    f = features(ext, c, device, progress)
+    f.setflags(write=False)  # shared with the metrics scored next: none may change it in place
+    _SYNTHETIC.append((weakref.ref(c), key, f))
+    del _SYNTHETIC[:-SYNTHETIC_MEMO]
+    return f, False
+
+
 def real_and_synthetic_features(metric: str, ext: FeatureExtractor, synthetic: Cohort, real: Cohort,
                                 ctx: MetricContext) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Features of both sets (real ones from the cache when possible) plus what to record about them."""
@@ -73,14 +96,16 @@ def real_and_synthetic_features(metric: str, ext: FeatureExtractor, synthetic: C
     ctx.progress(desc, 0, total)
     f_real, hit = cache.cached(ext, ctx.cache_dir, ctx.real_fingerprint, len(real), lambda: extract(real, 0))
     ctx.progress(desc, len(real), total)
-    f_syn = extract(synthetic, len(real))
+    f_syn, reused = synthetic_features(ext, synthetic, ctx.device,
+                                       lambda done: ctx.progress(desc, len(real) + done, total))
     if f_real.shape[1] != f_syn.shape[1]:
         raise MetricError(f"{metric}: feature dimensions do not match ({f_real.shape[1]} vs {f_syn.shape[1]})")
     for role, f in (("real", f_real), ("synthetic", f_syn)):
         if not np.isfinite(f).all():
             raise MetricError(f"{metric}: {ext.name} gave non-finite features for the {role} set")
     info = {"features": ext.name, "features_config": ext.config(), "features_dim": int(f_real.shape[1]),
-            "weights_sha256": ext.weights_sha256(), "real_features_cached": hit}
+            "weights_sha256": ext.weights_sha256(), "real_features_cached": hit,
+            "synthetic_features_reused": reused}
     return f_real, f_syn, info
 
 

@@ -175,3 +175,21 @@ def test_rezscore_with_every_real_row_once_is_the_identity():
     i = rng.integers(0, 20, 20)
     (sub,) = rezscore(zr, i, zr[i])
     assert np.allclose(sub.mean(0), 0) and np.allclose(sub.std(0, ddof=1), 1)
+
+
+def test_metrics_of_one_synthetic_set_extract_its_features_once(sets, monkeypatch):
+    from benchgen_metrics import common
+
+    real, syn, _ = sets
+    monkeypatch.setattr(common, "_SYNTHETIC", [])  # what metrics scored before this test remembered
+    calls = []
+    extract = common.features
+    monkeypatch.setattr(common, "features", lambda ext, c, *a, **k: calls.append(c) or extract(ext, c, *a, **k))
+    ctx = MetricContext(seed=0)
+    fid = create("fid", bootstrap=0).score(syn, real, None, ctx)
+    kid = registry.create("metrics", "kid", {"bootstrap": 0, "subsets": 5}).score(syn, real, None, ctx)
+    assert [c is syn for c in calls] == [False, True, False]  # real twice (no cache dir), synthetic once
+    assert not fid.details["synthetic_features_reused"] and kid.details["synthetic_features_reused"]
+    alone = registry.create("metrics", "kid", {"bootstrap": 0, "subsets": 5}).score(syn.subset(range(len(syn))),
+                                                                                   real, None, ctx)
+    assert not alone.details["synthetic_features_reused"] and alone.value == pytest.approx(kid.value, rel=1e-12)
