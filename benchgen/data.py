@@ -100,7 +100,6 @@ def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool 
         if cached is None:
             raise DataError(f"{stem}.npy: the cohort cache just written cannot be read back",
                             "check that disk; remove the folder and run again")
-        del volumes
     cohort, fails = cached
     return Data(split_cohort(cohort, suite.split, suite.split_seed, suite.split_stratify), listing.fingerprint,
                 fails)
@@ -108,13 +107,11 @@ def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool 
 
 # ------------------------------------------------------------------------------------ cohort cache
 def write_cohort_cache(volumes: list[Volume], failures: list[tuple[str, str]], stem: Path) -> None:
-    """Voxels in a ``.npy`` volume file (written one volume at a time, no stacked copy) + metadata in JSON,
-    each written to a temp name and renamed."""
+    """Voxels in a ``.npy`` volume file (written one volume at a time, no stacked copy; each must have the
+    first one's shape, as :func:`conform_check` ensures) + metadata in JSON, each written to a temp name and
+    renamed."""
     from benchgen.mapped import write_volumes
 
-    shapes = {v.array.shape for v in volumes}
-    if len(shapes) != 1:
-        raise DataError(f"volumes have different shapes {sorted(shapes)}; add a 'resize' preprocessing step")
     write_volumes(str(stem) + ".npy", (v.array for v in volumes), len(volumes), volumes[0].array.shape)
     meta = {"affine": np.asarray(volumes[0].affine).tolist(), "subject_ids": [v.subject_id for v in volumes],
             "metadata": [dict(v.metadata) for v in volumes], "failures": failures}
