@@ -23,7 +23,7 @@ from benchgen.atomic import write_error, write_text
 from benchgen.distributed import is_main_process, wait_for_everyone, world_size
 from benchgen.errors import ConfigError
 from benchgen.hashing import file_sha256, fingerprint
-from benchgen.interfaces import FitContext, Generator
+from benchgen.interfaces import FitContext, Generator, save_generator
 from benchgen.params import coerce, parse_params
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.provenance import now
@@ -124,8 +124,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
         if is_main_process():
             tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
             try:
-                tmp.mkdir(parents=True)
-                gen.save(tmp)
+                save_generator(gen, tmp)
                 write_generator_json(tmp, spec, data, suite, condition)
             except Exception as exc:
                 shutil.rmtree(tmp, ignore_errors=True)

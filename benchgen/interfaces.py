@@ -214,6 +214,13 @@ class MetricContext:
     conditioning: str | None = None
 
 
+def save_generator(gen: Generator, folder: Path) -> None:
+    """Store `gen` the one way the harness does (the runner's fit and the plugin kit alike): `folder` is
+    created, empty, before `save` is called, so a plugin may write straight into it."""
+    folder.mkdir(parents=True)
+    gen.save(folder)
+
+
 class Metric(Plugin, abc.ABC):
     """Scores a synthetic set against the real reference set (and the training set if it needs it).
 

@@ -34,6 +34,7 @@ from benchgen.interfaces import (
     MetricContext,
     MetricResult,
     PrepContext,
+    save_generator,
 )
 from benchgen.params import params_to_dict, parse_params
 from benchgen.testing.core import Checker, CheckSkipped, ContractFailure, contract_check
@@ -129,7 +130,7 @@ def _other_seed_samples(h: Checker) -> Any:
 def _checkpoint(h: Checker) -> Any:
     def save() -> Any:
         folder = h.folder("checkpoint", create=False)
-        h.call("save()", h.plugin.save, folder)
+        h.call("save()", save_generator, h.plugin, folder)
         return folder
     return h.memo("checkpoint", save)
 

@@ -77,6 +77,13 @@ class GoodGen(Generator):
         self.mean = load_file(str(folder / "mean.safetensors"))["mean"]
 
 
+class WritesIntoItsFolder(GoodGen):
+    """Writes into the folder it is handed without creating it: the runner creates it first, so must the kit."""
+
+    def save(self, folder: Path) -> None:
+        save_file({"mean": self.mean.contiguous()}, str(folder / "mean.safetensors"))
+
+
 class FitRaises(GoodGen):
     def fit(self, train, ctx):
         raise ValueError("no convergence")  # THE-FIT-LINE
@@ -161,6 +168,7 @@ class BadConfig(GoodGen):
 
 @pytest.mark.parametrize("cls,expected", [
     (GoodGen, []),
+    (WritesIntoItsFolder, []),
     (FitRaises, ["fit"]),
     (NotATensor, ["sample"]),
     (WrongShape, ["sample_shape"]),
