@@ -195,15 +195,20 @@ def machine_memory() -> int | None:
 def memory_error_line(exc: BaseException, command: str) -> tuple[str, str]:
     """A MemoryError (or torch's CPU allocator error) as one line: the stage (the innermost benchgen or plugin
     function it happened in) and the sizes the allocator named, plus a hint."""
-    stage = command
-    for frame in traceback.extract_tb(exc.__traceback__):
-        name = Path(frame.filename)
-        if any(part.startswith(("benchgen", "benchgen_")) for part in name.parts[-3:-1]):
-            stage = f"{name.parent.name}.{name.stem}.{frame.name}"
+    stage, sizes = command, ""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        name = Path(frame.f_code.co_filename)
+        if any(part.startswith("benchgen") for part in name.parts[-3:-1]):
+            stage = f"{name.parent.name}.{name.stem}.{frame.f_code.co_name}"
+        suite = frame.f_locals.get("suite")
+        if hasattr(suite, "n_samples") and hasattr(suite, "shape"):  # the sizes the suite asked for
+            subjects = declared_subjects(suite.source.params)
+            sizes = (f"n_samples {suite.n_samples}, shape {'×'.join(map(str, suite.shape))}"
+                     + (f", {subjects[0]} subjects" if subjects else "") + "; ")
     said = " ".join(str(exc).split())[:200]
     total = machine_memory()
     on = f"; this machine has {gib(total)}" if total else ""
-    return (f"out of memory in `benchgen {command}` at {stage} ({said or 'the allocator named no size'}{on})",
+    return (f"out of memory in `benchgen {command}` at {stage} ({sizes}{said or 'the allocator named no size'}{on})",
             "lower evaluation.n_samples, the number of subjects or dataset.shape, or run on a machine with more "
             "memory; `benchgen validate` checks these sizes")
 
@@ -211,3 +216,77 @@ def memory_error_line(exc: BaseException, command: str) -> tuple[str, str]:
 def is_out_of_memory(exc: BaseException) -> bool:
     """A MemoryError, or torch's CPU allocator failure (a RuntimeError that names no type of its own)."""
     return isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc))
+
+
+# ------------------------------------------------------------------------------------------- suites
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def declared_subjects(params: Any) -> tuple[int, str] | None:
+    """How many scans a dataset source's params declare (a generated cohort's ``n_subjects``, or its
+    ``conditions`` counts) and the key that says so; None for sources that list files."""
+    conditions = getattr(params, "conditions", None)
+    if isinstance(conditions, dict) and conditions:
+        return sum(int(v) for v in conditions.values()), "dataset.params.conditions"
+    n = getattr(params, "n_subjects", None)
+    return (int(n), "dataset.params.n_subjects") if isinstance(n, int) else None
+
+
+def check_suite(suite: Any) -> Any:
+    """The suite's sizes against this machine, at load (so `validate`, `run` and `train` refuse them before
+    any work), and the checks that need the whole suite; the suite itself, with ``jobs`` capped at the CPU
+    count (a warning says so).
+
+    Held whole in memory, each must fit the machine: one volume of ``dataset.shape``; the synthetic set of a
+    seed (``n_samples`` volumes: drawn, checked and scored in memory); the preprocessed cohort while it is
+    built (a declared subject count; once cached it is read from disk in batches, see
+    :class:`benchgen.mapped.MappedCohort`, so the training and test splits are not counted again)."""
+    import dataclasses
+
+    from benchgen import registry
+
+    for name, value in suite.split.items():
+        if not math.isfinite(value):
+            raise ConfigError(f"dataset.split.{name}: {value} is not a fraction", "give numbers in [0, 1) that sum "
+                              "to 1, e.g. { train = 0.8, val = 0.1, test = 0.1 }")
+    _check_labels(list(suite.metrics))
+    voxels = math.prod(suite.shape)
+    shape = "×".join(map(str, suite.shape))
+    if voxels > max_voxels():
+        raise ConfigError(f"dataset.shape {list(suite.shape)}: {voxels:,} voxels per volume, more than the "
+                          f"{max_voxels():,} one volume may hold ({gib(voxels * FLOAT_BYTES)} as float32)",
+                          f"choose a smaller shape (set {MAX_VOXELS_ENV} to raise the cap)")
+    if suite.bootstrap > MAX_BOOTSTRAP:
+        raise ConfigError(f"evaluation.bootstrap: {suite.bootstrap:,} replicates, more than {MAX_BOOTSTRAP:,}",
+                          "200–1,000 replicates give stable 95% intervals")
+    memory = machine_memory()
+    per_volume = voxels * FLOAT_BYTES
+    held = [(suite.n_samples, "evaluation.n_samples", "synthetic volumes per seed")]
+    subjects = declared_subjects(suite.source.params)
+    if subjects is not None:
+        held.append((subjects[0], subjects[1], "scans in the cohort while it is preprocessed"))
+    for n, key, what in held:
+        if memory is not None and n * per_volume > memory:
+            raise ConfigError(f"{key}: {n:,} {what} of {shape} hold {gib(n * per_volume)} in memory; this "
+                              f"machine has {gib(memory)}", "lower it, or dataset.shape")
+    cpus = available_cpus()
+    if suite.jobs > cpus:
+        registry.warn(f"dataset.jobs = {suite.jobs} is more than the {cpus} CPUs available: using {cpus}")
+        suite = dataclasses.replace(suite, jobs=cpus)
+    return suite
+
+
+def _check_labels(labels: list[str]) -> None:
+    """A metric with several numbers stores them as ``label.sub`` columns: a label inside another metric's
+    namespace (``prdc.recall`` beside ``prdc``) would fill, or hide, one of its columns."""
+    for label in labels:
+        for other in labels:
+            if other != label and label.startswith(other + "."):
+                raise ConfigError(f"[evaluation.metrics.{label}]: the label names a column of metric '{other}' "
+                                  f"({other}.*), where it would replace or hide {other}'s own numbers",
+                                  "choose a label without the other metric's name and a dot, e.g. "
+                                  f"{label.replace('.', '-')}")

@@ -212,6 +212,11 @@ def warning_handler(handler: Callable[[str], None]) -> Iterator[None]:
         _handlers.remove(handler)
 
 
+def warn(message: str) -> None:
+    """A warning for the user (not only about plugins): a yellow line under the CLI, a Python warning otherwise."""
+    _warn(message)
+
+
 def _warn(message: str) -> None:
     if message in _warned:
         return

@@ -115,6 +115,25 @@ class DDPMGenerator(Generator):
         except ConfigError as exc:
             key = "mixed_precision" if "mixed_precision" in exc.message else "device"
             raise ConfigError(f"{ctx.where}.params.{key}: {exc.message.removeprefix('ddpm: ')}", exc.hint) from None
+        self._check_network(ctx.where)
+
+    def _check_network(self, where: str) -> None:
+        """The network built on the meta device (no memory, no weights): what MONAI refuses to construct is a
+        validate line naming the key, not an error in the middle of a fit."""
+        p = self._denoiser_params()
+        if p.attention_levels and not p.attention_levels[-1]:
+            raise ConfigError(f"{where}.params.attention_levels: the last level must attend (MONAI's middle "
+                              f"block always does, with num_head_channels[-1] heads), got "
+                              f"{list(p.attention_levels)}", "set the last attention_levels entry to true and "
+                              "num_head_channels[-1] to a divisor of channels[-1]")
+        stand_in = Conditioner(tuple(p.condition_on), ("a", "b")) if p.condition_on else None  # classes: data's
+        try:
+            with torch.device("meta"):
+                build_unet(p, stand_in, self._denoiser_channels())
+        except Exception as exc:  # MONAI raises many types for impossible configs
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ConfigError(f"{where}.params: MONAI cannot build this network ({type(exc).__name__}: {reason})",
+                              "check channels, attention_levels, num_head_channels and norm_num_groups") from None
 
     # ------------------------------------------------------------------------------------ fitting
     def fit(self, train: Cohort, ctx: FitContext) -> None:
