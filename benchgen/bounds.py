@@ -290,3 +290,23 @@ def _check_labels(labels: list[str]) -> None:
                                   f"({other}.*), where it would replace or hide {other}'s own numbers",
                                   "choose a label without the other metric's name and a dot, e.g. "
                                   f"{label.replace('.', '-')}")
+
+
+# -------------------------------------------------------------------------------------- checkpoints
+def check_geometry(meta: dict[str, Any], file: str | Path) -> None:
+    """A checkpoint description's ``shape`` (three sides ≥ 1, at most the voxel cap) and ``affine`` (4×4,
+    finite): what sampling allocates and writes into every NIfTI header. A DataError naming the file."""
+    shape = meta.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 3
+            and all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in shape)):
+        raise DataError(f"{file}: shape {shape!r} is not three positive integers",
+                        "restore the file, or train again")
+    if math.prod(shape) > max_voxels():
+        raise DataError(f"{file}: shape {shape} declares {math.prod(shape):,} voxels per volume, more than the "
+                        f"{max_voxels():,} one volume may hold", "restore the file, or train again")
+    try:
+        affine = np.asarray(meta.get("affine"), dtype=np.float64)
+    except (TypeError, ValueError):
+        affine = np.zeros(0)
+    if affine.shape != (4, 4) or not np.isfinite(affine).all():
+        raise DataError(f"{file}: affine is not a finite 4×4 matrix", "restore the file, or train again")

@@ -19,6 +19,7 @@ from typing import Any
 from rich.markup import escape
 
 from benchgen import conditional, paths, protocols
+from benchgen.checkpoints import weights_record
 from benchgen.conditions import ConditionTable, reference_table, suite_table
 from benchgen.data import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
@@ -239,6 +240,7 @@ class _Loop:
         except Exception as exc:  # a generator that cannot fit fails its own cells only
             fail_cells(plan.pending, exc, "fit")
             return
+        base["extra"] = {**base["extra"], **weights_record(fitted.checkpoints())}  # what the samples came from
         for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
             if is_main_process() and (ckpt / "loss.png").is_file():
                 name = f"loss-{spec.label}{f'-{cond}' if cond else ''}.png"

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 import torch
 
+from benchgen.bounds import check_geometry
 from benchgen.distributed import is_main_process
 from benchgen.errors import ConfigError, DataError, PluginError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, no_progress
@@ -274,6 +275,7 @@ class DDPMGenerator(Generator):
 
     def load(self, folder: Path) -> None:
         weights, meta = load_weights(Path(folder))
+        check_geometry(meta, Path(folder) / "ddpm.json")  # what sampling allocates and writes into NIfTI headers
         # a field a checkpoint predates holds its default (what that checkpoint was trained with)
         defaults = params_to_dict(DDPMParams())
         stored = {**{k: defaults[k] for k in MODEL_FIELDS if k in defaults}, **meta.get("model", {})}
