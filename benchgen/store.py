@@ -318,6 +318,13 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            unread = wal_commits(Path(f"{path}-wal")) if target.endswith("immutable=1") else 0
+            if unread:  # e.g. a home copied to read-only media after a kill: say so, never a silent partial read
+                from benchgen import registry
+
+                registry.warn(f"{path}-wal: {unread} commits in the store's write-ahead log cannot be read here (no "
+                              "-shm index beside it, and none can be made): showing the store without them; copy "
+                              "the store with its -wal to a writable folder to read every record")
             return conn
         except sqlite3.Error as exc:  # e.g. a stale -wal on read-only media: read the main file as it is
             if conn is not None:
@@ -325,6 +332,26 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
             if i == len(tries) - 1:
                 raise ConfigError(f"{path}: cannot read the result store ({exc})") from None
     raise AssertionError("unreachable")
+
+
+def wal_commits(wal: Path) -> int:
+    """Commits in a SQLite write-ahead log (https://sqlite.org/fileformat2.html#walformat): frames that carry
+    the log header's salts, counting those that end a transaction (a non-zero database size). Whether a
+    checkpoint already copied them into the main file is kept in the -shm index only, so this is what a
+    reader without it may miss. 0 for a missing, empty or unrecognised log."""
+    try:
+        with open(wal, "rb") as f:
+            header = f.read(32)
+            if len(header) < 32 or int.from_bytes(header[:4], "big") not in (0x377F0682, 0x377F0683):
+                return 0
+            page_size, salts = int.from_bytes(header[8:12], "big"), header[16:24]
+            commits = 0
+            while len(frame := f.read(24)) == 24 and frame[8:16] == salts:
+                commits += int.from_bytes(frame[4:8], "big") != 0
+                f.seek(page_size, 1)
+            return commits
+    except OSError:
+        return 0
 
 
 def export(records: list[dict[str, Any]], fmt: str, stream: TextIO = sys.stdout) -> None:
