@@ -254,6 +254,11 @@ def check_suite(suite: Any) -> Any:
             raise ConfigError(f"dataset.split.{name}: {value} is not a fraction", "give numbers in [0, 1) that sum "
                               "to 1, e.g. { train = 0.8, val = 0.1, test = 0.1 }")
     _check_labels(list(suite.metrics))
+    run_dir = (suite.document.get("executor") or {}).get("run_dir")
+    if isinstance(run_dir, str) and run_dir:  # where a cluster run writes: inside BENCHGEN_HOME
+        from benchgen.cluster.ledger import suite_run_dir
+
+        suite_run_dir(run_dir)
     voxels = math.prod(suite.shape)
     shape = "×".join(map(str, suite.shape))
     if voxels > max_voxels():
