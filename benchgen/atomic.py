@@ -57,3 +57,13 @@ def write_text(path: str | Path, text: str) -> None:
     """Atomically replace `path` with `text` (UTF-8)."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text, encoding="utf-8")
+
+
+def copy_file(src: str | Path, dst: str | Path) -> Path:
+    """Atomically replace `dst` with a copy of `src` (a full disk is a WriteError naming `dst`, and leaves no
+    partial copy)."""
+    import shutil
+
+    with atomic_path(dst, Path(dst).suffix) as tmp:
+        shutil.copyfile(src, tmp)
+    return Path(dst)

@@ -20,8 +20,9 @@ import numpy as np
 
 from benchgen import paths, registry
 from benchgen.atomic import write_error, write_text
+from benchgen.bounds import check_geometry
 from benchgen.distributed import is_main_process, wait_for_everyone, world_size
-from benchgen.errors import ConfigError
+from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import FitContext, Generator, save_generator
 from benchgen.params import coerce, parse_params
@@ -33,6 +34,7 @@ if typing.TYPE_CHECKING:
     from benchgen.data import Data
 
 GENERATOR_FILE = "generator.json"
+WEIGHTS_KEY = "weights_sha256"  # generator.json: checkpoint_sha256 of the folder as saved
 
 
 def checkpoint_key(spec: PluginSpec, data_fp: str, part: str = "") -> str:
@@ -51,6 +53,26 @@ def checkpoint_sha256(folder: Path) -> str:
     files = sorted(Path(folder).glob("*.safetensors")) or sorted(
         f for f in Path(folder).iterdir() if f.is_file() and f.name != GENERATOR_FILE)
     return fingerprint([[f.name, file_sha256(f)] for f in files], 64)
+
+
+def verified_weights(folder: Path) -> str:
+    """The checkpoint's :func:`checkpoint_sha256`, checked against the one its ``generator.json`` recorded when
+    it was saved: weights that changed since are a DataError naming the folder, never a silent new score. A
+    checkpoint saved before the checksum was recorded gets it now (kept unchecked if the cache is read-only)."""
+    meta_file = Path(folder) / GENERATOR_FILE
+    meta = json.loads(meta_file.read_text())
+    digest = checkpoint_sha256(folder)
+    stored = meta.get(WEIGHTS_KEY)
+    if stored is None:
+        try:
+            write_text(meta_file, json.dumps({**meta, WEIGHTS_KEY: digest}, indent=2))
+        except OSError:
+            pass
+    elif stored != digest:
+        raise DataError(f"{folder}: its weights changed since they were saved (sha256 {digest[:16]}…, "
+                        f"{GENERATOR_FILE} records {str(stored)[:16]}…)",
+                        "restore the checkpoint's files, or delete the folder to fit again")
+    return digest
 
 
 def generator_config(folder: Path) -> dict[str, Any]:
@@ -106,6 +128,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
         lock.acquire()
     try:
         if (final / GENERATOR_FILE).is_file() and not force:
+            _check_description(final)
             gen.load(final)
             return gen, final
         parent = parent_folder(spec, suite, device, progress)
@@ -125,7 +148,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
             tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
             try:
                 save_generator(gen, tmp)
-                write_generator_json(tmp, spec, data, suite, condition)
+                write_generator_json(tmp, spec, data, suite, condition, weights_sha256=checkpoint_sha256(tmp))
             except Exception as exc:
                 shutil.rmtree(tmp, ignore_errors=True)
                 named = write_error(final, exc)  # a full disk names the checkpoint, not a bare [Errno 28]
@@ -145,11 +168,13 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
             lock.release()
 
 
-def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suite, condition: str = "") -> None:
+def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suite, condition: str = "",
+                         weights_sha256: str | None = None) -> None:
     meta = {**spec.config(), "label": spec.label, "seed": spec.seed, "data_fingerprint": data.fingerprint,
             "suite": suite.name, "profile": suite.profile, "shape": list(suite.shape),
             "affine": np.asarray(data.splits.test.affine).tolist(), "created_at": now(),
-            **({"condition": condition} if condition else {})}
+            **({"condition": condition} if condition else {}),
+            **({WEIGHTS_KEY: weights_sha256} if weights_sha256 else {})}
     write_text(folder / GENERATOR_FILE, json.dumps(meta, indent=2))
 
 
@@ -171,6 +196,8 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
         raise ConfigError(f"{meta_file}: not a valid checkpoint description ({why})",
                           "it must be the JSON object `benchgen train` wrote (plugin, version, params, shape, "
                           "affine, ...): restore it or train again")
+    check_geometry(meta, meta_file)
+    verified_weights(folder)
     plugin, version, stored = meta["plugin"], meta["version"], meta["params"]
     cls = registry.load_class("generators", plugin)
     if cls.version != version:
@@ -189,3 +216,32 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
     gen = registry.instantiate("generators", meta["plugin"], params)
     gen.load(folder)
     return gen, meta
+
+
+def _check_description(folder: Path) -> None:
+    """Before a cached checkpoint is loaded: its generator.json's geometry, and its weights' checksum."""
+    meta_file = folder / GENERATOR_FILE
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{meta_file}: not a valid checkpoint description ({type(exc).__name__}: {exc})",
+                          "delete the folder to fit again") from None
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{meta_file}: not a valid checkpoint description (not a JSON object)",
+                          "delete the folder to fit again")
+    check_geometry(meta, meta_file)
+    verified_weights(folder)
+
+
+def weights_record(checkpoints: dict[str, Path]) -> dict[str, Any]:
+    """What a record says about the weights its samples came from (``extra``, never a cell key): the sha256
+    its generator.json recorded, or one per condition of a per-condition generator."""
+    shas = {}
+    for cond, folder in checkpoints.items():
+        try:
+            shas[cond] = json.loads((Path(folder) / GENERATOR_FILE).read_text()).get(WEIGHTS_KEY)
+        except (OSError, ValueError, AttributeError):
+            shas[cond] = None
+    if list(shas) == [""]:
+        return {WEIGHTS_KEY: shas[""]}
+    return {WEIGHTS_KEY: shas}

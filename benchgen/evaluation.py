@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from benchgen import protocols, registry
+from benchgen.bounds import nifti_header
 from benchgen.errors import ConfigError, DataError
 from benchgen.functional.sources import iter_batches
 from benchgen.hashing import file_sha256, fingerprint
@@ -63,6 +64,12 @@ def checked_volumes(files: Sequence[Path], role: str, normalize: bool = False) -
     scale = _scale_unit() if normalize else None
     first: tuple[int, ...] | None = None
     for f in files:
+        if first is not None:  # the set's shape is known: a header that declares another is refused unread
+            declared = nifti_header(f).shape
+            declared = declared[:3] if len(declared) == 4 and declared[3] == 1 else declared
+            if declared != first:
+                raise DataError(f"{f}: shape {'×'.join(map(str, declared))} differs from "
+                                f"{'×'.join(map(str, first))} ({files[0].name}) in the {role} set")
         v = read_nifti(f)
         first = first or v.array.shape
         if v.array.shape != first:

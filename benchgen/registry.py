@@ -212,6 +212,15 @@ def warning_handler(handler: Callable[[str], None]) -> Iterator[None]:
         _handlers.remove(handler)
 
 
+def warn(message: str) -> None:
+    """A warning for the user (not only about plugins): a yellow line under the CLI (inside
+    :func:`warning_handler`), a Python ``UserWarning`` otherwise."""
+    if _handlers:
+        _handlers[-1](message)
+    else:
+        _pywarnings.warn(message, UserWarning, stacklevel=3)
+
+
 def _warn(message: str) -> None:
     if message in _warned:
         return

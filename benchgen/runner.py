@@ -9,7 +9,6 @@ details) and the run goes on. Data, checkpoints, sampling and scoring live in th
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from typing import Any
 from rich.markup import escape
 
 from benchgen import conditional, paths, protocols
+from benchgen.atomic import copy_file
+from benchgen.checkpoints import weights_record
 from benchgen.conditions import ConditionTable, reference_table, suite_table
 from benchgen.data import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
@@ -239,13 +240,7 @@ class _Loop:
         except Exception as exc:  # a generator that cannot fit fails its own cells only
             fail_cells(plan.pending, exc, "fit")
             return
-        for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
-            if is_main_process() and (ckpt / "loss.png").is_file():
-                name = f"loss-{spec.label}{f'-{cond}' if cond else ''}.png"
-                curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
-                curve.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(ckpt / "loss.png", curve)
-                self.summary.outputs.append(curve)
+        base["extra"] = {**base["extra"], **weights_record(fitted.checkpoints())}  # what the samples came from
         sampler = fitted.sampler_info()
         test, train = data.splits.test, data.splits.train
         finished = 0
@@ -260,8 +255,6 @@ class _Loop:
                 continue
             # the draw's seconds per volume go into the records' sampler only: never into a cell key
             drawn_with = {**sampler, **(took.info() if took else {})}
-            if self.save_samples and seed == suite.seeds[0] and is_main_process():
-                self.summary.outputs += save_outputs(suite, spec.label, synth, test)
             for mlabel in todo:
                 t0 = time.perf_counter()
                 metric: Metric = suite.metrics[mlabel].build()
@@ -288,6 +281,14 @@ class _Loop:
                 self.summary.computed += 1
                 finished += 1
                 progress(f"{spec.label}: scoring", finished, len(plan.pending))
+            # files to look at come after the seed's cells are stored: a full disk there loses no score
+            if self.save_samples and seed == suite.seeds[0] and is_main_process():
+                self.summary.outputs += save_outputs(suite, spec.label, synth, test)
+        for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
+            if is_main_process() and (ckpt / "loss.png").is_file():
+                name = f"loss-{spec.label}{f'-{cond}' if cond else ''}.png"
+                curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
+                self.summary.outputs.append(copy_file(ckpt / "loss.png", curve))
 
 
 def save_outputs(suite: Suite, label: str, synth: Cohort, test: Cohort) -> list[Path]:

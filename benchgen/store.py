@@ -7,6 +7,7 @@ an upsert on the cell key that never lets an error record replace an ok or skipp
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import json
@@ -15,9 +16,9 @@ import sys
 import urllib.parse
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Protocol, TextIO
+from typing import Any, Iterable, Iterator, Protocol, TextIO
 
-from benchgen.errors import ConfigError, WriteError
+from benchgen.errors import BenchgenError, ConfigError, DataError, WriteError
 
 SCHEMA_VERSION = 2  # 2: the `protocol` column (stores of version 1 gain it on first write)
 APPLICATION = "benchgen"  # the meta row that marks a SQLite file as a benchgen store
@@ -128,7 +129,7 @@ class ResultStore:
                 self._migrate()
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                _rollback(self.conn)
                 self.conn.close()
                 raise
             self.conn.execute("PRAGMA journal_mode=WAL")
@@ -162,7 +163,10 @@ class ResultStore:
 
     def done_keys(self, keys: Iterable[str]) -> set[str]:
         """Cells already finished (ok or skipped); errors are retried on the next run."""
-        keys = list(keys)
+        with reading(self.path):
+            return self._done_keys(list(keys))
+
+    def _done_keys(self, keys: list[str]) -> set[str]:
         found: set[str] = set()
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
@@ -180,10 +184,10 @@ class ResultStore:
                 self.conn.execute(sql, _values(record))
                 self.conn.execute("COMMIT")
             except BaseException:
-                self.conn.execute("ROLLBACK")
+                _rollback(self.conn)  # the first error is the cause; SQLite may have rolled back already
                 raise
         except sqlite3.Error as exc:  # "database or disk is full", "readonly database": name the store
-            raise WriteError(self.path, errno.ENOSPC if "full" in str(exc) else None, f"result store: {exc}") from None
+            raise store_error(self.path, exc) from None
 
     def merge(self, record: Record) -> bool:
         """Insert a record from a worker's shard unless its cell is already finished here: a retried or
@@ -194,9 +198,13 @@ class ResultStore:
         try:
             return self.conn.execute(sql, _values(record)).rowcount > 0  # autocommit: one statement, one transaction
         except sqlite3.Error as exc:
-            raise WriteError(self.path, errno.ENOSPC if "full" in str(exc) else None, f"result store: {exc}") from None
+            raise store_error(self.path, exc) from None
 
     def records(self, suite: str | None = None, profile: str | None = None) -> list[dict[str, Any]]:
+        with reading(self.path):
+            return self._records(suite, profile)
+
+    def _records(self, suite: str | None, profile: str | None) -> list[dict[str, Any]]:
         q, args = "SELECT * FROM results WHERE 1=1", []
         if suite:
             q += " AND suite = ?"
@@ -218,7 +226,38 @@ class ResultStore:
         return out
 
     def suites(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM results ORDER BY suite")]
+        with reading(self.path):
+            return [r[0] for r in self.conn.execute("SELECT DISTINCT suite FROM results ORDER BY suite")]
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back if a transaction is still open: after "database or disk is full" SQLite may have rolled it
+    back itself, and a second error ("cannot rollback - no transaction is active") must not hide the first."""
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+def store_error(path: Path, exc: sqlite3.Error) -> BenchgenError:
+    """A SQLite error as one line naming the store: a full disk is a WriteError (errno 28), a damaged file
+    ("database disk image is malformed", "file is not a database") says how to recover."""
+    text = str(exc)
+    if "malformed" in text or "not a database" in text:
+        return DataError(f"{path}: the result store is damaged ({text})",
+                         "restore it from a copy, or recover what is readable with the sqlite3 shell's .recover "
+                         "into a new file")
+    return WriteError(path, errno.ENOSPC if "full" in text else None, f"result store: {text}")
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Reads of the store: a damaged file is one line naming it, not a bare DatabaseError."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        raise store_error(path, exc) from None
 
 
 def _values(record: Record) -> list[Any]:
@@ -279,6 +318,13 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(target, uri=True, timeout=60, isolation_level=None)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            unread = wal_commits(Path(f"{path}-wal")) if target.endswith("immutable=1") else 0
+            if unread:  # e.g. a home copied to read-only media after a kill: say so, never a silent partial read
+                from benchgen import registry
+
+                registry.warn(f"{path}-wal: {unread} commits in the store's write-ahead log cannot be read here (no "
+                              "-shm index beside it, and none can be made): showing the store without them; copy "
+                              "the store with its -wal to a writable folder to read every record")
             return conn
         except sqlite3.Error as exc:  # e.g. a stale -wal on read-only media: read the main file as it is
             if conn is not None:
@@ -286,6 +332,26 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
             if i == len(tries) - 1:
                 raise ConfigError(f"{path}: cannot read the result store ({exc})") from None
     raise AssertionError("unreachable")
+
+
+def wal_commits(wal: Path) -> int:
+    """Commits in a SQLite write-ahead log (https://sqlite.org/fileformat2.html#walformat): frames that carry
+    the log header's salts, counting those that end a transaction (a non-zero database size). Whether a
+    checkpoint already copied them into the main file is kept in the -shm index only, so this is what a
+    reader without it may miss. 0 for a missing, empty or unrecognised log."""
+    try:
+        with open(wal, "rb") as f:
+            header = f.read(32)
+            if len(header) < 32 or int.from_bytes(header[:4], "big") not in (0x377F0682, 0x377F0683):
+                return 0
+            page_size, salts = int.from_bytes(header[8:12], "big"), header[16:24]
+            commits = 0
+            while len(frame := f.read(24)) == 24 and frame[8:16] == salts:
+                commits += int.from_bytes(frame[4:8], "big") != 0
+                f.seek(page_size, 1)
+            return commits
+    except OSError:
+        return 0
 
 
 def export(records: list[dict[str, Any]], fmt: str, stream: TextIO = sys.stdout) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Sequence, TypeVar
 
 from benchgen import protocols, registry
+from benchgen.bounds import check_suite
 from benchgen.errors import BenchgenError, ConfigError
 from benchgen.params import params_to_dict, parse_params, parse_value, unknown_key_error
 from benchgen.safety import check_name
@@ -420,7 +421,7 @@ def load_suite(path: str | Path, profile: str = "auto", overrides: Sequence[str]
     raw = read_toml(path)
     sets = [parse_set(item) for item in overrides]
     try:
-        return _build(path, raw, profile, sets)
+        return check_suite(_build(path, raw, profile, sets))  # sizes against this machine, jobs capped
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
     except RecursionError:  # checking or merging a table nested thousands of levels deep

@@ -106,13 +106,14 @@ def check_finite(array: np.ndarray, where: str) -> None:
 
 def read_nifti(path: str | Path, first_volume: bool = False) -> Volume:
     """Read a 3D NIfTI file into a float32 Volume; any problem is a one-line DataError naming the file."""
-    import nibabel as nib
+    from benchgen.bounds import read_nifti_image
 
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file")
+    # the header's declared size is checked against the voxel cap and the file before any voxel is read
+    img: Any = read_nifti_image(path)  # a spatial image (dataobj, affine); nibabel types it as FileBasedImage
     try:
-        img: Any = nib.load(str(path))  # a spatial image (dataobj, affine); nibabel types it as FileBasedImage
         array = np.asarray(img.dataobj, dtype=np.float32)
         affine = np.asarray(img.affine, dtype=np.float64)
     except Exception as exc:  # nibabel raises many types for corrupt files; all mean "unreadable"

@@ -61,6 +61,12 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (typer.Exit, typer.Abort, BrokenPipeError):  # a closed pipe is the reader's choice, not an error
             raise
         except Exception as exc:  # an unexpected failure: still one line unless --debug
+            from benchgen.bounds import is_out_of_memory, memory_error_line
+
+            if is_out_of_memory(exc):  # one line naming the stage and the sizes (the traceback too with --debug)
+                if state["debug"]:
+                    console.print(traceback.format_exc().rstrip("\n"), markup=False, highlight=False, style="dim")
+                fail(*memory_error_line(exc, fn.__name__.removesuffix("_cmd").replace("_", " ")), code=1)
             if state["debug"]:
                 raise
             fail(f"{type(exc).__name__}: {exc}", "re-run with --debug for the traceback", code=1)

@@ -90,8 +90,9 @@ def evaluate_cmd(
                           device, progress=progress, protocol=protocol)
     text = json.dumps(result, indent=2, default=str)
     if output is not None:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text)
+        from benchgen.atomic import write_text
+
+        write_text(output, text)  # folders made; a full disk names the file and leaves the previous one
     if fmt == "json":
         print(text)
     else:

@@ -61,7 +61,9 @@ def leaderboard_cmd(
         return
     text = leaderboard.render_markdown(boards) if fmt == "table" else leaderboard.RENDERERS[fmt](boards)
     if output:
-        output.write_text(text)
+        from benchgen.atomic import write_text
+
+        write_text(output, text)  # a full disk names the file and leaves the previous one
         console.print(f"wrote {output}", markup=False)
     else:
         out.file.write(text)
@@ -84,8 +86,13 @@ def export_cmd(
     records = db.records(suite=suite)
     db.close()
     if output:
-        with open(output, "w", newline="") as f:
-            store.export(records, fmt, f)
+        import io
+
+        from benchgen.atomic import write_text
+
+        buf = io.StringIO(newline="")
+        store.export(records, fmt, buf)
+        write_text(output, buf.getvalue())
         console.print(f"wrote {len(records)} records to {output}", markup=False)
     else:
         store.export(records, fmt, out.file)  # type: ignore[arg-type]  # rich types its file as IO[str]; export writes text only

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from benchgen import paths
-from benchgen.cluster.ledger import RunFolder, default_run_dir
+from benchgen.cluster.ledger import RunFolder, check_run_folder, default_run_dir, suite_run_dir
 from benchgen.cluster.plan import Unit, UnitPlan, plan_units
 from benchgen.cluster.resources import ExecutorConfig, Resources, executor_config
 from benchgen.cluster.shards import MergeReport, RunIdentity, merge_shards
@@ -52,7 +52,15 @@ def check_partitions(config: ExecutorConfig) -> None:
 
 
 def _run_dir(suite: Suite, config: ExecutorConfig, run_dir: Path | None) -> Path:
-    return Path(run_dir or config.run_dir or default_run_dir(suite.name, suite.profile)).resolve()
+    """The command line's --run-dir (anywhere), else the suite's (inside BENCHGEN_HOME), else the default;
+    a non-empty folder that is no run folder is refused."""
+    if run_dir:
+        folder = Path(run_dir).expanduser().resolve()
+    elif config.run_dir:
+        folder = suite_run_dir(config.run_dir)
+    else:
+        folder = default_run_dir(suite.name, suite.profile)
+    return check_run_folder(folder)
 
 
 def _plan(suite: Suite, store: CellStore, config: ExecutorConfig, only: list[str] | None) -> tuple[UnitPlan, str]:

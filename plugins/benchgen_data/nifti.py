@@ -28,33 +28,13 @@ def strip_nifti_suffix(name: str) -> str:
 
 
 def _image_from_file(path: Path):
-    """The nibabel image of a .nii or .nii.gz file, read in one pass; a gzip stream is decompressed in
-    full so its CRC is checked (nibabel alone stops at the last data byte and would accept corrupted
-    data whose bytes still decode)."""
-    import gzip
-    import zlib
+    """The nibabel image of a .nii or .nii.gz file: its header's declared size checked against the voxel cap
+    and the file before any voxel is read, a gzip stream decompressed to its end in bounded chunks so its CRC
+    is checked (nibabel alone stops at the last data byte and would accept corrupted data whose bytes still
+    decode); see :mod:`benchgen.bounds`."""
+    from benchgen.bounds import read_nifti_image
 
-    import nibabel as nib
-
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{path}: unreadable ({exc.strerror or exc})") from None
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{path}: not a readable NIfTI file (corrupt or truncated gzip: {exc})") from None
-    if len(raw) < 348:
-        raise DataError(f"{path}: not a readable NIfTI file ({len(raw)} bytes, shorter than a NIfTI header)")
-    sizeof_hdr = int.from_bytes(raw[:4], "little"), int.from_bytes(raw[:4], "big")
-    klass = nib.Nifti2Image if 540 in sizeof_hdr else nib.Nifti1Image
-    try:
-        with nib.imageglobals.LoggingOutputSuppressor():  # nibabel logs header complaints to stderr
-            return klass.from_bytes(raw)
-    except Exception as exc:  # nibabel raises many types for bad headers; all mean "not a NIfTI"
-        reason = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise DataError(f"{path}: not a readable NIfTI file ({reason})") from None
+    return read_nifti_image(path)
 
 
 def load_nifti(path: str | Path) -> Volume:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Iterator
 import numpy as np
 import torch
 
+from benchgen.bounds import check_geometry
 from benchgen.distributed import is_main_process
 from benchgen.errors import ConfigError, DataError, PluginError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, no_progress
@@ -115,6 +116,25 @@ class DDPMGenerator(Generator):
         except ConfigError as exc:
             key = "mixed_precision" if "mixed_precision" in exc.message else "device"
             raise ConfigError(f"{ctx.where}.params.{key}: {exc.message.removeprefix('ddpm: ')}", exc.hint) from None
+        self._check_network(ctx.where)
+
+    def _check_network(self, where: str) -> None:
+        """The network built on the meta device (no memory, no weights): what MONAI refuses to construct is a
+        validate line naming the key, not an error in the middle of a fit."""
+        p = self._denoiser_params()
+        if p.attention_levels and not p.attention_levels[-1]:
+            raise ConfigError(f"{where}.params.attention_levels: the last level must attend (MONAI's middle "
+                              f"block always does, with num_head_channels[-1] heads), got "
+                              f"{list(p.attention_levels)}", "set the last attention_levels entry to true and "
+                              "num_head_channels[-1] to a divisor of channels[-1]")
+        stand_in = Conditioner(tuple(p.condition_on), ("a", "b")) if p.condition_on else None  # classes: data's
+        try:
+            with torch.device("meta"):
+                build_unet(p, stand_in, self._denoiser_channels())
+        except Exception as exc:  # MONAI raises many types for impossible configs
+            reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+            raise ConfigError(f"{where}.params: MONAI cannot build this network ({type(exc).__name__}: {reason})",
+                              "check channels, attention_levels, num_head_channels and norm_num_groups") from None
 
     # ------------------------------------------------------------------------------------ fitting
     def fit(self, train: Cohort, ctx: FitContext) -> None:
@@ -255,6 +275,7 @@ class DDPMGenerator(Generator):
 
     def load(self, folder: Path) -> None:
         weights, meta = load_weights(Path(folder))
+        check_geometry(meta, Path(folder) / "ddpm.json")  # what sampling allocates and writes into NIfTI headers
         # a field a checkpoint predates holds its default (what that checkpoint was trained with)
         defaults = params_to_dict(DDPMParams())
         stored = {**{k: defaults[k] for k in MODEL_FIELDS if k in defaults}, **meta.get("model", {})}

@@ -85,3 +85,40 @@ def test_checkpoint_that_predates_a_model_field_loads_with_its_default(tmp_path:
     make().load(tmp_path / "ck")  # the default (0, the plain 2x - 1 map) is what it was trained with
     with pytest.raises(ConfigError, match=r"another config \(background_gap: checkpoint 0.0 vs config 0.3"):
         make(background_gap=0.3).load(tmp_path / "ck")
+
+
+@pytest.mark.parametrize("change, words", [({"shape": [2000, 2000, 2000]}, "shape"),
+                                           ({"affine": [[float("nan")] * 4] * 4}, "affine")])
+def test_a_ddpm_json_with_an_impossible_geometry_is_named(tmp_path: Path, tiny_train, change, words):
+    """A 2000³ shape would allocate tens of GB at the first sample; a NaN affine breaks every NIfTI written."""
+    import json
+
+    from benchgen.errors import BenchgenError
+
+    gen = make(max_steps=1, val_every=0)
+    gen.fit(tiny_train, FitContext(workdir=tmp_path / "w"))
+    gen.save(tmp_path / "ck")
+    meta_file = tmp_path / "ck" / "ddpm.json"
+    meta_file.write_text(json.dumps({**json.loads(meta_file.read_text()), **change}))
+    with pytest.raises(BenchgenError, match=words) as info:
+        make().load(tmp_path / "ck")
+    assert str(meta_file) in str(info.value)
+
+
+def test_the_network_is_built_at_validate(monkeypatch):
+    """MONAI's middle block always attends (a ZeroDivisionError in the fit when the last level does not), and
+    any other construction error of the network is a validate line naming the key too."""
+    import benchgen_ddpm.generator as generator
+
+    from benchgen.interfaces import SuiteCheck
+
+    check = SuiteCheck((8, 12, 8), 4, "cpu", "generators.ddpm")
+    with pytest.raises(ConfigError, match=r"generators\.ddpm\.params\.attention_levels"):
+        make(attention_levels=[True, False], num_head_channels=[8, 0]).check_suite(check)
+    make().check_suite(check)
+    built = []
+    real = generator.build_unet
+    monkeypatch.setattr(generator, "build_unet", lambda *a, **k: built.append(real(*a, **k)) or 1 / 0)
+    with pytest.raises(ConfigError, match=r"generators\.ddpm\.params: MONAI cannot build .*ZeroDivisionError"):
+        make().check_suite(check)
+    assert built[0].conv_in.conv.weight.is_meta  # no memory spent on it
