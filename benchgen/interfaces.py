@@ -229,6 +229,9 @@ class Metric(Plugin, abc.ABC):
     # Sub-result key ("" for a single result) -> a short note of the interval's measured coverage where it
     # misses the 0.90-0.99 goal (benchmarks/ci_coverage.py); boards print it in their caption.
     interval_notes: ClassVar[dict[str, str]] = {}
+    # A metric given a name of its own after results were stored under another plugin's name (frd, once
+    # fid with radiomic features): that name stays in its cell keys, so stored cells are not scored again.
+    cell_key_plugin: ClassVar[str | None] = None
 
     @abc.abstractmethod
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,

@@ -66,7 +66,9 @@ class PluginSpec(Generic[PluginT]):
     parent: Parent | None = None  # generators with parent_plugins: where their weights start
 
     def config(self) -> dict[str, Any]:
-        return {"plugin": self.plugin, "version": registry.load_class(self.kind, self.plugin).version,
+        """What identifies the plugin in cell and checkpoint keys (a renamed metric: its former name)."""
+        cls = registry.load_class(self.kind, self.plugin)
+        return {"plugin": getattr(cls, "cell_key_plugin", None) or self.plugin, "version": cls.version,
                 "params": params_to_dict(self.params), **({"parent": self.parent.config()} if self.parent else {})}
 
     def build(self) -> PluginT:
