@@ -168,6 +168,12 @@ class Generator(Plugin, abc.ABC):
         """How samples are drawn (sampler, steps), recorded with every score."""
         return {}
 
+    def estimate_flops(self, shape: tuple[int, int, int], n_train: int, n_samples: int) -> float | None:
+        """Floating-point operations to fit on `n_train` volumes of `shape` and draw `n_samples`, computed from
+        the configuration without running it; None when unknown. `benchgen run` turns it into the GPU-hours
+        a profile it does not start would cost."""
+        return None
+
     def conditions(self) -> tuple[str, ...]:
         """The metadata keys this generator's samples can be conditioned on (``condition``, ``age``,
         ``sex``, ...), decided by its params before it is fitted; ``()`` for an unconditional generator."""
