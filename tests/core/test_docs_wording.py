@@ -40,3 +40,15 @@ def test_readme_says_the_data_are_simulated_first_and_has_limitations():
     assert "simulated" in first and "phantom" in first and "mni152" in first
     assert "\n## Limitations\n" in readme
     assert "reproduces the reference study" not in readme
+
+
+def test_ci_runs_the_readmes_test_command_verbatim_and_the_real_browser_and_slurm():
+    readme = (ROOT / "README.md").read_text()
+    fresh = readme.split("## Fresh machine: two commands", 1)[1].split("\n## ", 1)[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", fresh, re.DOTALL)
+    assert len(commands) == 2 and "**(a)**" in fresh and "**(b)**" in fresh, commands
+    assert "benchgen run benchmarks/healthy_t1.toml" in commands[0] and "pytest" in commands[1]
+    assert "--index-url https://download.pytorch.org/whl/cpu" in fresh and "Python 3.11" in fresh
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert commands[1] in ci.splitlines()
+    assert "apt-get install -y -qq chromium slurm-wlm munge" in ci and "scripts/slurm-localhost.sh" in ci
