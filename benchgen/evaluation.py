@@ -180,7 +180,7 @@ def metric_plugins(metrics: Sequence[str] = (), train: bool = False, params: dic
                    protocol: str = "") -> dict[str, Metric]:
     """label -> the metric plugin :func:`evaluate` scores with; bad names or params are one ConfigError."""
     tables = _metric_tables(metrics, train, dict(params or {}), protocol)
-    return {n: registry.create("metrics", t["plugin"], t["params"], where=f"--metric {n}")  # type: ignore[misc]
+    return {n: registry.create("metrics", t["plugin"], t["params"], where=f"--metric {n}")
             for n, t in tables.items()}
 
 

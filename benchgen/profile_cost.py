@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 ASSUMED_FLOP_PER_S = 50e12  # sustained: about a third of a current data-centre GPU's mixed-precision peak
 
@@ -34,9 +34,9 @@ class ProfileCost:
                 f"`benchgen run {suite_path} --profile {self.profile}`")
 
 
-def n_train(document: dict[str, object], split: dict[str, float]) -> int | None:
+def n_train(document: dict[str, Any], split: dict[str, float]) -> int | None:
     """Training volumes of a suite whose dataset says how many subjects it has (the phantom's n_subjects)."""
-    params = (document.get("dataset") or {}).get("params") or {}  # type: ignore[union-attr]
+    params = (document.get("dataset") or {}).get("params") or {}
     n = params.get("n_subjects") if isinstance(params, dict) else None
     return round(int(n) * split.get("train", 0.0)) if isinstance(n, int) else None
 
