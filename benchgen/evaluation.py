@@ -29,7 +29,7 @@ from benchgen.safety import glob_files
 from benchgen.scoring import finite_or_none, score_metric
 from benchgen.volumes import Cohort, Volume, read_nifti
 
-DEFAULT_METRICS = ("mmd", "fid", "ms-ssim", "prdc")
+DEFAULT_METRICS = ("mmd", "frd", "ms-ssim", "prdc")
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 RANGE_TOL = 1e-4  # intensities within [-tol, 1 + tol] count as [0, 1]
 NORMALIZE_STEP = "scale-01"  # the preprocessing step --normalize applies (its default params)
@@ -183,6 +183,14 @@ def result_entry(metric: Metric, res: MetricResult) -> dict[str, Any]:
             "details": res.details}
 
 
+def metric_plugins(metrics: Sequence[str] = (), train: bool = False, params: dict[str, dict[str, Any]] | None = None,
+                   protocol: str = "") -> dict[str, Metric]:
+    """label -> the metric plugin :func:`evaluate` scores with; bad names or params are one ConfigError."""
+    tables = _metric_tables(metrics, train, dict(params or {}), protocol)
+    return {n: registry.create("metrics", t["plugin"], t["params"], where=f"--metric {n}")
+            for n, t in tables.items()}
+
+
 def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
              train: SetLike | None = None, params: dict[str, dict[str, Any]] | None = None,
              normalize: bool = False, seed: int = 0, device: str = "cpu", cache_dir: Path | None = None,
@@ -196,10 +204,7 @@ def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
     sub-results gives ``name.key`` entries. ``protocol_check`` (None without a protocol) holds the
     protocol's sample counts and ``note``: "n below protocol (5 < 1000)" when they are not met.
     """
-    params = dict(params or {})
-    tables = _metric_tables(metrics, train is not None, params, protocol)
-    plugins = {n: registry.create("metrics", t["plugin"], t["params"], where=f"--param {n}")
-               for n, t in tables.items()}
+    plugins = metric_plugins(metrics, train is not None, params, protocol)
     with tempfile.TemporaryDirectory(prefix="mapped-", dir=_scratch()) as scratch:
         real_set, real_fp = as_set(real, "real", normalize, Path(scratch))
         syn_set, _ = as_set(synthetic, "synthetic", normalize, Path(scratch))

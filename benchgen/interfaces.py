@@ -168,6 +168,12 @@ class Generator(Plugin, abc.ABC):
         """How samples are drawn (sampler, steps), recorded with every score."""
         return {}
 
+    def estimate_flops(self, shape: tuple[int, int, int], n_train: int, n_samples: int) -> float | None:
+        """Floating-point operations to fit on `n_train` volumes of `shape` and draw `n_samples`, computed from
+        the configuration without running it; None when unknown. `benchgen run` turns it into the GPU-hours
+        a profile it does not start would cost."""
+        return None
+
     def conditions(self) -> tuple[str, ...]:
         """The metadata keys this generator's samples can be conditioned on (``condition``, ``age``,
         ``sex``, ...), decided by its params before it is fitted; ``()`` for an unconditional generator."""
@@ -236,6 +242,9 @@ class Metric(Plugin, abc.ABC):
     # Sub-result key ("" for a single result) -> a short note of the interval's measured coverage where it
     # misses the 0.90-0.99 goal (benchmarks/ci_coverage.py); boards print it in their caption.
     interval_notes: ClassVar[dict[str, str]] = {}
+    # A metric given a name of its own after results were stored under another plugin's name (frd, once
+    # fid with radiomic features): that name stays in its cell keys, so stored cells are not scored again.
+    cell_key_plugin: ClassVar[str | None] = None
 
     @abc.abstractmethod
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,

@@ -236,6 +236,23 @@ class Board:
             text += f" · {self.ignored} older records of other configs not shown (--all-configs shows them)"
         return text
 
+    def short_caption(self) -> str:
+        """The terminal's legend: what a cell holds, in at most three lines at 100 columns, and the warnings
+        that change how the board may be read; `benchgen leaderboard --explain` gives the full one."""
+        text = "value [low, high]: mean over seeds, 95% interval"
+        if len(self.rows) > 1:
+            text += " · #a–b: the best–worst rank the data support"
+        used = [d for d in ("lower", "higher", "closest") if any(self.direction(c) == d for c in self.columns)]
+        words = {"lower": "↓ lower", "higher": "↑ higher", "closest": "≈ closest to the real set's value"}
+        text += " · " + " / ".join(words[d] for d in used) + " is better" if used else ""
+        if self.any_outside():
+            text += f" · {OUTSIDE} value outside its interval (small-sample bias)"
+        if self.below_protocol:
+            text += f" · {self.below_protocol}: not comparable with protocol {self.protocol}'s published numbers"
+        if self.ignored:
+            text += f" · {self.ignored} older records not shown"
+        return text + " · full legend: benchgen leaderboard --explain"
+
     def conditions_caption(self) -> str:
         """How the rows met the condition table, and what pooled and per-group columns mean ('' for a
         single-condition board)."""
@@ -512,9 +529,10 @@ def _groups(columns: list[str]) -> tuple[list[str], dict[str, list[str]]]:
 
 
 def _table(board: Board, title: str, columns: list[str], extra: bool, caption: str | None, strip: str = "",
-           compact: bool = False) -> Any:
+           compact: bool = False, rank_column: bool = True) -> Any:
     """One rich table of `columns`. Compact: light rules, a narrow rank column (#), no real row (each
-    reference value is in its column's header, e.g. ``ms-ssim ≈0.907``)."""
+    reference value is in its column's header, e.g. ``ms-ssim ≈0.907``). Without `rank_column` the rows keep
+    their order but the primary metric's rank is not repeated (each cell carries its own)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -528,13 +546,14 @@ def _table(board: Board, title: str, columns: list[str], extra: bool, caption: s
         head[0] = "#"
         head[2:2 + len(columns)] = [h + (fmt_num(board.reference[c].mean or 0.0) if c in board.reference else "")
                                     for h, c in zip(head[2:], columns)]
-    for i, h in enumerate(head):
+    skip = 0 if rank_column else 1
+    for i, h in enumerate(head[skip:], skip):
         primary = i >= 2 and i - 2 < len(columns) and columns[i - 2] == board.primary
         t.add_column(Text(h), justify="right" if i >= 2 else "left", style="bold" if primary else None)
     for row in _rows(board, columns, extra):
         if compact and row[1] == REAL_ROW:
             continue
-        t.add_row(*map(Text, row), style="dim" if row[1] == REAL_ROW else None)
+        t.add_row(*map(Text, row[skip:]), style="dim" if row[1] == REAL_ROW else None)
     return t
 
 
@@ -549,14 +568,21 @@ def board_tables(board: Board, width: int = 100) -> list[Any]:
     """The terminal layout of one board that fits `width` columns, the first that fits of: one table with
     every column; the same without the seeds/config columns (seeds go to the title); compact tables (see
     :func:`_table`): plain columns in one, sub-result columns (prdc.*) in one per prefix with the prefix
-    left out of their headers, any table still too wide split column by column."""
-    title, caption = board.title(), board.caption()
+    left out of their headers, any table still too wide split column by column; only the first compact
+    table has the rank column. The short legend follows as text (at most three lines at 100 columns; the
+    full one is :func:`explain`)."""
+    import textwrap
+
+    from rich.text import Text
+
+    title, legend = board.title(), Text(textwrap.fill(board.short_caption(), width))  # wrapped here: the CLI
+    # console soft-wraps (no wrapping of its own), and a doc that shows the board gets the same lines
     short = f"{title} · seeds {board.seeds()}"
-    layouts = [[_table(board, title, board.columns, True, caption)],
-               [_table(board, short, board.columns, False, caption)]]
+    layouts = [[_table(board, title, board.columns, True, None)],
+               [_table(board, short, board.columns, False, None)]]
     for tables in layouts:
         if _fits(tables, width):
-            return tables
+            return [*tables, legend]
     plain, groups = _groups(board.columns)
     parts = [(plain, "")] if plain else []
     parts += [(cs, p + ".") for p, cs in groups.items()]
@@ -569,14 +595,64 @@ def board_tables(board: Board, width: int = 100) -> list[Any]:
                 chunk = []
             chunk.append(c)
         chunks.append((chunk, strip))
-    compact_caption = caption + (f" · the {REAL_ROW} value of a ≈ column is in its header" if board.reference
-                                 else "")
     out = []
     for i, (cols, strip) in enumerate(chunks):
         name = short if i == 0 else f"{strip}* ({', '.join(c.removeprefix(strip) for c in cols)})" if strip \
             else f"({', '.join(cols)})"
-        out.append(_table(board, name, cols, False, compact_caption if i == len(chunks) - 1 else None, strip, True))
-    return out
+        out.append(_table(board, name, cols, False, None, strip, True, rank_column=i == 0))
+    return [*out, legend]
+
+
+# What each column of a board measures, in full (`benchgen leaderboard --explain`, docs/metrics.md).
+METRIC_LEGEND = {
+    "mmd": "MMD, maximum mean discrepancy: the unbiased squared MMD between the real and synthetic volumes (by "
+           "default with a linear kernel on voxels, as MONAI's MMDMetric); 0 when both sets come from one "
+           "distribution, can be < 0",
+    "frd": "FRD, Fréchet radiomics distance: the Fréchet distance between Gaussians fitted to 39 hand-written "
+           "radiomic features per volume (intensity statistics, grey-level co-occurrence texture, filter "
+           "responses), z-scored against the real set; benchgen's own feature set, not comparable with the FRD "
+           "values published with the frd-score package",
+    "fid": "FID, Fréchet distance between Gaussians fitted to deep features of a pretrained 3D network "
+           "(MedicalNet, local weights); values of different extractors are never comparable",
+    "kid": "KID, kernel inception distance: the unbiased squared MMD of radiomic features (by default) with a cubic "
+           "polynomial kernel, averaged over random subsets (as torch-fidelity computes it); can be < 0",
+    "ms-ssim": "MS-SSIM, multi-scale structural similarity: the mean over pairs of synthetic volumes (diversity: "
+               "lower is more diverse); ranked by its distance to the real set's own value",
+    "prdc": "PRDC, precision / recall / density / coverage (Naeem et al., 2020) on radiomic features: "
+            "precision and density, how much of the synthetic set lies in the real set's k-nearest-neighbour "
+            "neighbourhoods; recall and coverage, how much of the real set the synthetic set reaches",
+    "memorization": "memorization.copies: the share of synthetic volumes closer to a training scan (normalized "
+                    "cross-correlation over small shifts) than held-out real scans are (copying); "
+                    "memorization.authpct: AuthPct (Alaa et al., 2022), the percentage of synthetic volumes "
+                    "that are authentic (their nearest training scan is closer to another training scan than "
+                    "to them), ranked by its distance to the held-out real scans' own value",
+    "anatomy": "anatomy.w1: mean standardised Wasserstein-1 distance of regional tissue volumes (CSF, grey and "
+               "white matter); anatomy.effect: the error between synthetic and real disease effect sizes per region",
+    "utility": "utility: ΔAUC, the change in a condition classifier's AUC on held-out real scans when synthetic "
+               "scans are added to its real training scans",
+}
+
+
+def metric_legend(column: str) -> str | None:
+    """The full description of a board column (``prdc.recall`` and ``frd[ftd]`` by their metric's name)."""
+    base = column.split("[", 1)[0]
+    return METRIC_LEGEND.get(base) or METRIC_LEGEND.get(base.split(".", 1)[0])
+
+
+def explain(boards: list[Board], width: int = 100) -> str:
+    """The full legend of `boards`: what each column measures, and what the cells, ranks and marks mean."""
+    import textwrap
+
+    parts = []
+    for b in boards:
+        cols = sorted({c.split("[", 1)[0].split(".", 1)[0] for c in b.columns},
+                      key=lambda m: next(i for i, c in enumerate(b.columns) if c.startswith(m)))
+        items = [f"{m}: {metric_legend(m) or f'the metric plugin {m} (benchgen list {m})'}" for m in cols]
+        items += ["", *b.caption().split(" · ")]
+        lines = [b.title(), ""] + [textwrap.fill(t, width, initial_indent="  ", subsequent_indent="    ") if t else ""
+                                   for t in items]
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts)
 
 
 def select(boards: list[Board], metrics: str | list[str] | None) -> list[Board]:
@@ -606,7 +682,7 @@ def render_markdown(boards: list[Board]) -> str:
         head = _header(b)
         lines = [f"### {b.title()}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(b)]
-        lines += ["", f"_{b.caption()}_"]
+        lines += ["", f"_{b.short_caption()}_"]
         samplers = sampler_markdown(b)
         if samplers:
             lines += ["", samplers]

@@ -99,11 +99,10 @@ def metric_figure(board: "object", columns: Sequence[str] | None = None) -> "obj
             if cell.lo is not None and cell.hi is not None and not (math.isnan(cell.lo) or math.isnan(cell.hi)):
                 ax.plot([cell.lo, cell.hi], [y, y], color="#4477aa", lw=2, solid_capstyle="butt")
             ax.plot([cell.mean], [y], "o", color="#4477aa", mfc="white" if cell.outside else "#4477aa", ms=5)
-        vals = [abs(v) for _, _, cells in board.rows for c in [cells.get(col)] if c and c.mean is not None
+        vals = [v for _, _, cells in board.rows for c in [cells.get(col)] if c and c.mean is not None
                 for v in (c.mean, c.lo, c.hi) if v is not None and not math.isnan(v)]
-        if vals and max(vals) > 50 * (float(np.median(vals)) or 1e-12):  # one far-off generator (noise)
-            ax.set_xscale("symlog", linthresh=max(float(np.median(vals)), 1e-12))
         ref = board.reference.get(col)
+        readable_axis(ax, vals + ([ref.mean] if ref is not None and ref.mean is not None else []))
         if ref is not None and ref.mean is not None:
             ax.axvline(ref.mean, color="#cc3311", ls="--", lw=1, label=REAL_ROW)
             ax.legend(fontsize=6, loc="best", frameon=False)
@@ -113,9 +112,63 @@ def metric_figure(board: "object", columns: Sequence[str] | None = None) -> "obj
         ax.tick_params(axis="x", labelsize=7)
         ax.set_title(f"{col} {board.arrow(col)}".strip(), fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-    fig.suptitle(f"{board.suite} ({board.profile}): value and 95% interval per metric", fontsize=9)
+    if len(cols) > 1:  # one title per figure: a one-metric figure (the results page's) is titled by its page
+        fig.suptitle(f"{board.suite} ({board.profile}): value and 95% interval per metric", fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def _nice_ceiling(x: float) -> float:
+    """The smallest of 1, 2, 5 × 10^k that is at least `x` (> 0)."""
+    k = math.floor(math.log10(x))
+    return next(m * 10.0 ** k for m in (1, 2, 5, 10) if m * 10.0 ** k >= x * (1 - 1e-12))
+
+
+def _tick_label(x: float, _pos: object = None) -> str:
+    from benchgen.leaderboard import fmt_num
+
+    a = abs(x)
+    if a >= 1e4 and math.isclose(math.log10(a), round(math.log10(a))):
+        return f"{'-' if x < 0 else ''}1e{round(math.log10(a))}"
+    return fmt_num(x)
+
+
+def readable_axis(ax: Any, values: Sequence[float]) -> None:
+    """An x axis a reader can read: fractions (every value in [0, 1]) on 0–1 with quarter ticks; a column
+    where one row is far off (noise) on a symmetric-log scale whose linear part just holds the other rows
+    (a round threshold, one tick per decade beyond it, at most five); anything else linear with a few ticks.
+    Tick labels are plain numbers (1e4 from ten thousand up)."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator
+
+    formatter = FuncFormatter(_tick_label)
+    vals = [float(v) for v in values if math.isfinite(v)]
+    if not vals:
+        return
+    if min(vals) >= 0.0 and max(vals) <= 1.0:
+        ax.set_xlim(-0.05, 1.05)
+        ax.xaxis.set_major_locator(FixedLocator([0.0, 0.25, 0.5, 0.75, 1.0]))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:g}"))
+        return
+    mags = sorted(abs(v) for v in vals)
+    typical = float(np.median(mags))
+    near = [m for m in mags if m <= 50 * typical] if typical > 0 else [m for m in mags if m == 0.0]
+    far = mags[-1]
+    if typical > 0 and far > 50 * typical or typical == 0 and far > 0:
+        linthresh = _nice_ceiling(max(max(near, default=0.0), far * 1e-6, 1e-12))
+        ax.set_xscale("symlog", linthresh=linthresh, linscale=1.0)
+        top = math.floor(math.log10(far))  # the last decade inside the data
+        decades = [10.0 ** k for k in range(math.floor(math.log10(linthresh)) + 1, top + 1)
+                   if 10.0 ** k >= 3 * linthresh]  # no decade crowding the threshold's own tick
+        step = max(1, math.ceil(len(decades) / 4))
+        ticks = [0.0, linthresh, *decades[len(decades) - 1::-step][::-1]]
+        if min(vals) < -linthresh:
+            ticks = [-linthresh, *ticks]
+        ax.xaxis.set_major_locator(FixedLocator(sorted(set(ticks))))
+        ax.xaxis.set_minor_locator(FixedLocator([]))
+        ax.set_xlabel(f"linear up to {_tick_label(linthresh)}, logarithmic beyond", fontsize=6, color="#555")
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.xaxis.set_major_formatter(formatter)
 
 
 def metric_plot(board: "object", path: str | Path, columns: Sequence[str] | None = None) -> Path:

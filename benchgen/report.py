@@ -29,7 +29,7 @@ PLOT_FILE = "metrics.png"
 EFFECTS_FILE = "effects.png"
 TRADEOFF_FILE = "tradeoff.png"
 PARETO_FILE = "pareto.png"
-FIDELITY_PLUGINS = ("fid", "kid", "mmd")  # the first the board has is the trade-off plot's fidelity axis
+FIDELITY_PLUGINS = ("fid", "frd", "kid", "mmd")  # the first the board has is the trade-off plot's fidelity axis
 
 # Sets document.body.dataset.ok once every image has decoded (the browser test reads it), or the reasons not.
 CHECK_JS = """

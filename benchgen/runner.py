@@ -213,7 +213,8 @@ class _Loop:
             if column != mlabel:
                 key = fingerprint([key, column], 24)
             cfg = suite.metrics[mlabel].config()
-            rec = Record(cell_key=key, metric=column, metric_plugin=cfg["plugin"], metric_version=cfg["version"],
+            rec = Record(cell_key=key, metric=column, metric_plugin=suite.metrics[mlabel].plugin,
+                         metric_version=cfg["version"],
                          metric_params=cfg["params"], higher_is_better=res.higher_is_better,
                          value=finite_or_none(res.value), ci_low=finite_or_none(res.ci[0]) if res.ci else None,
                          ci_high=finite_or_none(res.ci[1]) if res.ci else None,

@@ -366,3 +366,35 @@ def export(records: list[dict[str, Any]], fmt: str, stream: TextIO = sys.stdout)
             writer.writerow({k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in rec.items()})
     else:
         raise ConfigError(f"--format: {fmt!r} is not allowed; choose csv or jsonl")
+
+
+def read_export(path: str | Path) -> list[dict[str, Any]]:
+    """The records of a ``benchgen export --format jsonl`` file, as :meth:`ResultStore.records` returned them
+    (JSON keeps every float exactly, so a board rendered from the file equals the board of the store)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the records ({exc.strerror})",
+                          "pass a file written by `benchgen export --format jsonl`") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a JSON-lines file (not UTF-8 text)",
+                          "pass a file written by `benchgen export --format jsonl`") from None
+    records = []
+    needed = {"suite", "suite_version", "profile", "generator", "metric", "status", "seed", "n_real", "n_synthetic"}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}:{number}: not a JSON record ({exc.msg})",
+                              "pass a file written by `benchgen export --format jsonl`") from None
+        missing = sorted(needed - set(rec)) if isinstance(rec, dict) else ["(not an object)"]
+        if missing:
+            raise ConfigError(f"{path}:{number}: not a benchgen record (missing {', '.join(missing)})",
+                              "pass a file written by `benchgen export --format jsonl`")
+        records.append({**ADDED_COLUMNS, **rec})
+    if not records:
+        raise ConfigError(f"{path}: no records", "export some with `benchgen export --format jsonl -o FILE`")
+    return records

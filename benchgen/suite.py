@@ -3,7 +3,7 @@
 Unknown keys, wrong types, unknown plugins and impossible values are :class:`ConfigError` s naming
 the file, the key path and what is allowed. ``[profiles.NAME]`` tables are partial suites merged over
 the base (e.g. ``quick`` shrinks shape and sample counts for a CPU); ``profile="auto"`` takes
-``quick`` when no CUDA device is present, else ``paper``.
+``quick`` on every machine: the ``paper`` profile runs only when named.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ class PluginSpec(Generic[PluginT]):
     parent: Parent | None = None  # generators with parent_plugins: where their weights start
 
     def config(self) -> dict[str, Any]:
-        return {"plugin": self.plugin, "version": registry.load_class(self.kind, self.plugin).version,
+        """What identifies the plugin in cell and checkpoint keys (a renamed metric: its former name)."""
+        cls = registry.load_class(self.kind, self.plugin)
+        return {"plugin": getattr(cls, "cell_key_plugin", None) or self.plugin, "version": cls.version,
                 "params": params_to_dict(self.params), **({"parent": self.parent.config()} if self.parent else {})}
 
     def build(self) -> PluginT:
@@ -186,17 +188,20 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+AUTO_REASON = "auto: a paper-scale profile runs only when named"
+
+
 def choose_profile(requested: str, profiles: list[str]) -> tuple[str, str]:
-    """(profile, why). `auto`: quick without CUDA, paper with it; 'default' when the suite has none."""
+    """(profile, why). `auto`: quick (or the first profile that is not paper) on any machine — a CUDA device
+    alone does not start a paper-scale run (a laptop GPU is one); 'default' when the suite has none."""
     if requested != "auto":
         if requested not in profiles and requested != "default":
             raise ConfigError(f"unknown profile '{requested}'", f"this suite has: {', '.join(profiles) or 'none'}")
         return requested, "chosen on the command line"
     if not profiles:
         return "default", "the suite defines no profiles"
-    if cuda_available():
-        return ("paper" if "paper" in profiles else profiles[0]), "a CUDA device is present"
-    return ("quick" if "quick" in profiles else profiles[0]), "no CUDA device found"
+    small = [p for p in profiles if not p.startswith("paper")]
+    return ("quick" if "quick" in profiles else (small or profiles)[0]), AUTO_REASON
 
 
 def profile_body(profiles: dict[str, Any], name: str, chain: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def run_or_plan(suite: Suite, results: Path, executor: str, resources: dict[str,
     from benchgen.cluster.submit import check_executor, run_on_executor
     from benchgen.cluster.submit import dry_run as plan_only
 
-    check_executor(executor)
+    check_executor(executor, submitting=not dry_run)  # the plan prints on a laptop without sbatch
     warn_network_store(results)
     if dry_run:
         plan, folder = plan_only(suite, results, executor, resources, run_dir, only)

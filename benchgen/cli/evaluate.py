@@ -56,7 +56,7 @@ def evaluate_cmd(
     synthetic: str = typer.Argument(..., help="Folder, glob or file of synthetic NIfTI volumes, or a .npy."),
     train: Optional[str] = typer.Option(None, "--train", help="Training volumes (for memorization)."),
     metric: list[str] = typer.Option([], "--metric", "-m",
-                                     help="Metric plugin name; repeat. Default: mmd fid ms-ssim prdc "
+                                     help="Metric plugin name; repeat. Default: mmd frd ms-ssim prdc "
                                           "(+ memorization with --train)."),
     param: list[str] = typer.Option([], "--param", "-p", help="METRIC.KEY=VALUE (TOML value); repeat."),
     protocol: str = typer.Option("", "--protocol", help="A named metric preset reproducing a paper's "
@@ -73,10 +73,11 @@ def evaluate_cmd(
 ) -> None:
     """Score SYNTHETIC against REAL with metric plugins; exits 1 if any metric errored."""
     from benchgen.errors import ConfigError
-    from benchgen.evaluation import evaluate, parse_param_overrides
+    from benchgen.evaluation import evaluate, metric_plugins, parse_param_overrides
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format {fmt!r}: choose table or json")
+    metric_plugins(metric, train is not None, parse_param_overrides(param), protocol)  # bad metrics: one line, first
     with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=fmt == "json") as bar:
         tasks: dict[str, TaskID] = {}

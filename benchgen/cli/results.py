@@ -31,31 +31,29 @@ def leaderboard_cmd(
     fmt: str = typer.Option("table", "--format", "-f", help="table, markdown, csv, json or html"),
     all_configs: bool = typer.Option(False, "--all-configs", help="With a suite file: also older configs."),
     results: Path = typer.Option(None, "--results", help=RESULTS_HELP),
+    records: Path = typer.Option(None, "--records", help="Rank the records of a `benchgen export --format jsonl` "
+                                 "file instead of a result store (e.g. docs/results/healthy_t1-quick.jsonl)."),
     output: Path = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
     metrics: str = typer.Option(None, "--metrics", help="Columns, comma-separated, e.g. mmd,frd (prdc: every "
                                 "prdc.* column); default all."),
+    explain: bool = typer.Option(False, "--explain", help="Print the full legend of the board: what each metric, "
+                                 "interval, rank and mark means."),
 ) -> None:
-    """Rank generators per suite and profile: value [95% CI] (over seeds, or one seed's bootstrap), ↑/↓ per
-    metric, ≈ for a metric ranked by its distance to the real set's value."""
-    from benchgen import leaderboard, paths
-    from benchgen.store import open_existing
+    """Rank generators per suite and profile: value [95% CI], the ranks the data support, ↑/↓ per metric,
+    ≈ for a metric ranked by its distance to the real set's value (`--explain` says it all in full)."""
+    from benchgen import leaderboard
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format: {fmt!r} is not allowed; choose one of {', '.join(FORMATS)}")
-    store = open_existing(results or paths.default_results())
-    try:
-        if suite and (suite.endswith(".toml") or Path(suite).is_file()):
-            from benchgen.runner import suite_boards
-            from benchgen.suite import load_suite
-
-            boards = suite_boards(load_suite(suite, profile or "auto"), store, all_configs)
-        else:
-            boards = leaderboard.stored_boards(store, suite, profile)
-    finally:
-        store.close()
+    if records is not None and results is not None:
+        raise ConfigError("--records and --results: pass one source of records, not both")
+    boards = _boards(suite, profile, all_configs, results, records)
     if not boards:
         raise ConfigError("no results to rank", "run `benchgen run SUITE` first")
     boards = leaderboard.select(boards, metrics)
+    if explain:
+        out.file.write(leaderboard.explain(boards))
+        return
     if fmt == "table" and output is None:
         out.print(leaderboard.render_table(boards, width=out.width))
         return
@@ -67,6 +65,34 @@ def leaderboard_cmd(
         console.print(f"wrote {output}", markup=False)
     else:
         out.file.write(text)
+
+
+def _boards(suite: str | None, profile: str | None, all_configs: bool, results: Path | None,
+            records: Path | None) -> list[Any]:
+    """The boards of an exported records file, or of the store (a suite file: its configs as it stands)."""
+    from benchgen import leaderboard, paths
+    from benchgen.store import open_existing, read_export
+
+    is_file = bool(suite and (suite.endswith(".toml") or Path(suite).is_file()))
+    if records is not None:
+        if is_file:
+            raise ConfigError(f"--suite {suite}: with --records, name a stored suite, not a suite file")
+        recs = read_export(records)
+        stored = sorted({r["suite"] for r in recs})
+        if suite and suite not in stored:
+            raise ConfigError(f"--suite {suite}: no records of it in {records}", f"it holds: {', '.join(stored)}")
+        return leaderboard.build_boards([r for r in recs if (not suite or r["suite"] == suite)
+                                         and (not profile or r["profile"] == profile)])
+    store = open_existing(results or paths.default_results())
+    try:
+        if suite and is_file:
+            from benchgen.runner import suite_boards
+            from benchgen.suite import load_suite
+
+            return suite_boards(load_suite(suite, profile or "auto"), store, all_configs)
+        return leaderboard.stored_boards(store, suite, profile)
+    finally:
+        store.close()
 
 
 @app.command("export")

@@ -13,7 +13,8 @@ from benchgen.suite import Suite
 EXECUTOR_HELP = ("Where the cells run: inprocess (this process, the default), local (submitit processes on this "
                  "machine) or slurm (SLURM job arrays); see docs/cluster.md.")
 RESULTS_HELP = "SQLite result store [default: $BENCHGEN_HOME/results.sqlite]"
-PROFILE_HELP = "Suite profile: auto (quick without CUDA, paper with it), or a profile name from the suite."
+PROFILE_HELP = ("Suite profile: auto (quick on every machine; with a CUDA device it also prints what the paper "
+                "profile would cost), or a profile name from the suite, e.g. paper.")
 METRICS_HELP = "Board columns, comma-separated, e.g. mmd,frd (prdc: every prdc.* column); default all."
 SET_HELP = ("Override one suite value, checked like the file's own keys: TABLE.KEY=VALUE (a TOML value), e.g. "
             "generators.ddpm.params.max_steps=600 or evaluation.n_samples=8; repeatable.")
@@ -29,7 +30,22 @@ def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = N
                       f"[bold]{escape(suite.profile)}[/] ({suite.profile_reason}) · "
                       f"shape {'×'.join(map(str, suite.shape))} · "
                       f"n_samples {suite.n_samples} · seeds {suite.seeds}", highlight=False)
+        print_paper_cost(suite, suite_path, profile, sets or ())
     return suite
+
+
+def print_paper_cost(suite: Suite, suite_path: Path, requested: str, sets: list[str] | tuple[str, ...]) -> None:
+    """On a CUDA machine where `auto` chose a smaller profile: what the paper profile would cost, and how to
+    start it (a GPU does not start a paper-scale run by itself)."""
+    from benchgen.suite import cuda_available
+
+    if requested != "auto" or suite.profile == "paper" or "paper" not in suite.profiles or not cuda_available():
+        return
+    from benchgen.profile_cost import profile_cost
+
+    cost = profile_cost(suite_path, "paper", sets)
+    if cost is not None:
+        console.print(cost.text(suite_path), highlight=False, markup=False)
 
 
 def check_home(suite_path: Path) -> None:

@@ -31,10 +31,11 @@ KILLED = ("TIMEOUT", "OUT_OF_MEMORY", "CANCELLED", "NODE_FAIL", "PREEMPTED", "DE
 POLL_S = 0.5
 
 
-def check_executor(name: str) -> None:
+def check_executor(name: str, submitting: bool = True) -> None:
+    """A known executor; slurm also needs sbatch when jobs are submitted (a dry run only prints the plan)."""
     if name not in EXECUTORS:
         raise ConfigError(f"--executor {name}: unknown executor", f"choose {', '.join(EXECUTORS)}")
-    if name == "slurm" and shutil.which("sbatch") is None:
+    if submitting and name == "slurm" and shutil.which("sbatch") is None:
         raise ConfigError("--executor slurm: no sbatch on PATH (this machine is no SLURM submit host)",
                           "run on the cluster's login node, or use --executor local")
 

@@ -125,7 +125,7 @@ def cmd_quick(args: argparse.Namespace) -> None:
 
 
 def print_brain_shape(s: dict[str, np.ndarray], test, head: str) -> None:
-    """The issue's two brain-shape measures and the checks that tissue was not erased, on two lines."""
+    """The two brain-shape measures and the checks that tissue was not erased, on two lines."""
     from benchgen_ddpm.testing import brain_shape_scores
 
     dark_real = 100 * brain_shape_scores(test.numpy(), test.numpy())["dark_core_frac"].mean()

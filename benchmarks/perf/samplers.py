@@ -1,4 +1,4 @@
-"""How few steps each fast sampler needs to score like DDPM-1000, and how much faster it is (issue 14, perf (b)).
+"""How few steps each fast sampler needs to score like DDPM-1000, and how much faster it is (docs/performance.md).
 
     python benchmarks/perf/samplers.py [--suite benchmarks/sampler_tradeoff.toml] [--profile quick]
                                        [--results PATH] [--reference ddpm]

@@ -235,6 +235,22 @@ class DDPMGenerator(Generator):
                                   cond=cond, guidance=guidance, channels=self._denoiser_channels(),
                                   finish=self._finish())
 
+    def estimate_flops(self, shape: tuple[int, int, int], n_train: int, n_samples: int) -> float | None:
+        """One forward pass counted by torch's FLOP counter on the meta device (no memory, no compute), times
+        3 per training volume (forward + backward) and once per network evaluation of sampling."""
+        from torch.utils.flop_counter import FlopCounterMode
+
+        p: DDPMParams = self.params
+        if p.condition_on:  # the conditioning inputs are not modelled here: no estimate rather than a wrong one
+            return None
+        with torch.device("meta"):
+            net = build_unet(p)
+            with FlopCounterMode(display=False) as counter:
+                net(torch.zeros(1, 1, *shape), torch.zeros(1, dtype=torch.long))
+        forward = float(counter.get_total_flops())
+        trained = p.max_steps * p.batch_size if p.max_steps is not None else p.epochs * n_train
+        return forward * (3 * trained + n_samples * len(sampling_scheduler(p).timesteps))
+
     def sampler_info(self) -> dict[str, Any]:
         p: DDPMParams = self.params
         info: dict[str, Any] = {"sampler": p.sampler, "inference_steps": p.inference_steps,

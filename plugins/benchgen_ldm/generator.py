@@ -143,6 +143,9 @@ class LDMGenerator(DDPMGenerator):
     def _denoiser_channels(self) -> int:
         return int(self.params.ae_latent_channels)
 
+    def estimate_flops(self, shape: tuple[int, int, int], n_train: int, n_samples: int) -> float | None:
+        return None  # the autoencoder and the latent shape are not modelled: no estimate rather than a wrong one
+
     def _sample_shape(self) -> tuple[int, int, int]:
         assert self._shape is not None
         return latent_shape(self._shape, self.params)

@@ -142,13 +142,18 @@ def _extractor_or_skip(metric: str, features: str, weights: str | None) -> Any:
     return ext
 
 
-class FID(Metric):
-    """Fréchet distance between Gaussian fits of features (lower is better).
+FID_NEEDS_EXTRACTOR = ("fid needs a deep-feature extractor: features = \"medicalnet-resnet10\" (or -50) with its "
+                       "weights in a local file (weights = PATH or $BENCHGEN_MEDICALNET_WEIGHTS; where to get them: "
+                       "docs/metrics.md#fid), or use the metric frd (weight-free radiomic features)")
 
-    ``features="radiomics"`` (default, weight-free, offline) gives the Fréchet Radiomics Distance;
-    ``medicalnet-resnet10``/``-50`` give the 3D FID of the reference study (local weights). Scales differ
-    between extractors: never compare across them. No ``eps·I`` is added unless the exact computation fails
-    (``details.eps_used``); ``bias_correction="fd-inf"`` reports FD∞ (Chong & Forsyth, 2020) instead.
+
+class FID(Metric):
+    """Fréchet inception-style distance: the Fréchet distance between Gaussian fits of deep features (lower is
+    better). ``features`` must name the extractor: ``medicalnet-resnet10``/``-50`` give the 3D FID of the
+    reference study (local weights), or any other features plugin; radiomic features are the metric ``frd``.
+    Scales differ between extractors: never compare across them. No ``eps·I`` is added unless the exact
+    computation fails (``details.eps_used``); ``bias_correction="fd-inf"`` reports FD∞ (Chong & Forsyth, 2020)
+    instead.
     """
 
     version = "3"  # 3: z-scoring repeated per resample, basic interval; 2: eps only when needed
@@ -158,7 +163,7 @@ class FID(Metric):
 
     @dataclass(frozen=True)
     class Params:
-        features: str = "radiomics"
+        features: str = ""  # no default: a Fréchet distance is named by its features (fid: deep, frd: radiomic)
         weights: str | None = None  # MedicalNet weights file (or $BENCHGEN_MEDICALNET_WEIGHTS)
         eps: float = 1e-6  # added to both covariances' diagonals only if the exact computation fails
         zscore: ZScore = "auto"  # "auto": z-score against the real set for radiomics only
@@ -170,12 +175,20 @@ class FID(Metric):
 
         def __post_init__(self) -> None:
             _check_bootstrap(self.bootstrap)
+            self.check_features()
             if self.eps < 0:
                 raise ValueError(f"eps must be >= 0, got {self.eps}")
             if self.fd_inf_points < 2 or self.fd_inf_repeats < 1:
                 raise ValueError("fd_inf_points must be >= 2 and fd_inf_repeats >= 1")
             if not 0.0 < self.fd_inf_min_fraction < 1.0:
                 raise ValueError(f"fd_inf_min_fraction must be in (0, 1), got {self.fd_inf_min_fraction}")
+
+        def check_features(self) -> None:
+            if not self.features:
+                raise ValueError(FID_NEEDS_EXTRACTOR)
+            if self.features == "radiomics":
+                raise ValueError("features = \"radiomics\" is the Fréchet radiomics distance: use the metric frd "
+                                 "(plugin = \"frd\"), not fid")
 
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,
               ctx: MetricContext) -> MetricResult:
@@ -233,6 +246,26 @@ class FID(Metric):
                           "basic", (0.0, None))
         details["bootstrap_regularized"] = regularized[0]
         return MetricResult(value, details=details, higher_is_better=False, **boot)
+
+
+class FRD(FID):
+    """Fréchet radiomics distance (lower is better): the Fréchet distance between Gaussian fits of benchgen's
+    39 weight-free radiomic features per volume (first-order intensity statistics, 3D grey-level co-occurrence
+    texture, Laplacian-of-Gaussian and gradient-magnitude statistics; ``benchgen list radiomics``), z-scored
+    against the real set. The approach of Osuala et al.'s FRD, not its definition: frd-score extracts other
+    (pyradiomics) features and log-transforms them, so benchgen's values are not comparable with FRD values
+    published with frd-score.
+    """
+
+    cell_key_plugin = "fid"  # scored as fid with radiomic features before it had its own name
+
+    @dataclass(frozen=True)
+    class Params(FID.Params):
+        features: str = "radiomics"
+
+        def check_features(self) -> None:
+            if self.features.startswith("medicalnet"):
+                raise ValueError(f"features = {self.features!r} are deep features: that is the metric fid, not frd")
 
 
 class KID(Metric):

@@ -84,6 +84,9 @@ def test_no_sbatch_unknown_executor_and_unknown_partition(cluster_env, suite_fil
     suite, db = suite_file(), cluster_env / "r.sqlite"
     one_line_error(invoke("run", suite, "-p", "default", "--results", db, "--executor", "slurm"),
                    "--executor slurm: no sbatch on PATH")
+    plan = invoke("run", suite, "-p", "default", "--results", db, "--executor", "slurm", "--dry-run")
+    assert plan.exit_code == 0 and "nothing submitted (--dry-run)" in plan.output, plan.output  # a laptop's plan
+    assert "units" in plan.output and "cells to compute" in plan.output
     one_line_error(invoke("run", suite, "-p", "default", "--results", db, "--executor", "k8s"),
                    "--executor k8s: unknown executor", "choose inprocess, local, slurm")
     fake_tool(bin_dir, "sbatch", "exit 1")

@@ -80,7 +80,9 @@ def test_asymmetric_interval_renders_as_value_and_bounds_everywhere():
     for name, text in _renders(boards).items():
         assert "20 [11.5, 61.2]" in text, name
         assert "10.1† [11.5, 61.2]" in text and "±" not in text, name
-        assert "† the value lies outside its bootstrap interval" in text, name
+        legend = ("† value outside its interval (small-sample bias)" if name in ("table", "markdown")
+                  else "† the value lies outside its bootstrap interval")  # the page keeps the full legend
+        assert legend in " ".join(text.split()), name
     cells = {c["generator"]: c for c in json.loads(render_json(boards))["cells"]}
     assert (cells["biased"]["ci_low"], cells["biased"]["ci_high"], cells["biased"]["outside_ci"]) == (11.5, 61.2, True)
     assert cells["inside"]["outside_ci"] is False and "outside_ci" in render_csv(boards).splitlines()[0]
@@ -126,8 +128,9 @@ def test_a_column_with_a_reference_ranks_by_distance_to_it():
     assert [r[0] for r in board.rows] == ["close", "collapsed", "noisy"]  # not lower-is-better
     assert board.direction("ms-ssim") == "closest" and board.best("ms-ssim") == {"close"}
     text = _renders([board])
-    assert all("ms-ssim ≈" in t and "≈ closest to the real (test split) row is best" in " ".join(t.split())
-               for t in text.values())
+    assert all("ms-ssim ≈" in t for t in text.values())
+    assert "≈ closest to the real set's value is better" in " ".join(text["table"].split())
+    assert "≈ closest to the real (test split) row is best" in " ".join(text["html"].split())
 
 
 def test_a_row_whose_cells_all_errored_gets_no_rank():
@@ -204,3 +207,32 @@ def test_seconds_per_volume_is_the_mean_over_seeds_of_each_draw():
             for s, v in ((0, 1.0), (1, 3.0)) for m in ("a", "b")]
     assert seconds_per_volume(recs) == 2.0
     assert seconds_per_volume([asdict(make_record("old"))]) is None  # drawn before draws were timed
+
+
+def test_terminal_legend_is_three_lines_and_explain_has_every_column_in_full():
+    """A newcomer's board: a legend of at most three lines at 100 columns under the tables, only the first
+    compact table with the rank column, and `--explain` naming every metric in full."""
+    import io
+
+    from rich.console import Console
+
+    from benchgen.leaderboard import explain, render_table
+
+    recs = []
+    for metric in ("mmd", "frd", "kid", "ms-ssim", "prdc.precision", "prdc.recall", "prdc.density",
+                   "prdc.coverage", "memorization.copies", "memorization.authpct"):
+        recs += _one_seed({"holdout": (0.1, -1.0, 1.5), "gaussian": (12.5, 11.0, 61.2), "noise": (900.0, 850.0, 990.0)},
+                          metric=metric, primary_metric="mmd")
+    boards = build_boards(recs)
+    console = Console(width=100, file=io.StringIO(), soft_wrap=True)
+    console.print(render_table(boards, width=100))
+    text = console.file.getvalue().splitlines()
+    start = next(i for i, line in enumerate(text) if line.startswith("value [low, high]"))
+    assert len(text) - start <= 3 and text[-1].endswith("--explain"), text[start:]
+    headers = [line for line in text if "generator" in line]
+    assert len(headers) >= 2 and headers[0].startswith("#") and not any(h.startswith("#") for h in headers[1:])
+    full = " ".join(explain(boards).split())
+    for words in ("MMD, maximum mean discrepancy", "FRD, Fréchet radiomics distance", "KID, kernel inception",
+                  "MS-SSIM, multi-scale structural similarity", "PRDC, precision / recall / density / coverage",
+                  "AuthPct", "not comparable with the FRD values published"):
+        assert words in full, words

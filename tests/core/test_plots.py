@@ -161,3 +161,36 @@ def test_no_pareto_plot_for_a_board_that_does_not_compare_samplers():
     one = [r for r in _sampler_records() if r["generator"] in ("holdout", "ddpm", "noise")]
     [board] = build_boards(one)  # one DDPM beside baselines (healthy_t1): no sampler table, no Pareto plot
     assert pareto_column(board) is None
+
+
+def test_metric_axes_are_readable_near_zero_for_fractions_and_with_a_far_off_row():
+    """Fractions on 0–1 with quarter ticks; a far-off row (noise) on a symmetric-log axis with a round
+    threshold and at most six plain tick labels; one title per figure (none on a one-metric figure)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from benchgen.plots import metric_figure, readable_axis
+
+    fig, ax = plt.subplots()
+    readable_axis(ax, [0.0, 0.0, 0.115, 1.0])  # memorization.copies: the old symlog piled up 1e-12… ticks
+    assert list(ax.get_xticks()) == [0.0, 0.25, 0.5, 0.75, 1.0] and ax.get_xscale() == "linear"
+    fig2, ax2 = plt.subplots()
+    readable_axis(ax2, [-0.119, -4.32, 5.51, 0.501, 2.24, 10.3, 1158.0, 1142.0, 1173.0])  # mmd with noise
+    assert ax2.get_xscale() == "symlog"
+    fig2.canvas.draw()
+    labels = [t.get_text() for t in ax2.get_xticklabels() if t.get_text()]
+    assert labels == ["0", "20", "100", "1000"], labels
+    fig3, ax3 = plt.subplots()
+    readable_axis(ax3, [0.247, -0.763, 7.23, 1802.0, 398.0, 9482.0, 1.93e7, 9.91e6, 4.86e7])  # kid
+    fig3.canvas.draw()
+    labels = [t.get_text() for t in ax3.get_xticklabels() if t.get_text()]
+    assert len(labels) <= 6 and labels[0] == "0" and "1e7" in labels and all(len(t) <= 5 for t in labels), labels
+    from benchgen.leaderboard import build_boards
+    from tests.core.boards import healthy_records
+
+    board = build_boards(healthy_records())[0]
+    assert metric_figure(board)._suptitle is not None  # several panels: one title for the figure
+    assert metric_figure(board, ["mmd"])._suptitle is None  # the results page's one-metric figures: none
+    plt.close("all")

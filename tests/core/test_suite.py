@@ -13,10 +13,17 @@ def test_valid_suite_and_profile(fake_registry, suite_file):
     assert q.profile == "quick" and q.seeds == [0]
 
 
-def test_auto_profile_without_cuda_is_quick(fake_registry, suite_file, monkeypatch):
-    monkeypatch.setattr("benchgen.suite.cuda_available", lambda: False)
+@pytest.mark.parametrize("cuda", [False, True])
+def test_auto_profile_is_quick_with_or_without_cuda(fake_registry, suite_file, monkeypatch, cuda):
+    """A CUDA device (a laptop GPU is one) never starts the paper profile by itself."""
+    monkeypatch.setattr("benchgen.suite.cuda_available", lambda: cuda)
     s = load_suite(suite_file())
-    assert s.profile == "quick" and "no CUDA" in s.profile_reason
+    assert s.profile == "quick" and "only when named" in s.profile_reason
+    from benchgen.suite import choose_profile
+
+    assert choose_profile("auto", ["paper", "quick"])[0] == "quick"
+    assert choose_profile("auto", ["paper", "paper-plus", "small"])[0] == "small"
+    assert choose_profile("paper", ["paper", "quick"]) == ("paper", "chosen on the command line")
 
 
 @pytest.mark.parametrize("old,new,expect", [

@@ -17,7 +17,7 @@ def main(out_dir: str) -> None:
     real, syn = cohort(make_brains(9, seed=1)), cohort(make_brains(7, seed=2))
     ms = registry.create("metrics", "ms-ssim", {"kernel_size": 3, "scales": 3, "bootstrap": 20})
     r = ms.score(syn, real, None, MetricContext(seed=0))
-    fid = registry.create("metrics", "fid", {"bootstrap": 20}).score(syn, real, None, MetricContext(seed=0))
+    fid = registry.create("metrics", "frd", {"bootstrap": 20}).score(syn, real, None, MetricContext(seed=0))
     feats = extract_split(registry.create("features", "radiomics", {}), real.data, "cpu")
     rank = os.environ.get("RANK", "0")
     with open(os.path.join(out_dir, f"{rank}-{os.environ.get('WORLD_SIZE', '1')}.json"), "w") as f:

@@ -48,7 +48,7 @@ def test_json_output_schema(folders, monkeypatch, tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["n_real"] == 6 and data["n_synthetic"] == 5
-    assert set(data["metrics"]) == {"mmd", "fid", "ms-ssim", "prdc.precision", "prdc.recall", "prdc.density",
+    assert set(data["metrics"]) == {"mmd", "frd", "ms-ssim", "prdc.precision", "prdc.recall", "prdc.density",
                                     "prdc.coverage", "memorization.copies", "memorization.authpct"}
     for m in data["metrics"].values():
         assert {"value", "ci", "higher_is_better", "reference", "status", "message", "params"} <= set(m)

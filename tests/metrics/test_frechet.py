@@ -183,8 +183,8 @@ def test_fid_plugin_fd_inf_option():
     from .conftest import make_brains
 
     real, syn = cohort(make_brains(14, seed=1)), cohort(make_brains(12, seed=2))
-    none = registry.create("metrics", "fid", {"bootstrap": 0}).score(syn, real, None, MetricContext())
-    inf = registry.create("metrics", "fid", {"bootstrap": 5, "bias_correction": "fd-inf", "fd_inf_points": 4}
+    none = registry.create("metrics", "frd", {"bootstrap": 0}).score(syn, real, None, MetricContext())
+    inf = registry.create("metrics", "frd", {"bootstrap": 5, "bias_correction": "fd-inf", "fd_inf_points": 4}
                           ).score(syn, real, None, MetricContext())
     assert none.details["bias_correction"] == "none" and none.details["eps_used"] == 0.0
     assert inf.details["fd_plain"] == pytest.approx(none.value, rel=1e-12)

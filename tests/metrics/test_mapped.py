@@ -55,7 +55,7 @@ CASES = {
     "mmd-gauss": {"kernel": "gaussian", "bootstrap": 5},
     "kid": {"subsets": 5, "subset_size": 4, "bootstrap": 5},
     "kid-voxels": {"features": "voxels", "subsets": 5, "subset_size": 4, "bootstrap": 5},
-    "fid": {"bootstrap": 5},
+    "frd": {"bootstrap": 5},
     "ms-ssim": {"kernel_size": 3, "scales": 2, "bootstrap": 5},
     "ms-ssim-pairs": {"kernel_size": 3, "scales": 2, "max_pairs": 10, "bootstrap": 5},
     "prdc": {"k": 2, "bootstrap": 5},

@@ -43,10 +43,10 @@ def test_mmd_gaussian_on_radiomics(sets):
     assert np.isfinite(res.value) and res.details["bandwidth"] > 0 and res.details["features"] == "radiomics"
 
 
-def test_fid_radiomics_matches_functional_and_caches(sets, tmp_path):
+def test_frd_radiomics_matches_functional_and_caches(sets, tmp_path):
     real, syn, _ = sets
     ctx = MetricContext(seed=0, cache_dir=tmp_path, real_fingerprint="abc")
-    res = create("fid", bootstrap=20).score(syn, real, None, ctx)
+    res = create("frd", bootstrap=20).score(syn, real, None, ctx)
     ext = registry.create("features", "radiomics", {})
     fr, fs = ext.extract(real.data), ext.extract(syn.data)
     mu, sd = fr.mean(0), fr.std(0, ddof=1)
@@ -54,7 +54,7 @@ def test_fid_radiomics_matches_functional_and_caches(sets, tmp_path):
     assert res.value == pytest.approx(frechet_distance_features((fr - mu) / sd, (fs - mu) / sd, 1e-6), rel=1e-9)
     assert res.details["eps"] == 1e-6 and res.details["zscore"] is True
     assert res.details["real_features_cached"] is False and len(list(tmp_path.glob("radiomics-*.npy"))) == 1
-    res2 = create("fid", bootstrap=20).score(syn, real, None, ctx)
+    res2 = create("frd", bootstrap=20).score(syn, real, None, ctx)
     assert res2.details["real_features_cached"] is True and res2.value == pytest.approx(res.value, rel=1e-12)
 
 
@@ -101,7 +101,7 @@ def test_memorization_flags_copies_not_fresh(sets):
         m.score(syn, real, None, MetricContext())
 
 
-@pytest.mark.parametrize("name,params", [("mmd", {}), ("fid", {}), ("ms-ssim", {"kernel_size": 3, "scales": 3}),
+@pytest.mark.parametrize("name,params", [("mmd", {}), ("frd", {}), ("ms-ssim", {"kernel_size": 3, "scales": 3}),
                                          ("prdc", {"k": 2})])
 def test_bad_inputs_raise_one_clear_metric_error(sets, name, params):
     real, syn, _ = sets
@@ -186,10 +186,33 @@ def test_metrics_of_one_synthetic_set_extract_its_features_once(sets, monkeypatc
     extract = common.features
     monkeypatch.setattr(common, "features", lambda ext, c, *a, **k: calls.append(c) or extract(ext, c, *a, **k))
     ctx = MetricContext(seed=0)
-    fid = create("fid", bootstrap=0).score(syn, real, None, ctx)
+    fid = create("frd", bootstrap=0).score(syn, real, None, ctx)
     kid = registry.create("metrics", "kid", {"bootstrap": 0, "subsets": 5}).score(syn, real, None, ctx)
     assert [c is syn for c in calls] == [False, True, False]  # real twice (no cache dir), synthetic once
     assert not fid.details["synthetic_features_reused"] and kid.details["synthetic_features_reused"]
     alone = registry.create("metrics", "kid", {"bootstrap": 0, "subsets": 5}).score(syn.subset(range(len(syn))),
                                                                                    real, None, ctx)
     assert not alone.details["synthetic_features_reused"] and alone.value == pytest.approx(kid.value, rel=1e-12)
+
+
+def test_fid_needs_a_named_deep_extractor_and_frd_is_the_radiomic_one():
+    from benchgen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fid needs a deep-feature extractor.*use the metric frd"):
+        registry.create("metrics", "fid", {})
+    with pytest.raises(ConfigError, match="use the metric frd"):
+        registry.create("metrics", "fid", {"features": "radiomics"})
+    with pytest.raises(ConfigError, match="that is the metric fid"):
+        registry.create("metrics", "frd", {"features": "medicalnet-resnet10"})
+    assert registry.create("metrics", "frd", {}).params.features == "radiomics"
+
+
+def test_frd_keeps_the_cell_keys_of_fid_with_radiomic_features():
+    """Results stored when the radiomics Fréchet distance was `fid` + features = "radiomics" stay current."""
+    from benchgen.suite import PluginSpec
+
+    frd = PluginSpec("metrics", "frd", "frd", registry.create("metrics", "frd", {}).params)
+    assert frd.config()["plugin"] == "fid" and frd.config()["version"] == registry.load_class("metrics", "fid").version
+    stored = {"features": "radiomics", "weights": None, "eps": 1e-06, "zscore": "auto", "bias_correction": "none",
+              "fd_inf_points": 15, "fd_inf_min_fraction": 0.5, "fd_inf_repeats": 4, "bootstrap": 200}
+    assert frd.config()["params"] == stored  # the metric_params of healthy_t1's frd records

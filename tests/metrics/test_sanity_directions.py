@@ -28,7 +28,7 @@ def scores(data, tmp_path_factory):
     ctx = MetricContext(seed=0, cache_dir=tmp_path_factory.mktemp("features"), real_fingerprint="test-set")
     real, train = cohort(data["test"], "test"), cohort(data["train"], "train")
     metrics = {"mmd": registry.create("metrics", "mmd", {"bootstrap": 0}),
-               "frd": registry.create("metrics", "fid", {"bootstrap": 0}),
+               "frd": registry.create("metrics", "frd", {"bootstrap": 0}),
                "kid": registry.create("metrics", "kid", {"bootstrap": 0}),
                "ms-ssim": registry.create("metrics", "ms-ssim", {"kernel_size": 3, "scales": 3, "bootstrap": 0}),
                "prdc": registry.create("metrics", "prdc", {"k": 5, "bootstrap": 0}),
