@@ -277,6 +277,9 @@ class _Loop:
                 continue
             # the draw's seconds per volume go into the records' sampler only: never into a cell key
             drawn_with = {**sampler, **(took.info() if took else {})}
+            sources = [m.get("source_subject") for m in synth.metadata]
+            if any(sources):  # derived copies of training scans (augment, mixup, label-swap) name their sources
+                drawn_with["source_subjects"] = sources
             if self.save_samples and seed == suite.seeds[0] and not plan.draw and is_main_process():
                 self.summary.outputs += save_outputs(suite, spec.label, synth, test)
             for mlabel in todo:

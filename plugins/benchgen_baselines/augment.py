@@ -78,6 +78,7 @@ class AugmentParams:
 class Augment(_ScanPool):
     """Training scans of the requested condition through MONAI's random spatial and intensity transforms."""
 
+    records_sources = True  # every volume derives from one training scan: records name it
     version = "1"
     source = "train"
     Params = AugmentParams
@@ -152,6 +153,7 @@ class Mixup(_ScanPool):
     """Each output blends its source training scan with a second training scan of the same condition:
     λ·a + (1 − λ)·b with λ ~ Beta(alpha, alpha). Its source subject is `a`; `last_partner_ids` names `b`."""
 
+    records_sources = True  # every volume derives from one training scan: records name it
     version = "1"
     source = "train"
     Params = MixupParams

@@ -39,6 +39,7 @@ class LabelSwapParams:
 class LabelSwap(_ScanPool):
     """Real training scans under swapped condition labels: a row a utility board must put below zero."""
 
+    records_sources = True  # every volume derives from one training scan: records name it
     version = "1"
     source = "train"
     Params = LabelSwapParams

@@ -154,3 +154,60 @@ def test_label_swap_needs_two_conditions(tmp_path):
     one = one.subset(list(range(5)))  # healthy only
     with pytest.raises(DataError, match="two conditions"):
         LabelSwap().fit(one, FitContext(tmp_path))
+
+
+# ----------------------------------------------------------------------------------- in a run
+RUN_SUITE = '''
+[suite]
+name = "derived"
+version = "1"
+primary_metric = "memorization"
+
+[dataset]
+source = "phantom"
+shape = [8, 10, 8]
+split = { train = 0.5, val = 0.25, test = 0.25, stratify = "condition" }
+params = { voxel_mm = 8.0, conditions = { healthy = 12, ftd-like = 12 } }
+
+[preprocessing]
+steps = ["crop-pad", "resize", "scale-01"]
+
+[generators.augment]
+[generators.label-swap]
+[generators.holdout]
+
+[evaluation]
+n_samples = 6
+seeds = [0]
+bootstrap = 5
+draws = 2
+[evaluation.metrics.memorization]
+'''
+
+
+def test_records_of_derived_rows_name_each_volumes_source_in_the_draws_training_set(tmp_path, monkeypatch):
+    from benchgen.conditions import conditions_of
+    from benchgen.data import load_data
+    from benchgen.runner import condition_table, run_suite
+    from benchgen.store import ResultStore, draw_of
+    from benchgen.suite import load_suite
+
+    monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("BENCHGEN_CACHE", raising=False)
+    (tmp_path / "s.toml").write_text(RUN_SUITE)
+    suite = load_suite(tmp_path / "s.toml")
+    summary = run_suite(suite, tmp_path / "r.sqlite", quiet=True)
+    assert summary.ok, summary.errors
+    records = ResultStore(tmp_path / "r.sqlite").records(suite="derived")
+    for draw in (0, 1):
+        train = load_data(suite, draw=draw).splits.train
+        cond_of = dict(zip(train.subject_ids, conditions_of(train.subject_ids, train.metadata)))
+        wanted = [row["condition"] for row in condition_table(suite, load_data(suite, draw=draw)).rows]
+        other = {"healthy": "ftd-like", "ftd-like": "healthy"}
+        for gen, expect in (("augment", wanted), ("label-swap", [other[c] for c in wanted])):
+            recs = [r for r in records if r["generator"] == gen and draw_of(r) == draw]
+            assert recs
+            for rec in recs:  # each from this draw's training scans, of the condition it is labelled with
+                assert [cond_of[s] for s in rec["sampler"]["source_subjects"]] == expect
+    # holdout keeps its records as they were: it names no sources
+    assert all("source_subjects" not in r["sampler"] for r in records if r["generator"] == "holdout")
