@@ -346,7 +346,7 @@ def _pooled_draws_cell(ok: list[dict[str, Any]], field_name: str, status: str) -
     if all(x is not None for x in reps) and len({len(x) for x in reps}) == 1:  # type: ignore[arg-type]
         mean, pooled = pool_groups(values, np.stack(reps))  # type: ignore[arg-type]
         details = ok[0].get("details") or {}
-        ci = interval(mean, pooled, cells[0].method, bounds=details.get("ci_bounds"))
+        ci = interval(mean, pooled, details.get("ci_method", "percentile"), bounds=details.get("ci_bounds"))
         lo_, hi_ = ci if ci else (None, None)
         return Cell(mean, lo_, hi_, len(ok), status, replicates=pooled, method=cells[0].method,
                     interval_note=cells[0].interval_note)

@@ -171,6 +171,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
                     progress.log(f"draw {plan.draw} of the training set")
                 conditional.check_before_fit(suite, [p.spec.label for p in plans if p.pending and p.draw == plan.draw],
                                              data[plan.draw], table)
+            assert table is not None  # set with the first draw's data
             loop.run_generator(plan, data[plan.draw], table, progress)
         progress.log(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors")
     store.close()
