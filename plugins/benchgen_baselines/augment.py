@@ -78,11 +78,10 @@ class AugmentParams:
 class Augment(_ScanPool):
     """Training scans of the requested condition through MONAI's random spatial and intensity transforms."""
 
-    records_sources = True  # every volume derives from one training scan: records name it
+    records_sources: ClassVar[bool] = True  # every volume derives from one training scan: records name it
     version = "1"
     source = "train"
     Params = AugmentParams
-    tiny_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, params: Any = None):
         super().__init__(params)
@@ -153,7 +152,7 @@ class Mixup(_ScanPool):
     """Each output blends its source training scan with a second training scan of the same condition:
     λ·a + (1 − λ)·b with λ ~ Beta(alpha, alpha). Its source subject is `a`; `last_partner_ids` names `b`."""
 
-    records_sources = True  # every volume derives from one training scan: records name it
+    records_sources: ClassVar[bool] = True  # every volume derives from one training scan: records name it
     version = "1"
     source = "train"
     Params = MixupParams

@@ -39,11 +39,10 @@ class LabelSwapParams:
 class LabelSwap(_ScanPool):
     """Real training scans under swapped condition labels: a row a utility board must put below zero."""
 
-    records_sources = True  # every volume derives from one training scan: records name it
+    records_sources: ClassVar[bool] = True  # every volume derives from one training scan: records name it
     version = "1"
     source = "train"
     Params = LabelSwapParams
-    tiny_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, params: Any = None):
         super().__init__(params)
