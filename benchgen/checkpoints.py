@@ -37,13 +37,24 @@ GENERATOR_FILE = "generator.json"
 WEIGHTS_KEY = "weights_sha256"  # generator.json: checkpoint_sha256 of the folder as saved
 
 
-def checkpoint_key(spec: PluginSpec, data_fp: str, part: str = "") -> str:
+def fit_seed(seed: int, draw: int | None) -> int:
+    """The seed a generator is fitted with: its own `seed`, or for draw ≥ 1 of the training set another one
+    derived from it, so every draw is also a fresh training run."""
+    if not draw:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(draw), 0x66697473]).generate_state(1)[0] >> 1)
+
+
+def checkpoint_key(spec: PluginSpec, data_fp: str, part: str = "", draw: int | None = None) -> str:
     """The checkpoint folder's name: the generator's config without its sampling-only params, the data and
-    the fit seed (and `part`, e.g. the condition of a per-condition fit)."""
+    the fit seed (and `part`, e.g. the condition of a per-condition fit; and the draw of the training set when
+    a suite draws it more than once)."""
     skip = set(registry.load_class("generators", spec.plugin).sampling_params)
     config = spec.config()
     config = {**config, "params": {k: v for k, v in config["params"].items() if k not in skip}}
-    extra = {"part": part} if part else {}
+    extra: dict[str, Any] = {"part": part} if part else {}
+    if draw is not None:  # only for draws > 1: checkpoints of suites drawing once keep their names
+        extra["draw"] = draw
     return f"{spec.plugin}-{fingerprint({'generator': config, 'data': data_fp, 'seed': spec.seed, **extra})}"
 
 
@@ -120,7 +131,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
     gen.device = device
     root = paths.cache_dir("checkpoints")
     root.mkdir(parents=True, exist_ok=True)
-    key = checkpoint_key(spec, data.fingerprint, condition)
+    key = checkpoint_key(spec, data.fingerprint, condition, data.draw)
     final = root / key
     # one process per key fits; under `accelerate launch` the ranks fit together and rank 0 writes
     lock = FileLock(str(root / f".{key}.lock")) if world_size() == 1 else None
@@ -141,7 +152,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
             if train is None:
                 raise ConfigError(f"generators.{spec.label}: per_condition, but the training split has no "
                                   f"{condition} scan")
-        ctx = FitContext(workdir=workdir, seed=spec.seed, device=device, profile=suite.profile,
+        ctx = FitContext(workdir=workdir, seed=fit_seed(spec.seed, data.draw), device=device, profile=suite.profile,
                          val=val, progress=progress, parent=parent)
         gen.fit(train, ctx)
         if is_main_process():
@@ -174,6 +185,7 @@ def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suit
             "suite": suite.name, "profile": suite.profile, "shape": list(suite.shape),
             "affine": np.asarray(data.splits.test.affine).tolist(), "created_at": now(),
             **({"condition": condition} if condition else {}),
+            **({"draw": data.draw, "fit_seed": fit_seed(spec.seed, data.draw)} if data.draw is not None else {}),
             **({WEIGHTS_KEY: weights_sha256} if weights_sha256 else {})}
     write_text(folder / GENERATOR_FILE, json.dumps(meta, indent=2))
 

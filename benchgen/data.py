@@ -32,6 +32,9 @@ class Data:
     splits: Splits
     fingerprint: str
     failures: list[tuple[str, str]]  # (subject or path, reason) of excluded scans
+    # Which draw of the training set (``[evaluation] draws`` > 1): it joins checkpoint and cell keys; None when
+    # the suite draws once. The fingerprint stays the listing's: the test split (the reference) is the same.
+    draw: int | None = None
 
 
 @dataclass
@@ -77,9 +80,10 @@ def conform_check(volumes: list[Volume], shape: tuple[int, int, int]) -> tuple[l
 
 
 def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool = True,
-              listing: DatasetListing | None = None) -> Data:
+              listing: DatasetListing | None = None, draw: int | None = None) -> Data:
     """Load the suite's dataset through its preprocessing chain (cached), then split it by subject.
-    Pass the run's `listing` to avoid listing the source a second time."""
+    Pass the run's `listing` to avoid listing the source a second time. `draw` (a suite with ``draws`` > 1)
+    picks which draw of the training set the splits hold (the test split is the same for all)."""
     from benchgen.preprocessing import process_items
 
     listing = listing or list_dataset(suite)
@@ -101,8 +105,8 @@ def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool 
             raise DataError(f"{stem}.npy: the cohort cache just written cannot be read back",
                             "check that disk; remove the folder and run again")
     cohort, fails = cached
-    return Data(split_cohort(cohort, suite.split, suite.split_seed, suite.split_stratify), listing.fingerprint,
-                fails)
+    splits = split_cohort(cohort, suite.split, suite.split_seed, suite.split_stratify, draw or 0)
+    return Data(splits, listing.fingerprint, fails, draw)
 
 
 # ------------------------------------------------------------------------------------ cohort cache

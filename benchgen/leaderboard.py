@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from benchgen.functional.bootstrap import interval, percentile_ci
+from benchgen.functional.hierarchy import pool_groups
 from benchgen.protocols import record_note as protocol_note
+from benchgen.store import draw_of
 
 REAL_ROW = "real (test split)"
 OUTSIDE = "†"  # a one-seed value outside its stored bootstrap interval
@@ -228,6 +230,10 @@ class Board:
                 by_note.setdefault(n, []).append(c)
             text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(
                 f"{', '.join(cs)} {n}" for n, cs in by_note.items())
+        draws = sorted({len(info.get("draws") or []) for _, info, _ in self.rows} - {0})
+        if draws:
+            text += (f" · pooled over {', '.join(map(str, draws))} draws of the training set (each generator fitted "
+                     "per draw): the mean over draws, the interval resamples draws first")
         text += self.conditions_caption()
         if self.below_protocol:
             text += (f" · {self.below_protocol}: fewer volumes than protocol {self.protocol} scores, so these "
@@ -320,8 +326,10 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
         status = statuses.pop() if len(statuses) == 1 else "mixed"
         msg = next((r.get("message") for r in records if r.get("message")), None)
         return Cell(None, None, None, 0, status if records else "-", msg)
-    vals = [float(r[field_name]) for r in ok]
     status = "ok" if len(ok) == len(records) else "mixed"
+    if len({draw_of(r) for r in ok}) > 1:
+        return _pooled_draws_cell(ok, field_name, status)
+    vals = [float(r[field_name]) for r in ok]
     found = [_replicates(r) for r in ok] if field_name == "value" else []
     reps = [x for x in found if x is not None]
     if reps and len(reps) == len(ok) and all(len(x) == len(reps[0]) for x in reps):
@@ -340,6 +348,27 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
         mean = vals[0]
         lo, hi = (ok[0]["ci_low"], ok[0]["ci_high"]) if field_name == "value" else (None, None)
     return Cell(mean, lo, hi, len(vals), status)
+
+
+def _pooled_draws_cell(ok: list[dict[str, Any]], field_name: str, status: str) -> Cell:
+    """A cell over several draws of the training set: each draw's cell from its seeds, then their mean; the
+    interval resamples draws first (:func:`~benchgen.functional.hierarchy.pool_groups`), or is a Student-t
+    interval over the draws' values where replicates are missing."""
+    by_draw: dict[Any, list[dict[str, Any]]] = {}
+    for r in ok:
+        by_draw.setdefault(draw_of(r), []).append(r)
+    cells = [_cell(by_draw[d], field_name) for d in sorted(by_draw, key=lambda d: -1 if d is None else d)]
+    values = np.array([c.mean for c in cells], dtype=np.float64)
+    reps = [c.replicates for c in cells]
+    if all(x is not None for x in reps) and len({len(x) for x in reps}) == 1:  # type: ignore[arg-type]
+        mean, pooled = pool_groups(values, np.stack(reps))  # type: ignore[arg-type]
+        details = ok[0].get("details") or {}
+        ci = interval(mean, pooled, details.get("ci_method", "percentile"), bounds=details.get("ci_bounds"))
+        lo_, hi_ = ci if ci else (None, None)
+        return Cell(mean, lo_, hi_, len(ok), status, replicates=pooled, method=cells[0].method,
+                    interval_note=cells[0].interval_note)
+    mean, lo, hi = t_interval(values.tolist())
+    return Cell(mean, lo, hi, len(ok), status)
 
 
 def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
@@ -372,6 +401,7 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
             cells = {c: _cell([r for r in grecs if r["metric"] == c]) for c in columns}
             info = {"plugin": grecs[0]["generator_plugin"], "config": grecs[0]["generator_config_hash"][:8],
                     "seeds": sorted({r["seed"] for r in grecs}), "sampler": grecs[0].get("sampler") or {},
+                    "draws": sorted({d for r in grecs if (d := draw_of(r)) is not None}),
                     "conditioning": (grecs[0].get("sampler") or {}).get("conditioning"),
                     "seconds_per_volume": seconds_per_volume(grecs)}
             rows.append((gen, info, cells))

@@ -21,7 +21,7 @@ from benchgen import paths
 from benchgen.atomic import atomic_path
 from benchgen.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
 from benchgen.provenance import now
-from benchgen.store import ResultStore
+from benchgen.store import ResultStore, draw_of
 from benchgen.suite import Suite
 
 REPORT_FILE = "report.html"
@@ -103,9 +103,10 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
                      f"scans (top) and {e(gen)}'s samples (seed {suite.seeds[0]})</figcaption></figure>")
     spec = suite.generators.get(gen)
     fps = {r["data_fingerprint"] for r in recs if r.get("data_fingerprint")}
+    draw = min((d for r in recs if (d := draw_of(r)) is not None), default=None)  # with draws: the first's curve
     if spec is not None and fps:  # one curve, or one per condition of a per-condition generator
         for cond in (board.conditions if spec.per_condition else [""]):
-            loss = paths.cache_dir("checkpoints") / checkpoint_key(spec, sorted(fps)[0], cond) / "loss.png"
+            loss = paths.cache_dir("checkpoints") / checkpoint_key(spec, sorted(fps)[0], cond, draw) / "loss.png"
             if loss.is_file():
                 what = f"training loss{f' of the {cond} model' if cond else ''}"
                 parts.append(f"<figure>{_img(loss.read_bytes(), f'{gen} loss curve {cond}'.strip())}<figcaption>"

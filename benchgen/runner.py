@@ -19,7 +19,7 @@ from rich.markup import escape
 
 from benchgen import conditional, paths, protocols
 from benchgen.atomic import copy_file
-from benchgen.checkpoints import weights_record
+from benchgen.checkpoints import fit_seed, weights_record
 from benchgen.conditions import ConditionTable, reference_table, suite_table
 from benchgen.data import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
@@ -29,7 +29,7 @@ from benchgen.progress import ProgressReporter
 from benchgen.provenance import environment, now, resolve_device
 from benchgen.safety import inside
 from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, score_stratified, stored_details
-from benchgen.store import CellStore, Record, ResultStore
+from benchgen.store import CellStore, Record, ResultStore, draw_of
 from benchgen.suite import PluginSpec, Suite
 from benchgen.volumes import Cohort
 
@@ -68,29 +68,34 @@ class Plan:
     spec: PluginSpec
     keys: dict[tuple[int, str], str]  # (seed, metric label) -> cell key
     done: set[str]
+    draw: int | None = None  # the draw of the training set (suites with draws > 1), else None
 
     @property
     def pending(self) -> list[tuple[int, str]]:
         return [cell for cell, key in self.keys.items() if key not in self.done]
 
 
-def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str) -> str:
+def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str,
+             draw: int | None = None) -> str:
     # settings join the key only when set: cells of suites without them keep their keys
     optional = {"protocol": suite.protocol, "conditions": suite.conditions, "per_condition": gen.per_condition,
-                "stratify": metric.stratify}
+                "stratify": metric.stratify, "draw": None if draw is None else [draw, suite.draws]}
     return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
                         "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
                         "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp,
                         **{k: v for k, v in optional.items() if v}}, 24)
 
 
-def plan_cells(suite: Suite, labels: list[str], store: CellStore, data_fp: str) -> list[Plan]:
+def plan_cells(suite: Suite, labels: list[str], store: CellStore, data_fp: str,
+               draws: list[int | None] | None = None) -> list[Plan]:
+    """One plan per generator and draw of the training set (`draws`: the suite's, or a subset of them)."""
     plans = []
-    for label in labels:
-        spec = suite.generators[label]
-        keys = {(seed, m): cell_key(suite, spec, seed, mspec, data_fp)
-                for seed in suite.seeds for m, mspec in suite.metrics.items()}
-        plans.append(Plan(spec, keys, store.done_keys(keys.values())))
+    for draw in suite.draw_ids() if draws is None else draws:
+        for label in labels:
+            spec = suite.generators[label]
+            keys = {(seed, m): cell_key(suite, spec, seed, mspec, data_fp, draw)
+                    for seed in suite.seeds for m, mspec in suite.metrics.items()}
+            plans.append(Plan(spec, keys, store.done_keys(keys.values()), draw))
     return plans
 
 
@@ -104,13 +109,13 @@ def current_records(suite: Suite, store: ResultStore, all_configs: bool = False,
     if all_configs:
         return records, 0
     data_fp = data_fp or list_dataset(suite).fingerprint  # a run passes its own: no second listing
-    keys = {(p.spec.label, seed, mlabel): key for p in plan_cells(suite, list(suite.generators), store, data_fp)
-            for (seed, mlabel), key in p.keys.items()}
+    plans = plan_cells(suite, list(suite.generators), store, data_fp)
+    keys = {(p.spec.label, p.draw, seed, mlabel): key for p in plans for (seed, mlabel), key in p.keys.items()}
 
     def current(r: dict[str, Any]) -> bool:
         for mlabel in suite.metrics:
             if r["metric"] == mlabel or r["metric"].startswith((mlabel + ".", mlabel + "[")):
-                key = keys.get((r["generator"], r["seed"], mlabel))
+                key = keys.get((r["generator"], draw_of(r), r["seed"], mlabel))
                 if key is not None and r["cell_key"] in (key, fingerprint([key, r["metric"]], 24)):
                     return True
         return False
@@ -131,9 +136,10 @@ def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
 # -------------------------------------------------------------------------------------------- the loop
 def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = False,
               only: list[str] | None = None, console: Any = None, save_samples: bool = True,
-              store: CellStore | None = None) -> RunSummary:
+              store: CellStore | None = None, draws: list[int | None] | None = None) -> RunSummary:
     """Run every pending cell of `suite`, storing each as it finishes. Returns what happened.
-    `store` replaces the result store at `results` (a cluster worker passes its shard)."""
+    `store` replaces the result store at `results` (a cluster worker passes its shard); `draws` limits the run
+    to those draws of the training set (a cluster worker's one)."""
     start = time.perf_counter()
     results = Path(results) if results else paths.default_results()
     store = store if store is not None else ResultStore(results)  # opened (and checked writable) before any work
@@ -147,21 +153,26 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
         progress.log(f"run {loop.run_id}: suite {suite.name} v{suite.version}, profile {suite.profile}")
         listing = list_dataset(suite)
         summary.data_fingerprint = listing.fingerprint
-        plans = plan_cells(suite, labels, store, listing.fingerprint)
-        data: Data | None = None
+        plans = plan_cells(suite, labels, store, listing.fingerprint, draws)
+        data: dict[int | None, Data] = {}  # per draw of the training set, loaded when it has pending cells
         table: ConditionTable | None = None
-        if any(p.pending for p in plans):  # a fully cached re-run reads no voxels
-            data = load_data(suite, progress, listing=listing)
-            summary.data_failures = data.failures
-            for where, reason in data.failures:
-                progress.log(f"[yellow]excluded[/] {escape(where)}: {escape(reason)}")
-            table = condition_table(suite, data)
-            conditional.check_before_fit(suite, [p.spec.label for p in plans if p.pending], data, table)
         for plan in plans:
             summary.cached += len(plan.keys) - len(plan.pending)
-            if plan.pending:
-                assert data is not None and table is not None
-                loop.run_generator(plan, data, table, progress)
+            if not plan.pending:  # a fully cached re-run reads no voxels
+                continue
+            if plan.draw not in data:
+                data[plan.draw] = load_data(suite, progress, listing=listing, draw=plan.draw)
+                if table is None:  # the test split, and so the table, is the same for every draw
+                    summary.data_failures = data[plan.draw].failures
+                    for where, reason in summary.data_failures:
+                        progress.log(f"[yellow]excluded[/] {escape(where)}: {escape(reason)}")
+                    table = condition_table(suite, data[plan.draw])
+                if plan.draw:
+                    progress.log(f"draw {plan.draw} of the training set")
+                conditional.check_before_fit(suite, [p.spec.label for p in plans if p.pending and p.draw == plan.draw],
+                                             data[plan.draw], table)
+            assert table is not None  # set with the first draw's data
+            loop.run_generator(plan, data[plan.draw], table, progress)
         progress.log(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors")
     store.close()
     summary.seconds = time.perf_counter() - start
@@ -201,6 +212,9 @@ class _Loop:
                     n_synthetic=suite.n_samples, data_fingerprint=data.fingerprint, run_id=self.run_id,
                     protocol=suite.protocol, **self.env)
         base["extra"] = {**base["extra"], "condition_table": table.record()}  # what the samples were drawn to
+        if plan.draw is not None:  # which training set (of suite.draws) the generator was fitted on
+            base["extra"]["draw"] = plan.draw
+            base["extra"]["fit_seed"] = fit_seed(spec.seed, plan.draw)
         if suite.protocol:  # every record says whether the protocol's sample counts and shape were met
             check = protocols.get(suite.protocol).check(len(data.splits.test), suite.n_samples, suite.shape)
             base["extra"] = {**base["extra"], "protocol": check}
@@ -223,7 +237,7 @@ class _Loop:
                          created_at=now(), **base)
             if is_main_process():  # under `accelerate launch` only rank 0 writes
                 self.store.put(rec)
-            where = f"{spec.label}/seed {seed}/{column}"
+            where = f"{spec.label}{'' if plan.draw is None else f'/draw {plan.draw}'}/seed {seed}/{column}"
             if res.status == "error":
                 self.summary.errors.append(CellError(where, res.message or "error", res.details.get("traceback")))
             elif res.status == "skipped":
@@ -233,7 +247,9 @@ class _Loop:
             for seed, mlabel in cells:
                 store_cell(seed, mlabel, mlabel, error_result(exc, f"{stage} failed: "), {}, 0.0)
 
-        progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}): {len(plan.pending)} cells to compute")
+        drawn = "" if plan.draw is None else f", draw {plan.draw} of {suite.draws}"
+        progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}{drawn}): "
+                     f"{len(plan.pending)} cells to compute")
         try:
             fitted = conditional.fit(spec, data, suite, self.device, table, progress)
         except KeyboardInterrupt:
@@ -256,6 +272,9 @@ class _Loop:
                 continue
             # the draw's seconds per volume go into the records' sampler only: never into a cell key
             drawn_with = {**sampler, **(took.info() if took else {})}
+            sources = [m.get("source_subject") for m in synth.metadata]
+            if any(sources):  # derived copies of training scans (augment, mixup, label-swap) name their sources
+                drawn_with["source_subjects"] = sources
             for mlabel in todo:
                 t0 = time.perf_counter()
                 metric: Metric = suite.metrics[mlabel].build()
@@ -283,11 +302,12 @@ class _Loop:
                 finished += 1
                 progress(f"{spec.label}: scoring", finished, len(plan.pending))
             # files to look at come after the seed's cells are stored: a full disk there loses no score
-            if self.save_samples and seed == suite.seeds[0] and is_main_process():
+            if self.save_samples and seed == suite.seeds[0] and not plan.draw and is_main_process():
                 self.summary.outputs += save_outputs(suite, spec.label, synth, test)
         for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
             if is_main_process() and (ckpt / "loss.png").is_file():
-                name = f"loss-{spec.label}{f'-{cond}' if cond else ''}.png"
+                part = (f"-{cond}" if cond else "") + ("" if plan.draw is None else f"-draw{plan.draw}")
+                name = f"loss-{spec.label}{part}.png"
                 curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
                 self.summary.outputs.append(copy_file(ckpt / "loss.png", curve))
 

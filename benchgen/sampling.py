@@ -85,6 +85,15 @@ def _timed_draw(gen: Generator, n: int, seed: int, asked: list[dict[str, Any]] |
     return drawn, DrawTime(seconds, n, gen.device or "cpu", torch.get_num_threads())
 
 
+def drawn_sources(gen: Generator, n: int) -> list[str] | None:
+    """The training subject each of the last `n` volumes was made from, for a generator whose volumes are derived
+    copies of training scans and that says so (``records_sources``: augment, mixup, label-swap); else None."""
+    if not getattr(gen, "records_sources", False):
+        return None
+    sources = [str(s) for s in gen.last_subject_ids()]  # type: ignore[attr-defined]
+    return sources if len(sources) == n else None
+
+
 def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[int, int, int], label: str,
                   affine: np.ndarray, progress: ProgressFn = no_progress,
                   table: list[dict[str, Any]] | None = None) -> tuple[Cohort, DrawTime | None]:
@@ -105,11 +114,13 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[in
     name = f"{ckpt.name}-{fingerprint(gen.config())}{drawn_to}-seed{seed}-n{n}.safetensors"
     path = paths.cache_dir("samples") / name
     data, timing = None, None
+    sources: list[str] | None = None
     if path.is_file():
         try:
             data = check_samples(load_file(str(path))["data"], n, shape, label)
             with safe_open(str(path), "pt") as f:
                 timing = DrawTime.from_metadata(f.metadata())
+                sources = json.loads((f.metadata() or {}).get("source_subjects", "null"))
         except Exception:  # a damaged entry (truncated file, SafetensorError, wrong shape): drawn again
             data = None
             with contextlib.suppress(OSError):
@@ -117,9 +128,13 @@ def sample_cached(gen: Generator, ckpt: Path, n: int, seed: int, shape: tuple[in
     if data is None:
         drawn, timing = _timed_draw(gen, n, seed, asked, progress)
         data = check_samples(drawn, n, shape, label)
+        sources = drawn_sources(gen, n)
+        extra = {"source_subjects": json.dumps(sources)} if sources else {}
         with atomic_path(path, ".safetensors") as tmp:
-            save_file({"data": data.contiguous()}, tmp, metadata=timing.metadata())
+            save_file({"data": data.contiguous()}, tmp, metadata={**timing.metadata(), **extra})
     metadata = [dict(row) for row in table] if table is not None else []
+    if sources and len(sources) == n:  # derived copies: each volume names the training scan it came from
+        metadata = [{**(metadata[i] if metadata else {}), "source_subject": sources[i]} for i in range(n)]
     return Cohort(data, affine, sample_ids(label, seed, n), metadata), timing
 
 

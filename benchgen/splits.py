@@ -90,9 +90,33 @@ def check_disjoint(split_subjects: dict[str, list[str]]) -> None:
             seen[s] = name
 
 
-def split_cohort(cohort: Cohort, fractions: dict[str, float], seed: int, stratify: str = "") -> Splits:
-    """Split by subject; `stratify` names a metadata key (e.g. "condition") whose proportions each split keeps."""
+def draw_seed(split_seed: int, draw: int) -> int:
+    """The seed of draw `draw` (≥ 1) of the training set: independent of the split seed's other draws."""
+    return int(np.random.SeedSequence([int(split_seed), int(draw)]).generate_state(1)[0])
+
+
+def redraw(subject_ids: list[str], idx: dict[str, list[int]], fractions: dict[str, float], seed: int,
+           strata: list[str] | None = None) -> dict[str, list[int]]:
+    """Another training set from the same pool: the test split kept as it is, the train + val subjects shared
+    out again between train and val in the proportions of `fractions` (per stratum when `strata` is given)."""
+    pool = sorted(idx["train"] + idx.get("val", []))
+    parts = {n: fractions[n] for n in ("train", "val") if fractions.get(n, 0) > 0}
+    sub = assign_subjects([subject_ids[i] for i in pool], parts, seed,
+                          [strata[i] for i in pool] if strata is not None else None)
+    out = {n: [pool[j] for j in sub.get(n, [])] for n in ("train", "val")}
+    out = {n: v for n, v in out.items() if v or n == "train"}
+    out["test"] = list(idx["test"])
+    check_disjoint({n: [subject_ids[i] for i in v] for n, v in out.items()})
+    return out
+
+
+def split_cohort(cohort: Cohort, fractions: dict[str, float], seed: int, stratify: str = "",
+                 draw: int = 0) -> Splits:
+    """Split by subject; `stratify` names a metadata key (e.g. "condition") whose proportions each split keeps.
+    Draw `draw` ≥ 1 re-draws train and val from their pooled subjects (:func:`redraw`); the test split stays."""
     strata = subject_strata(cohort, stratify) if stratify else None
     idx = assign_subjects(cohort.subject_ids, fractions, seed, strata)
+    if draw > 0:
+        idx = redraw(cohort.subject_ids, idx, fractions, draw_seed(seed, draw), strata)
     return Splits(cohort.subset(idx["train"]), cohort.subset(idx["val"]) if idx.get("val") else None,
                   cohort.subset(idx["test"]))

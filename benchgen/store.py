@@ -72,6 +72,11 @@ class Record:
 ADDED_COLUMNS: dict[str, Any] = {"protocol": ""}
 
 
+def draw_of(record: dict[str, Any]) -> int | None:
+    """The draw of the training set a record was scored on (``extra.draw``); None for a suite that draws once."""
+    return (record.get("extra") or {}).get("draw")
+
+
 _JSON_FIELDS = {f.name for f in fields(Record) if f.type in ("dict[str, Any]",)}
 _COLUMNS = [f.name for f in fields(Record)]
 

@@ -41,7 +41,7 @@ SCHEMA: dict[str, Any] = {
                          "parent": (str, False),
                          "pretrain": {**PLUGIN_TABLE, "seed": (int, False), "dataset": (dict, False),
                                       "like": (str, False)}}},
-    "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False),
+    "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False), "draws": (int, False),
                    "device": (str, False), "protocol": (str, False), "conditions": (dict, False),
                    "metrics": {"*": {**PLUGIN_TABLE, "stratify": (str, False)}}},
     "profiles": {"*": (dict, False)},
@@ -129,6 +129,11 @@ class Suite:
     protocol: str = ""  # a benchgen.protocols preset that supplied the metrics; "" = the suite's own
     split_stratify: str = ""  # dataset.split.stratify: a metadata key each split keeps the proportions of
     conditions: dict[str, Any] | None = None  # [evaluation.conditions]: the table synthetic sets are drawn to
+    draws: int = 1  # [evaluation] draws: training sets drawn from the train + val pool, each fitted and scored
+
+    def draw_ids(self) -> list[int | None]:
+        """The draws of the training set a run covers: [None] (the split as it is, keys as ever) or 0..R-1."""
+        return [None] if self.draws == 1 else list(range(self.draws))
 
     def generator_labels(self, labels: Sequence[str] | None = None) -> list[str]:
         """`labels` (all generators when empty), each checked to be one of this suite's."""
@@ -496,6 +501,13 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         raise ConfigError(f"evaluation.seeds: seeds repeat in {seeds!r}")
     if ev.get("bootstrap", 200) < 0:
         raise ConfigError("evaluation.bootstrap: must be ≥ 0 (0 turns confidence intervals off)")
+    draws = ev.get("draws", 1)
+    if draws < 1:
+        raise ConfigError(f"evaluation.draws: must be ≥ 1, got {draws}")
+    if draws > 1 and not dataset["split"].get("val", 0) > 0:
+        raise ConfigError(f"evaluation.draws = {draws}: each draw re-splits the train + val subjects, but "
+                          "dataset.split has no val fraction", "give dataset.split a val fraction (the pool the "
+                          "training sets are drawn from is train + val), or set draws = 1")
     device = ev.get("device", "auto")
     if device not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"evaluation.device: {device!r} is not allowed; choose auto, cpu or cuda")
@@ -555,4 +567,4 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
         generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
         bootstrap=bootstrap, device=device, metrics=metrics, document=doc, protocol=protocol,
-        conditions=ev.get("conditions"), **dataset)
+        conditions=ev.get("conditions"), draws=draws, **dataset)

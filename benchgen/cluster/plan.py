@@ -23,6 +23,7 @@ class Unit:
     resources: Resources
     depends: tuple[str, ...] = ()  # unit ids that must finish first
     save_samples: bool = False  # the suite's first seed writes the sample NIfTI files and the montage
+    draw: int | None = None  # the draw of the training set (suites with draws > 1)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "resources": asdict(self.resources)}
@@ -42,31 +43,33 @@ class UnitPlan:
         return {u.id: u for u in self.units}
 
 
-def fitted(suite: Suite, label: str, data_fp: str) -> bool:
+def fitted(suite: Suite, label: str, data_fp: str, draw: int | None = None) -> bool:
     """Whether the generator's checkpoint is already on disk (its score units just load it). A per-condition
     generator's parts depend on the condition table, known once the data are loaded: its fit unit finds them."""
     if suite.generators[label].per_condition:
         return False
-    key = checkpoint_key(suite.generators[label], data_fp)
+    key = checkpoint_key(suite.generators[label], data_fp, draw=draw)
     return (paths.cache_dir("checkpoints") / key / GENERATOR_FILE).is_file()
 
 
 def plan_units(suite: Suite, plans: list[Plan], config: ExecutorConfig, data_fp: str) -> UnitPlan:
     out = UnitPlan()
     for plan in plans:
-        label = plan.spec.label
+        label, draw = plan.spec.label, plan.draw
         out.cached += len(plan.keys) - len(plan.pending)
         if not plan.pending:
             continue
         deps: tuple[str, ...] = ()
-        if not fitted(suite, label, data_fp):
-            out.units.append(Unit(f"fit-{label}", "fit", label, None, (), config.fit[label]))
-            deps = (f"fit-{label}",)
+        at = "" if draw is None else f"-draw{draw}"
+        if not fitted(suite, label, data_fp, draw):
+            out.units.append(Unit(f"fit-{label}{at}", "fit", label, None, (), config.fit[label], draw=draw))
+            deps = (f"fit-{label}{at}",)
         for seed in suite.seeds:
             todo = tuple(plan.keys[(s, m)] for s, m in plan.pending if s == seed)
             if todo:
-                out.units.append(Unit(f"score-{label}-seed{seed}", "score", label, seed, todo, config.score[label],
-                                      deps, save_samples=seed == suite.seeds[0]))
+                out.units.append(Unit(f"score-{label}{at}-seed{seed}", "score", label, seed, todo,
+                                      config.score[label], deps, save_samples=seed == suite.seeds[0] and not draw,
+                                      draw=draw))
     return out
 
 

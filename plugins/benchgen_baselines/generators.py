@@ -99,8 +99,13 @@ class _ScanPool(Generator):
         idx = draw_indices(pool, n, seed)
         self._last = {"n": int(n), "seed": int(seed), "with_replacement": bool(n > pool),
                       "subject_ids": [self._ids[i] for i in idx]}
-        progress("copying scans", n, n)
-        return self._scans[torch.from_numpy(idx).long()]  # advanced indexing returns a copy
+        return self._emit(idx, seed, progress)
+
+    def _emit(self, idx: np.ndarray, seed: int, progress: ProgressFn) -> torch.Tensor:
+        """The volumes made from the pool scans `idx` (one per row): copies here; augmenting pools transform them."""
+        assert self._scans is not None
+        progress("copying scans", len(idx), len(idx))
+        return self._scans[torch.from_numpy(np.asarray(idx, dtype=np.int64))]  # advanced indexing returns a copy
 
     def conditions(self) -> tuple[str, ...]:
         return ("condition",)  # a real scan carries its own condition: each row is drawn from its condition's scans
@@ -129,8 +134,7 @@ class _ScanPool(Generator):
             idx[rows] = members[draw_indices(members.size, len(rows), seed)]
         self._last = {"n": len(table), "seed": int(seed), "with_replacement": len(set(idx.tolist())) < len(idx),
                       "subject_ids": [self._ids[i] for i in idx]}
-        progress("copying scans", len(table), len(table))
-        return self._scans[torch.from_numpy(idx)]
+        return self._emit(idx, seed, progress)
 
     def last_subject_ids(self) -> list[str]:
         """Subject ids of the scans returned by the last ``sample`` call, in order."""
@@ -147,13 +151,22 @@ class _ScanPool(Generator):
         if self._scans is None:
             raise _not_fitted(self.name)
         _write_state(folder, {"scans": self._scans},
-                     {"plugin": self.name, "source": self.source, "subject_ids": self._ids, "conditions": self._conds})
+                     {"plugin": self.name, "source": self.source, "subject_ids": self._ids, "conditions": self._conds,
+                      **self._state_meta()})
+
+    def _state_meta(self) -> dict[str, Any]:
+        """What a subclass adds to the saved state's JSON (read back by ``_restore_meta``)."""
+        return {}
+
+    def _restore_meta(self, meta: dict[str, Any]) -> None:
+        pass
 
     def load(self, folder: Path) -> None:
         tensors, meta = _read_state(folder, self.name)
         self._scans = tensors["scans"]
         self._ids = list(meta["subject_ids"])
         self._conds = meta.get("conditions")
+        self._restore_meta(meta)
 
 
 class Holdout(_ScanPool):
