@@ -30,6 +30,7 @@ from benchgen.safety import inside
 from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, score_stratified, stored_details
 from benchgen.store import CellStore, Record, ResultStore
 from benchgen.suite import PluginSpec, Suite
+from benchgen.timing import FILES, FIT, SAMPLE, SCORE, StageTimes
 from benchgen.volumes import Cohort
 
 
@@ -53,6 +54,8 @@ class RunSummary:
     outputs: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     data_fingerprint: str | None = None  # of the run's dataset listing (reused by the board)
+    stages: StageTimes = field(default_factory=StageTimes)  # seconds per stage (benchgen.timing)
+    log_file: Path | None = None  # the run.log this run wrote to
 
     @property
     def ok(self) -> bool:
@@ -144,6 +147,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
     with ProgressReporter(console=console, enabled=not quiet, interval_s=progress_interval(),
                           log_file=log_file) as progress:
         progress.log(f"run {loop.run_id}: suite {suite.name} v{suite.version}, profile {suite.profile}")
+        t_data = time.perf_counter()
         listing = list_dataset(suite)
         summary.data_fingerprint = listing.fingerprint
         plans = plan_cells(suite, labels, store, listing.fingerprint)
@@ -156,6 +160,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
                 progress.log(f"[yellow]excluded[/] {escape(where)}: {escape(reason)}")
             table = condition_table(suite, data)
             conditional.check_before_fit(suite, [p.spec.label for p in plans if p.pending], data, table)
+        summary.stages.add("data", time.perf_counter() - t_data)
         for plan in plans:
             summary.cached += len(plan.keys) - len(plan.pending)
             if plan.pending:
@@ -166,6 +171,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
     summary.seconds = time.perf_counter() - start
     if log_file is not None:
         summary.outputs.append(log_file)
+        summary.log_file = log_file
     return summary
 
 
@@ -232,13 +238,16 @@ class _Loop:
                 store_cell(seed, mlabel, mlabel, error_result(exc, f"{stage} failed: "), {}, 0.0)
 
         progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}): {len(plan.pending)} cells to compute")
+        stages = self.summary.stages
         try:
-            fitted = conditional.fit(spec, data, suite, self.device, table, progress)
+            with stages.time(FIT, spec.label):
+                fitted = conditional.fit(spec, data, suite, self.device, table, progress)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a generator that cannot fit fails its own cells only
             fail_cells(plan.pending, exc, "fit")
             return
+        t_files = time.perf_counter()
         for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
             if is_main_process() and (ckpt / "loss.png").is_file():
                 name = f"loss-{spec.label}{f'-{cond}' if cond else ''}.png"
@@ -246,13 +255,15 @@ class _Loop:
                 curve.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(ckpt / "loss.png", curve)
                 self.summary.outputs.append(curve)
+        stages.add(FILES, time.perf_counter() - t_files, spec.label)
         sampler = fitted.sampler_info()
         test, train = data.splits.test, data.splits.train
         finished = 0
         for seed in sorted({seed for seed, _ in plan.pending}):
             todo = [m for s, m in plan.pending if s == seed]
             try:
-                synth, took = fitted.draw(table, seed, suite.shape, test.affine, progress)
+                with stages.time(SAMPLE, spec.label):
+                    synth, took = fitted.draw(table, seed, suite.shape, test.affine, progress)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
@@ -261,7 +272,8 @@ class _Loop:
             # the draw's seconds per volume go into the records' sampler only: never into a cell key
             drawn_with = {**sampler, **(took.info() if took else {})}
             if self.save_samples and seed == suite.seeds[0] and is_main_process():
-                self.summary.outputs += save_outputs(suite, spec.label, synth, test)
+                with stages.time(FILES, spec.label):
+                    self.summary.outputs += save_outputs(suite, spec.label, synth, test)
             for mlabel in todo:
                 t0 = time.perf_counter()
                 metric: Metric = suite.metrics[mlabel].build()
@@ -286,6 +298,7 @@ class _Loop:
                 for column, res in main:
                     store_cell(seed, mlabel, column, res, drawn_with, seconds)
                 self.summary.computed += 1
+                stages.add(SCORE, time.perf_counter() - t0, spec.label, mlabel)  # storing included
                 finished += 1
                 progress(f"{spec.label}: scoring", finished, len(plan.pending))
 
