@@ -70,10 +70,41 @@ def hardware() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+    info: dict[str, Any] = {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                            "cpu_bf16": cpu_bf16()}
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info
+
+
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")  # /proc/cpuinfo flags of x86 bfloat16 arithmetic
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags from /proc/cpuinfo (empty where there is none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith(("flags", "Features")):  # x86, ARM
+                return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_bf16() -> str:
+    """How this CPU runs bfloat16 convolutions and matmuls (what `mixed_precision = "bf16"` costs on it):
+    "native" (bf16 instructions: avx512_bf16 / amx_bf16, ARM bf16), "emulated" (oneDNN converts to fp32 on
+    AVX-512 without them), or "none" (no oneDNN bf16 kernels: reference code, many times slower than fp32 —
+    docs/performance.md)."""
+    flags = cpu_flags()
+    if flags & {*BF16_FLAGS, "bf16"}:
+        return "native"
+    try:
+        kernels = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())  # torch's own query (no public API)
+    except (AttributeError, RuntimeError):
+        kernels = "avx512bw" in flags
+    return "emulated" if kernels else "none"
 
 
 def now() -> str:

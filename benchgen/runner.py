@@ -31,6 +31,7 @@ from benchgen.safety import inside
 from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, score_stratified, stored_details
 from benchgen.store import CellStore, Record, ResultStore, draw_of
 from benchgen.suite import PluginSpec, Suite
+from benchgen.timing import FILES, FIT, SAMPLE, SCORE, StageTimes
 from benchgen.volumes import Cohort
 
 
@@ -54,6 +55,8 @@ class RunSummary:
     outputs: list[Path] = field(default_factory=list)
     seconds: float = 0.0
     data_fingerprint: str | None = None  # of the run's dataset listing (reused by the board)
+    stages: StageTimes = field(default_factory=StageTimes)  # seconds per stage (benchgen.timing)
+    log_file: Path | None = None  # the run.log this run wrote to
 
     @property
     def ok(self) -> bool:
@@ -151,7 +154,9 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
     with ProgressReporter(console=console, enabled=not quiet, interval_s=progress_interval(),
                           log_file=log_file) as progress:
         progress.log(f"run {loop.run_id}: suite {suite.name} v{suite.version}, profile {suite.profile}")
+        t_data = time.perf_counter()
         listing = list_dataset(suite)
+        summary.stages.add("data", time.perf_counter() - t_data)
         summary.data_fingerprint = listing.fingerprint
         plans = plan_cells(suite, labels, store, listing.fingerprint, draws)
         data: dict[int | None, Data] = {}  # per draw of the training set, loaded when it has pending cells
@@ -161,7 +166,8 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
             if not plan.pending:  # a fully cached re-run reads no voxels
                 continue
             if plan.draw not in data:
-                data[plan.draw] = load_data(suite, progress, listing=listing, draw=plan.draw)
+                with summary.stages.time("data"):
+                    data[plan.draw] = load_data(suite, progress, listing=listing, draw=plan.draw)
                 if table is None:  # the test split, and so the table, is the same for every draw
                     summary.data_failures = data[plan.draw].failures
                     for where, reason in summary.data_failures:
@@ -178,6 +184,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
     summary.seconds = time.perf_counter() - start
     if log_file is not None:
         summary.outputs.append(log_file)
+        summary.log_file = log_file
     return summary
 
 
@@ -250,8 +257,10 @@ class _Loop:
         drawn = "" if plan.draw is None else f", draw {plan.draw} of {suite.draws}"
         progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}{drawn}): "
                      f"{len(plan.pending)} cells to compute")
+        stages = self.summary.stages
         try:
-            fitted = conditional.fit(spec, data, suite, self.device, table, progress)
+            with stages.time(FIT, spec.label):
+                fitted = conditional.fit(spec, data, suite, self.device, table, progress)
         except KeyboardInterrupt:
             raise
         except Exception as exc:  # a generator that cannot fit fails its own cells only
@@ -264,7 +273,8 @@ class _Loop:
         for seed in sorted({seed for seed, _ in plan.pending}):
             todo = [m for s, m in plan.pending if s == seed]
             try:
-                synth, took = fitted.draw(table, seed, suite.shape, test.affine, progress)
+                with stages.time(SAMPLE, spec.label):
+                    synth, took = fitted.draw(table, seed, suite.shape, test.affine, progress)
             except KeyboardInterrupt:
                 raise
             except Exception as exc:
@@ -299,17 +309,20 @@ class _Loop:
                 for column, res in main:
                     store_cell(seed, mlabel, column, res, drawn_with, seconds)
                 self.summary.computed += 1
+                stages.add(SCORE, time.perf_counter() - t0, spec.label, mlabel)  # storing included
                 finished += 1
                 progress(f"{spec.label}: scoring", finished, len(plan.pending))
             # files to look at come after the seed's cells are stored: a full disk there loses no score
             if self.save_samples and seed == suite.seeds[0] and not plan.draw and is_main_process():
-                self.summary.outputs += save_outputs(suite, spec.label, synth, test)
-        for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
-            if is_main_process() and (ckpt / "loss.png").is_file():
-                part = (f"-{cond}" if cond else "") + ("" if plan.draw is None else f"-draw{plan.draw}")
-                name = f"loss-{spec.label}{part}.png"
-                curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
-                self.summary.outputs.append(copy_file(ckpt / "loss.png", curve))
+                with stages.time(FILES, spec.label):
+                    self.summary.outputs += save_outputs(suite, spec.label, synth, test)
+        with stages.time(FILES, spec.label):
+            for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
+                if is_main_process() and (ckpt / "loss.png").is_file():
+                    part = (f"-{cond}" if cond else "") + ("" if plan.draw is None else f"-draw{plan.draw}")
+                    name = f"loss-{spec.label}{part}.png"
+                    curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
+                    self.summary.outputs.append(copy_file(ckpt / "loss.png", curve))
 
 
 def save_outputs(suite: Suite, label: str, synth: Cohort, test: Cohort) -> list[Path]:

@@ -86,12 +86,16 @@ def run_cmd(
 ) -> None:
     """Fit, sample and score every generator of a suite; finished cells are stored and skipped on re-runs.
     The board shows the suite's configs as the file (and --set) stands."""
+    import time
+
     from benchgen import leaderboard, paths
     from benchgen.distributed import is_main_process
     from benchgen.report import write_run_outputs
     from benchgen.runner import run_suite, suite_boards
     from benchgen.store import ResultStore
+    from benchgen.timing import append_to_log
 
+    start = time.perf_counter()
     results = results or paths.default_results()
     paths.check_writable(results)
     suite = load(suite_path, profile, quiet or as_json, sets)
@@ -106,30 +110,39 @@ def run_cmd(
             return
     else:
         summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
+    t_board = time.perf_counter()
     store = ResultStore(results)
     boards = leaderboard.select(suite_boards(suite, store, all_configs, summary.data_fingerprint), metrics)
     store.close()
-    if as_json:
-        payload = {"suite": suite.name, "profile": suite.profile, "results": str(results),
-                   "computed": summary.computed, "cached": summary.cached, "seconds": round(summary.seconds, 2),
-                   "errors": [{"cell": e.cell, "message": e.message} for e in summary.errors],
-                   "excluded": [{"item": i, "reason": r} for i, r in summary.data_failures],
-                   "leaderboard": json.loads(leaderboard.render_json(boards))}
-        out.print_json(json.dumps(payload))
-    else:
-        out.print(leaderboard.render_table(boards, width=out.width))
     if is_main_process():  # the metric plot and the results page, beside the samples
         store = ResultStore(results)
         try:
             summary.outputs += write_run_outputs(suite, store, boards, summary.data_fingerprint)
         finally:
             store.close()
+    summary.stages.add("board + report", time.perf_counter() - t_board)
+    total = time.perf_counter() - start
+    breakdown = summary.stages.table(total)
+    if summary.log_file is not None:  # an in-process run: its run.log ends with the breakdown too
+        append_to_log(summary.log_file, breakdown)
+    if as_json:
+        payload = {"suite": suite.name, "profile": suite.profile, "results": str(results),
+                   "computed": summary.computed, "cached": summary.cached, "seconds": round(summary.seconds, 2),
+                   "time": summary.stages.summary(total),
+                   "errors": [{"cell": e.cell, "message": e.message} for e in summary.errors],
+                   "excluded": [{"item": i, "reason": r} for i, r in summary.data_failures],
+                   "leaderboard": json.loads(leaderboard.render_json(boards))}
+        out.print_json(json.dumps(payload))
+    else:
+        out.print(leaderboard.render_table(boards, width=out.width))
     if not as_json:
         if not quiet:
             console.print(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors, "
                           f"{summary.seconds:.1f} s · results in {results}", highlight=False, markup=False)
             for path in summary.outputs:
                 console.print(f"  wrote {path}", highlight=False, markup=False)
+            for line in breakdown:
+                console.print(line, highlight=False, markup=False, soft_wrap=True)
     if state["debug"]:
         print_tracebacks([(e.cell, e.traceback) for e in summary.errors])
     for e in summary.errors:

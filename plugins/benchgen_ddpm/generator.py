@@ -22,6 +22,7 @@ from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, re
 from benchgen_ddpm.intensity import Volumes, encoded
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
 from benchgen_ddpm.params import MODEL_FIELDS, SAMPLING_FIELDS, DDPMParams
+from benchgen_ddpm.precision import precision_name
 from benchgen_ddpm.sampling import sample_volumes
 from benchgen_ddpm.schedule import sampling_scheduler
 from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
@@ -254,7 +255,8 @@ class DDPMGenerator(Generator):
     def sampler_info(self) -> dict[str, Any]:
         p: DDPMParams = self.params
         info: dict[str, Any] = {"sampler": p.sampler, "inference_steps": p.inference_steps,
-                                "eta": p.eta if p.sampler == "ddim" else 0.0, "prediction_type": p.prediction_type}
+                                "eta": p.eta if p.sampler == "ddim" else 0.0, "prediction_type": p.prediction_type,
+                                "precision": precision_name(p.mixed_precision)}  # of training and sampling
         evaluations = len(sampling_scheduler(p).timesteps)
         if evaluations != p.inference_steps:  # PNDM's warm-up: the UNet runs more often than it has steps
             info["network_evaluations"] = evaluations

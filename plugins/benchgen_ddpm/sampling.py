@@ -21,6 +21,7 @@ from benchgen.progress import ProgressFn
 from benchgen_ddpm.conditioning import Condition
 from benchgen_ddpm.intensity import decode
 from benchgen_ddpm.params import DDPMParams
+from benchgen_ddpm.precision import autocast
 from benchgen_ddpm.schedule import sampling_scheduler
 
 
@@ -64,9 +65,6 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
     progress = progress or (lambda *a, **k: None)
     model = model.to(device).eval()
     timesteps = [int(t) for t in sampling_scheduler(p).timesteps]
-    amp = (torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") and p.mixed_precision == "bf16"
-           else torch.autocast("cuda", dtype=torch.float16) if device.startswith("cuda") and p.mixed_precision == "fp16"
-           else torch.autocast("cpu", enabled=False))
     out = []
     total, done = n * len(timesteps), 0
     for b0 in range(0, n, p.sample_batch_size):
@@ -77,10 +75,14 @@ def sample_volumes(model: torch.nn.Module, p: DDPMParams, n: int, seed: int, sha
         c = None if cond is None else cond.take(slice(b0, b0 + b)).to(device)
         scheduler = sampling_scheduler(p)  # per batch: PNDM keeps the chain's past outputs
         for t, t_next in zip(timesteps, timesteps[1:] + [0]):
-            with amp:
+            with autocast(device, p.mixed_precision):  # the chain itself stays float32
                 pred = _predict(model, x, torch.full((b,), t, device=device, dtype=torch.long), c, guidance).float()
             x = _step(scheduler, p, pred, t, t_next, x, g)
             done += b
             progress("ddpm: sampling", done, total, sampler=p.sampler, steps=len(timesteps))
-        out.append(decode(x.float().cpu(), p.background_gap) if finish is None else finish(x.float()))
+        if finish is None:
+            out.append(decode(x.float().cpu(), p.background_gap))
+        else:  # an ldm's decoder runs in the model's precision too
+            with autocast(device, p.mixed_precision):
+                out.append(finish(x.float()).float())
     return torch.cat(out)

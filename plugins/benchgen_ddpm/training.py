@@ -334,7 +334,10 @@ def run_loop(p: DDPMParams, objective: Objective, train_x: Volumes, val_x: Volum
                 x0 = train_x[idx].to(accelerator.device, non_blocking=True)
                 g = torch.Generator().manual_seed(_seed_for(seed, 2, step, micro, rank))
                 with accelerator.accumulate(train_model):
-                    loss = objective.loss(train_model, x0, idx, g, step, accelerator.device)
+                    # Accelerate autocasts the prepared model's forward only; an objective that calls its
+                    # submodules (the ldm's encode / decode) needs the context around the whole loss
+                    with accelerator.autocast():
+                        loss = objective.loss(train_model, x0, idx, g, step, accelerator.device)
                     accelerator.backward(loss)
                     if accelerator.sync_gradients and p.clip_grad is not None:
                         accelerator.clip_grad_norm_(train_model.parameters(), p.clip_grad)

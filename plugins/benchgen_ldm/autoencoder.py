@@ -139,7 +139,8 @@ def autoencoder_objective(p: LDMParams, train_x: Volumes, seed: int) -> Objectiv
         return total
 
     def val_loss(model: torch.nn.Module, val: Volumes, accelerator: Any) -> float:
-        return float(reconstruction_l1(model.autoencoder, val, p.ae_batch_size, accelerator.device))
+        with accelerator.autocast():
+            return float(reconstruction_l1(model.autoencoder, val, p.ae_batch_size, accelerator.device))
 
     d = params_to_dict(p)
     config = {k: d.get(k) for k in AE_TRAINING_FIELDS}
@@ -156,7 +157,7 @@ def _batches(x: Volumes, batch: int) -> Any:
 def reconstruction_l1(ae: Any, x: Volumes, batch: int, device: Any) -> float:
     was = ae.training
     ae.eval()
-    total = sum(float((ae.reconstruct(b.to(device)) - b.to(device)).abs().mean()) * len(b)
+    total = sum(float((ae.reconstruct(b.to(device)).float() - b.to(device)).abs().mean()) * len(b)
                 for b in _batches(x, batch))
     ae.train(was)
     return total / max(len(x), 1)

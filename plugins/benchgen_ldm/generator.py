@@ -29,6 +29,7 @@ from benchgen_ddpm import training
 from benchgen_ddpm.generator import DDPMGenerator
 from benchgen_ddpm.intensity import Volumes, decode
 from benchgen_ddpm.params import DDPMParams
+from benchgen_ddpm.precision import autocast
 from benchgen_ddpm.telemetry import plot_loss_curve
 from benchgen_ldm.autoencoder import (
     autoencoder_objective,
@@ -112,13 +113,15 @@ class LDMGenerator(DDPMGenerator):
             scale = None
             self._ae_info = {"steps": result.steps, "final_loss": result.final_loss,
                              "final_val_loss": result.final_val_loss, "elapsed_s": round(result.elapsed_s, 2)}
-        z = encode_latents(ae, x, p.ae_batch_size, device)
+        with autocast(device, p.mixed_precision):  # latents and reconstructions in the training precision
+            z = encode_latents(ae, x, p.ae_batch_size, device)
+            held = val if val is not None and len(val) else x  # validation scans; the training ones without any
+            recon = decode_latents(ae, encode_latents(ae, held[:p.reconstruction_volumes], p.ae_batch_size, device),
+                                   p.background_gap, p.ae_batch_size, device)
+            zval = None if val is None else encode_latents(ae, val, p.ae_batch_size, device)
         # MONAI's LDM tutorials: scale the latents to unit variance so the noise schedule fits them
         scale = scale if scale is not None else float(1.0 / z.std())
-        held = val if val is not None and len(val) else x  # validation scans; the training ones without any
         real = decode(held[:p.reconstruction_volumes], p.background_gap)
-        recon = decode_latents(ae, encode_latents(ae, held[:p.reconstruction_volumes], p.ae_batch_size, device),
-                               p.background_gap, p.ae_batch_size, device)
         self._ae_info.update(scale_factor=scale, latent_shape=list(z.shape[1:]),
                              reconstruction={**reconstruction_quality(real, recon),
                                              "of": "validation" if held is val else "training"})
@@ -130,8 +133,7 @@ class LDMGenerator(DDPMGenerator):
                           f"SSIM {self._ae_info['reconstruction']['ssim']:.3f}")
         if p.time_budget_s is not None:  # the two stages share one budget
             self._budget_left = max(1.0, p.time_budget_s - (time.perf_counter() - t0))
-        zval = None if val is None else encode_latents(ae, val, p.ae_batch_size, device) * scale
-        return z * scale, zval
+        return z * scale, None if zval is None else zval * scale
 
     def _denoiser_params(self) -> DDPMParams:
         p = self.params
