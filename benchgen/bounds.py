@@ -83,7 +83,7 @@ def _open(path: Path) -> tuple[io.BufferedIOBase, bool]:
         raise DataError(f"{path}: unreadable ({exc.strerror or exc})") from None
     gzipped = f.read(2) == b"\x1f\x8b"
     f.seek(0)
-    return (gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f), gzipped  # type: ignore[return-value]
+    return (gzip.GzipFile(fileobj=f, mode="rb") if gzipped else f), gzipped
 
 
 def _read(stream: io.BufferedIOBase, n: int, path: Path) -> bytes:
@@ -200,7 +200,7 @@ def memory_error_line(exc: BaseException, command: str) -> tuple[str, str]:
         name = Path(frame.f_code.co_filename)
         if any(part.startswith("benchgen") for part in name.parts[-3:-1]):
             stage = f"{name.parent.name}.{name.stem}.{frame.f_code.co_name}"
-        suite = frame.f_locals.get("suite")
+        suite: Any = frame.f_locals.get("suite")
         if hasattr(suite, "n_samples") and hasattr(suite, "shape"):  # the sizes the suite asked for
             subjects = declared_subjects(suite.source.params)
             sizes = (f"n_samples {suite.n_samples}, shape {'×'.join(map(str, suite.shape))}"

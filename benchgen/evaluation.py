@@ -25,7 +25,7 @@ from benchgen.interfaces import Metric, MetricContext, MetricResult, PrepContext
 from benchgen.mapped import MappedCohort, write_volumes
 from benchgen.params import params_to_dict, parse_overrides
 from benchgen.progress import ProgressFn, no_progress
-from benchgen.safety import glob_files
+from benchgen.safety import MISSING_FILE, file_problem, glob_files
 from benchgen.scoring import finite_or_none, score_metric
 from benchgen.volumes import Cohort, Volume, read_nifti
 
@@ -41,13 +41,20 @@ def collect_files(spec: str | Path) -> list[Path]:
     spec = str(spec)
     p = Path(spec).expanduser()
     if p.is_dir():
-        files = sorted(f for f in p.iterdir() if f.is_file() and f.name.endswith(NIFTI_SUFFIXES))
+        files = sorted(f for f in p.iterdir() if not f.is_dir() and f.name.endswith(NIFTI_SUFFIXES))
     elif p.is_file():
         files = [p]
     else:
         files = [f for f in glob_files(str(p)) if f.name.endswith(NIFTI_SUFFIXES)]
     if not files:
         raise DataError(f"{spec}: no NIfTI files (.nii, .nii.gz) found")
+    for f in files:  # the listing policy of `benchgen preprocess`: a FIFO, a device or a dangling link is named
+        problem = file_problem(f)
+        if problem == MISSING_FILE:
+            raise DataError(f"{f}: {MISSING_FILE}", "a link whose target is gone: remove it or restore the target")
+        if problem is not None:
+            raise DataError(f"{f}: unreadable ({problem})", "remove it from the set, or pass the files by a glob "
+                            "that leaves it out")
     return files
 
 

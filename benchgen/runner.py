@@ -17,7 +17,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from benchgen import conditional, paths, protocols
+from benchgen import conditional, leftovers, paths, protocols
 from benchgen.atomic import copy_file
 from benchgen.checkpoints import fit_seed, weights_record
 from benchgen.conditions import ConditionTable, reference_table, suite_table
@@ -146,6 +146,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
     start = time.perf_counter()
     results = Path(results) if results else paths.default_results()
     store = store if store is not None else ResultStore(results)  # opened (and checked writable) before any work
+    leftovers.sweep()  # temporaries of killed runs (never a live run's)
     device = resolve_device(suite.device)
     summary = RunSummary(suite.name, suite.profile, results)
     labels = suite.generator_labels(only)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from pathlib import Path
 
 from benchgen.errors import ConfigError, DataError
@@ -48,8 +49,27 @@ def inside(root: str | Path, *parts: str | Path) -> Path:
     return path
 
 
+MISSING_FILE = "no such file"
+
+
+def file_problem(path: Path) -> str | None:
+    """Why `path` cannot be read as an input file, or None: the one policy of every listing of input files
+    (`benchgen evaluate`, `benchgen preprocess` and the file-based dataset sources). A link to a file is read,
+    wherever it points (benchgen only reads it); a dangling link is "no such file"; a FIFO, a device or a
+    socket is "not a regular file" (reading one could block or never end). Callers name the file with it:
+    preprocessing excludes that scan and goes on, `evaluate` stops with that line."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return MISSING_FILE
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None if stat.S_ISREG(st.st_mode) else "not a regular file"
+
+
 def glob_files(pattern: str) -> list[Path]:
-    """Files matching a glob (``**`` = any folders), sorted, each once by its resolved path. Folder links
+    """Files matching a glob (``**`` = any folders), sorted, each once by its resolved path; FIFOs, devices
+    and dangling links are listed too, for the caller to name (:func:`file_problem`). Folder links
     are never followed inside the walk (a self-link or a link to a parent would count files again or never
     end); hidden names match only a pattern part that starts with '.', as in :mod:`glob`."""
     parts = Path(pattern).parts
@@ -72,6 +92,6 @@ def glob_files(pattern: str) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if match((*rel, d), segs, prefix=True))  # prune what cannot match
         for name in names:
             path = Path(folder, name)
-            if match((*rel, name), segs, prefix=False) and path.is_file():
+            if match((*rel, name), segs, prefix=False) and not path.is_dir():  # specials: see file_problem
                 found.setdefault(path.resolve(), path)
     return sorted(found.values())

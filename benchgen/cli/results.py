@@ -266,6 +266,14 @@ def cache_list() -> None:
     out.print(f"cache root: {paths.cache_dir()}", markup=False, highlight=False)
     for kind, entries, size in paths.cache_usage():
         out.print(f"  {kind:12s} {entries:5d} entries  {size / 1e6:10.1f} MB", markup=False, highlight=False)
+    from benchgen import leftovers
+
+    temps = leftovers.temporaries()
+    if temps:  # under the caches and runs/: removed by the next run or `cache clear`
+        size = sum(leftovers.size(p) for p in temps)
+        out.print(f"  {'leftovers':12s} {len(temps):5d} entries  {size / 1e6:10.1f} MB  temporary files of "
+                  "interrupted runs (the next run or `benchgen cache clear` removes them)", markup=False,
+                  highlight=False)
 
 
 @cache_app.command("clear")
@@ -292,4 +300,8 @@ def cache_clear(
                               "confirm with --yes (or look first with --dry-run)")
         typer.confirm(f"Delete {what}?", abort=True)
     paths.clear_cache(kind)
-    out.print(f"cleared {kind} ({what})", markup=False, highlight=False)
+    from benchgen import leftovers
+
+    swept = leftovers.sweep(older_than=float("inf"))  # interrupted runs' temporaries too (not a fit saving now)
+    out.print(f"cleared {kind} ({what}{f'; {len(swept)} leftovers' if swept else ''})", markup=False,
+              highlight=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 from benchgen import paths
 from benchgen.atomic import write_text
 from benchgen.hashing import file_sha256
+from benchgen.safety import MISSING_FILE, file_problem
 
 
 class HashMemo:
@@ -27,14 +28,15 @@ class HashMemo:
 
     def key(self, path: Path, mode: str = "sha256") -> str:
         """The item key of `path`: its sha256 ("stat" mode: size+mtime), or missing:/unreadable: markers."""
+        problem = file_problem(path)  # the one listing policy of input files (links, FIFOs, devices)
+        if problem == MISSING_FILE:
+            return f"missing:{path}"
+        if problem is not None:
+            return f"unreadable:{path}:{problem}"
         try:
             st = path.stat()
-        except FileNotFoundError:
-            return f"missing:{path}"
         except OSError as exc:
             return f"unreadable:{path}:{exc.strerror}"
-        if not path.is_file():
-            return f"unreadable:{path}:not a regular file"
         if mode == "stat":
             return f"stat:{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
         name = str(path.resolve())

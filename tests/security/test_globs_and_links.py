@@ -93,3 +93,43 @@ def test_the_nifti_folder_source_lists_each_file_once(tmp_path, as_glob):
     # a folder is listed by pathlib, whose ** follows no links either; the alias is then a duplicate-content item
     assert names == (["v0.nii.gz", "v1.nii.gz", "v2.nii.gz"] if as_glob else
                      ["again.nii.gz", "v0.nii.gz", "v1.nii.gz", "v2.nii.gz"])
+
+
+
+SPECIAL = {"dangling.nii.gz": "no such file", "dev.nii.gz": "not a regular file", "fifo.nii.gz": "not a regular file"}
+
+
+def with_special_entries(root: Path) -> Path:
+    """A good scan, then a FIFO (reading it would block for ever), a link to a device (reading it would never
+    end) and a dangling link, each with a NIfTI name (see SPECIAL)."""
+    save(root / "ok.nii.gz", np.clip(brain_like(shape=(8, 12, 8)), 0, 1))
+    os.mkfifo(root / "fifo.nii.gz")
+    (root / "dev.nii.gz").symlink_to("/dev/zero")
+    (root / "dangling.nii.gz").symlink_to(root / "gone.nii.gz")
+    return root
+
+
+@pytest.mark.parametrize("as_glob", [False, True], ids=["folder", "glob"])
+def test_evaluate_names_special_files_and_dangling_links(tmp_path, as_glob):
+    """`evaluate` lists input files like `preprocess` (`benchgen.safety.file_problem`): a FIFO, a device or a
+    dangling link is named in one line, never skipped without a word."""
+    real = tree_with_links(tmp_path / "real", n=2, parent_link=False)
+    syn = with_special_entries(tmp_path / "syn")
+    spec = f"{syn}/*.nii.gz" if as_glob else str(syn)
+    res = CliRunner().invoke(load_commands(), ["evaluate", str(real), spec, "--metric", "mmd"])
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.output.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and f"{syn / 'dangling.nii.gz'}: no such file" in lines[0], res.output
+
+
+def test_preprocess_names_the_same_entries_for_the_same_reasons(tmp_path):
+    from benchgen.preprocessing import preprocess_folder
+    from benchgen.safety import file_problem
+
+    syn = with_special_entries(tmp_path / "syn")
+    report = preprocess_folder(syn, tmp_path / "out", chain="scale-01", target_shape=(8, 12, 8))
+    named = {Path(f.path).name: f.reason for f in report.failures}
+    assert sorted(named) == sorted(SPECIAL)
+    for name, reason in SPECIAL.items():
+        assert reason in named[name] and file_problem(syn / name) == reason
+    assert file_problem(syn / "ok.nii.gz") is None
