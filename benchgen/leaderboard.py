@@ -542,7 +542,7 @@ def _rows(board: Board, columns: list[str] | None = None, extra: bool = True) ->
     for rank, (gen, info, cells) in zip(board.ranks(), board.rows):
         tail = [str(len(info["seeds"])), info["config"]] if extra else []
         out.append([rank, gen, *[board.cell_text(c, gen, cells[c]) for c in cols], *tail])
-    if board.reference:
+    if any(c in board.reference for c in cols):  # a real row only where one of these columns has a value
         out.append(["", REAL_ROW, *[board.reference[c].text() if c in board.reference else "" for c in cols],
                     *(["", ""] if extra else [])])
     return out

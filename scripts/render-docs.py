@@ -180,11 +180,10 @@ def measure(suite: Path, profile: str, note: str) -> None:
     subprocess.run(command, env=env, check=True, cwd=ROOT)
     wall = time.perf_counter() - start
     peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e9  # Linux: kB
-    name = suite.stem
     store = home / "results.sqlite"
     runs = json.loads(subprocess.run(["benchgen", "leaderboard", "--results", str(store), "--format", "json"],
                                      env=env, check=True, capture_output=True, text=True, cwd=ROOT).stdout)
-    chosen = runs["boards"][0]["profile"]
+    name, chosen = runs["boards"][0]["suite"], runs["boards"][0]["profile"]
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}-{chosen}.jsonl"
     subprocess.run(["benchgen", "export", "--format", "jsonl", "--results", str(store), "--suite", name,
