@@ -82,7 +82,7 @@ def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_
              draw: int | None = None) -> str:
     # settings join the key only when set: cells of suites without them keep their keys
     optional = {"protocol": suite.protocol, "conditions": suite.conditions, "per_condition": gen.per_condition,
-                "stratify": metric.stratify, "draw": None if draw is None else [draw, suite.draws]}
+                "stratify": metric.stratify, "draw": None if draw is None else [draw]}  # [0] is set, 0 is not
     return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
                         "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
                         "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp,

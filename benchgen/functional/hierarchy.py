@@ -5,8 +5,9 @@ Each group carries its value and its own B bootstrap replicates (real subjects a
 it, paired across rows by the shared real-subject stream of :mod:`benchgen.functional.bootstrap`). Replicate b
 of the pool is the mean, over R groups drawn with replacement, of each drawn group's replicate b. The group
 draws come from one constant seed, so replicate b of every row of a board resamples the same groups: pooled
-replicates stay paired across rows. Resampling at both stages is known to err on the wide side (Davison &
-Hinkley 1997, §2.4: the within-group variance enters twice); with few groups that is the safer error.
+replicates stay paired across rows. Resampling at both stages counts the within-group variance about twice
+(wide), while R groups show the between-group variance at (R − 1)/R of its size (narrow when R is small);
+neither is corrected here, and the interval's coverage is not yet measured.
 """
 
 from __future__ import annotations

@@ -211,3 +211,18 @@ def test_records_of_derived_rows_name_each_volumes_source_in_the_draws_training_
                 assert [cond_of[s] for s in rec["sampler"]["source_subjects"]] == expect
     # holdout keeps its records as they were: it names no sources
     assert all("source_subjects" not in r["sampler"] for r in records if r["generator"] == "holdout")
+
+
+@pytest.mark.parametrize("profile, draws", [("quick", 2), ("paper", 5)])
+def test_the_augmentation_suite_loads_with_its_controls_and_draws(profile, draws):
+    from pathlib import Path
+
+    from benchgen.suite import load_suite
+
+    suite = load_suite(Path(__file__).resolve().parents[2] / "benchmarks" / "augmentation_fewshot.toml",
+                       profile=profile)
+    assert suite.draws == draws and suite.primary_metric == "utility"
+    assert list(suite.generators) == ["holdout", "label-swap", "augment", "mixup", "gaussian", "ddpm-cond",
+                                      "finetune"]
+    for label in ("label-swap", "augment", "mixup"):  # drawn to the condition table, like conditional generators
+        assert suite.generators[label].build().conditions() == ("condition",)

@@ -108,6 +108,10 @@ def test_keys_of_a_suite_with_draws_name_the_draw(home, tmp_path):
     cells = {cell_key(suite, gauss, 0, mmd, fp, d) for d in (0, 1)} | {cell_key(suite, gauss, 0, mmd, fp)}
     ckpts = {checkpoint_key(gauss, fp, draw=d) for d in (0, 1)} | {checkpoint_key(gauss, fp)}
     assert len(cells) == 3 and len(ckpts) == 3
+    # a draw's keys do not depend on how many draws there are (like seeds): raising draws adds cells only
+    five = load_suite(write(tmp_path, "draws = 5"))
+    assert cell_key(five, five.generators["gaussian"], 0, five.metrics["mmd"], fp, 1) == \
+        cell_key(suite, gauss, 0, mmd, fp, 1)
 
 
 # ------------------------------------------------------------------------------------ a run
