@@ -255,9 +255,12 @@ class Board:
             text += f" · {OUTSIDE} value outside its interval (small-sample bias)"
         if self.below_protocol:
             text += f" · {self.below_protocol}: not comparable with protocol {self.protocol}'s published numbers"
+        if any("[" in c for c in self.columns):
+            text += " · col[group]: that group's scans only"
         if self.ignored:
             text += f" · {self.ignored} older records not shown"
-        return text + " · full legend: benchgen leaderboard --explain"
+        return text + " · full legend" + (" (how each row met the condition table)" if len(self.conditions) > 1
+                                          else "") + ": benchgen leaderboard --explain"
 
     def conditions_caption(self) -> str:
         """How the rows met the condition table, and what pooled and per-group columns mean ('' for a
@@ -712,7 +715,7 @@ def render_markdown(boards: list[Board]) -> str:
         head = _header(b)
         lines = [f"### {b.title()}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(b)]
-        lines += ["", f"_{b.short_caption()}_"]
+        lines += ["", f"_{b.caption()}_"]  # a document: the full legend (the terminal shows the short one)
         samplers = sampler_markdown(b)
         if samplers:
             lines += ["", samplers]
