@@ -193,13 +193,15 @@ class Utility(Metric):
             return self._skip(task)
         pos, neg, rows, y = task
         train_key = fingerprint(_digests(train))  # the training split's content: the same for every generator
+        # the real-only fit depends on which rows are in the task and on their labels, not only on the volumes
+        fit_key = fingerprint([train_key, rows["train"].tolist(), y["train"].tolist()])
         inputs = self._inputs(sets, rows, train_key, ctx)
         if isinstance(inputs, MetricResult):
             return inputs
         x, info = inputs
         seeds = self.seeds(ctx)
         # regimes × seeds × test subjects
-        probs = np.stack([self._probabilities(x, y, seeds, ctx, r, train_key) for r in REGIMES])
+        probs = np.stack([self._probabilities(x, y, seeds, ctx, r, fit_key) for r in REGIMES])
         details = {"positive": pos, "negative": neg, "seeds": seeds, **info,
                    "counts": {r: {pos: int(y[r].sum()), neg: int((1 - y[r]).sum())} for r in ROLES},
                    "left_out": {r: len(sets[r]) - len(rows[r]) for r in ROLES}}
@@ -284,9 +286,10 @@ class Utility(Metric):
             return cnn_scores(x, y, x_test, seed, CNNConfig(tuple(p.channels), p.steps, p.batch_size, p.lr), device)
 
     def _probabilities(self, x: dict[str, Any], y: dict[str, np.ndarray], seeds: list[int], ctx: MetricContext,
-                       regime: str, train_key: str) -> np.ndarray:
-        """``seeds × test`` P(positive) of the classifiers trained on `regime`'s training set."""
-        key = (ctx.real_fingerprint, self.fingerprint(), train_key, tuple(seeds), str(ctx.device))
+                       regime: str, fit_key: str) -> np.ndarray:
+        """``seeds × test`` P(positive) of the classifiers trained on `regime`'s training set; `fit_key`: the
+        real training set's content, rows and labels (the real-only memo's key)."""
+        key = (ctx.real_fingerprint, self.fingerprint(), fit_key, tuple(seeds), str(ctx.device))
         if regime == "trtr" and ctx.real_fingerprint and key in _TRTR_MEMO:
             return _TRTR_MEMO[key]
         xs, ys = {"trtr": ([x["train"]], [y["train"]]), "tstr": ([x["synthetic"]], [y["synthetic"]]),

@@ -238,3 +238,20 @@ def test_through_the_runner(tmp_path, monkeypatch):
     assert by["holdout"]["status"] == "ok" and by["holdout"]["sampler"]["conditioning"] == "conditional: condition"
     assert by["noise"]["status"] == "skipped"
     assert by["noise"]["message"] == "utility: unconditional generator: its labels are assigned, not generated"
+
+
+def test_real_only_memo_is_keyed_by_the_labels(pool, test_set, extra):
+    """The real-only predictions are memoised across generators; permuting the training labels (same volumes,
+    so the same content key) must refit, not return the first fit's AUC."""
+    from benchgen_metrics import utility
+
+    ctx = MetricContext(seed=0, conditioning="per-condition", real_fingerprint="real-set")
+    train = small(pool, 8)
+    rng = np.random.default_rng(3)
+    permuted = relabel(train, list(rng.permutation([m["condition"] for m in train.metadata])))
+    first = metric(bootstrap=0).score(extra, test_set, train, ctx)
+    memoised = metric(bootstrap=0).score(extra, test_set, permuted, ctx)
+    utility._TRTR_MEMO.clear()
+    fresh = metric(bootstrap=0).score(extra, test_set, permuted, ctx)
+    assert first.details["trtr"]["auc"] > 0.9  # 8 + 8 correctly labelled scans classify well
+    assert memoised.details["trtr"]["auc"] == fresh.details["trtr"]["auc"] < 0.8
