@@ -398,7 +398,7 @@ class Utility(Metric):
         synthetic rows `syn_idx` (None: that source is not used). Real-only fits are memoised under the
         exact inputs (features, labels, weights, test rows), so every generator reuses them."""
         p = self.params
-        x = data.voxels if name == "cnn" else data.features
+        x: dict[str, Any] | None = data.voxels if name == "cnn" else data.features
         assert x is not None
         parts = [(x["train"][train_idx], data.y["train"][train_idx], 0)] if train_idx is not None else []
         if syn_idx is not None:

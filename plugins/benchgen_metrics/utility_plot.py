@@ -38,11 +38,15 @@ def ratio_rows(records: Sequence[dict[str, Any]]) -> RatioRows:
         for ratio in sorted(by_ratio):
             vals = by_ratio[ratio]
             los, his = [v[1] for v in vals], [v[2] for v in vals]
-            rows.append((ratio, float(np.mean([v[0] for v in vals])),
-                         float(np.mean(los)) if None not in los else None,
-                         float(np.mean(his)) if None not in his else None))
+            rows.append((ratio, float(np.mean([v[0] for v in vals])), _mean(los), _mean(his)))
         out[key] = rows
     return out
+
+
+def _mean(values: list[float | None]) -> float | None:
+    """The mean, or None when a value is missing (a cell without an interval)."""
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if known and len(known) == len(values) else None
 
 
 def ratio_figure(rows: RatioRows, title: str = "") -> Any:
