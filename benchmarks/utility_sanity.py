@@ -5,7 +5,8 @@ hurt), or voxel noise labelled like them (should not help), for several sizes of
     python benchmarks/utility_sanity.py --voxel-mm 6 --atrophy 0.3 --train 4,6,8 --noise-seeds 4
 
 Real training pool: phantom seed 10 (the first n healthy and n ftd-like scans); test: seed 11, 20 + 20;
-"synthetic": seed 12, 20 + 20; bias field off; volumes through crop-pad (the MNI box) and scale-01.
+"synthetic": seed 12, 20 + 20 (all of them: ratio 20 / n); bias field off; volumes through crop-pad (the MNI
+box) and scale-01.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ def main() -> None:
     ap.add_argument("--atrophy", type=float, default=0.3, help="the phantom's disease (and age) effect size")
     ap.add_argument("--train", default="4,6,8", help="real training scans per class")
     ap.add_argument("--noise-seeds", type=int, default=4)
-    ap.add_argument("--features", default="anatomy")
+    ap.add_argument("--features", default="parcels+grid")
     ap.add_argument("--bootstrap", type=int, default=200)
     args = ap.parse_args()
     from benchgen_data.phantom import PhantomParams, chained_cohort
@@ -46,7 +47,6 @@ def main() -> None:
     swapped = Cohort(extra.data, extra.affine, extra.subject_ids,
                      [{**m, "condition": "healthy" if m["condition"] == "ftd-like" else "ftd-like"}
                       for m in extra.metadata])
-    metric = registry.create("metrics", "utility", {"bootstrap": args.bootstrap, "features": args.features})
     ctx = MetricContext(seed=0, conditioning="per-condition")
     by = {c: [i for i, m in enumerate(pool.metadata) if m["condition"] == c] for c in ("healthy", "ftd-like")}
 
@@ -59,6 +59,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for n in sizes:
         train = pool.subset(by["healthy"][:n] + by["ftd-like"][:n])
+        ratio = 20 / n  # every "synthetic" scan
+        metric = registry.create("metrics", "utility", {"bootstrap": args.bootstrap, "features": args.features,
+                                                        "ratios": [ratio], "ratio": ratio})
         held = metric.score(extra, test, train, ctx)
         bad = metric.score(swapped, test, train, ctx)
         noise, tstr = {}, []

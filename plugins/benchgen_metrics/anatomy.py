@@ -36,7 +36,7 @@ from benchgen.errors import DataError, MetricError
 from benchgen.functional import bootstrap as bs
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.volumes import Cohort
-from benchgen_metrics import common
+from benchgen_metrics import common, parcels
 from benchgen_metrics.plugins import _resampled
 
 TISSUES = ("csf", "gm", "wm")
@@ -176,23 +176,45 @@ def partial_volumes(model: Mixture | None, values: np.ndarray) -> np.ndarray:
 FRACTIONS = {"partial-volume": partial_volumes, "posterior": posteriors}
 
 
-def tissue_volumes(cohort: Cohort, mask_threshold: float, max_voxels: int, model: Mixture | None = None,
-                   fractions: str = "partial-volume") -> tuple[np.ndarray, np.ndarray]:
-    """Per volume: tissue volumes (ml) ``N × (R + 1) × 3`` (regions, then the whole brain) and the brain
-    mask volume (ml, ``N``). `model`: one fitted mixture for every volume (else one fit per volume)."""
-    weights = region_weights(cohort)
+def scheme_weights(cohort: Cohort, regions: str) -> Any:
+    """``R × N`` shares of each voxel in each region of the scheme `regions` (``parcels``: the template's
+    k-means parcels, :mod:`benchgen_metrics.parcels`; ``phantom-regions``: :data:`REGIONS`)."""
+    if regions == "phantom-regions":
+        return region_weights(cohort)
+    return parcels.weights("parcels", cohort.shape, cohort.affine)
+
+
+def region_names(regions: str) -> list[str]:
+    return list(REGIONS) if regions == "phantom-regions" else [f"parcel{k:02d}" for k in range(parcels.N_PARCELS)]
+
+
+def regional_volumes(cohort: Cohort, mask_threshold: float, max_voxels: int, model: Mixture | None,
+                     fractions: str, weights: list[Any]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Per volume and per ``L × N`` region-share matrix of `weights`: tissue volumes (ml) ``N × L × 3``, and
+    the brain mask volume (ml, ``N``). `model`: one fitted mixture for every volume (else one fit per volume)."""
     ml = voxel_ml(cohort.affine)
     arr = cohort.numpy().reshape(len(cohort), -1)
-    out = np.zeros((len(cohort), len(REGIONS) + 1, 3))
+    out = [np.zeros((len(cohort), w.shape[0], 3)) for w in weights]
     mask_ml = np.zeros(len(cohort))
     for n, vol in enumerate(arr):
         inside = np.flatnonzero(vol > mask_threshold)
         values = vol[inside].astype(np.float64)
         post = FRACTIONS[fractions](model if model is not None else fit_mixture(values, max_voxels), values)
-        out[n, :-1] = weights[:, inside] @ post * ml
-        out[n, -1] = post.sum(0) * ml
+        for o, w in zip(out, weights):
+            o[n] = np.asarray(w[:, inside] @ post) * ml
         mask_ml[n] = inside.size * ml
     return out, mask_ml
+
+
+def tissue_volumes(cohort: Cohort, mask_threshold: float, max_voxels: int, model: Mixture | None = None,
+                   fractions: str = "partial-volume", regions: str = "phantom-regions"
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Per volume: tissue volumes (ml) ``N × (R + 1) × 3`` (the regions of `regions`, then the whole brain)
+    and the brain mask volume (ml, ``N``). `model`: one fitted mixture for every volume (else one per volume)."""
+    w = scheme_weights(cohort, regions)
+    ones = np.ones((1, w.shape[1]), dtype=np.float32)
+    (vols, brain), mask_ml = regional_volumes(cohort, mask_threshold, max_voxels, model, fractions, [w, ones])
+    return np.concatenate([vols, brain], axis=1), mask_ml
 
 
 def pooled_mixture(cohort: Cohort, mask_threshold: float, max_voxels: int) -> Mixture | None:
@@ -201,8 +223,8 @@ def pooled_mixture(cohort: Cohort, mask_threshold: float, max_voxels: int) -> Mi
     return fit_mixture(arr[arr > mask_threshold].astype(np.float64), max_voxels * len(cohort))
 
 
-def feature_names() -> list[str]:
-    return [f"{t}.{r}" for r in (*REGIONS, "brain") for t in TISSUES]
+def feature_names(regions: str = "phantom-regions") -> list[str]:
+    return [f"{t}.{r}" for r in (*region_names(regions), "brain") for t in TISSUES]
 
 
 # ---------------------------------------------------------------------------------------- statistics
@@ -254,13 +276,16 @@ class Anatomy(Metric):
     """Anatomical plausibility: tissue/region volumes (``anatomy.w1``) and disease effects (``anatomy.effect``);
     see the module docstring."""
 
-    version = "2"  # 2: anatomy.effect weighted by the real effect's size
+    version = "3"  # 2: anatomy.effect weighted by the real effect's size; 3: template parcels by default
     higher_is_better = False
     stratifiable = False  # anatomy.effect compares the conditions itself
 
     @dataclass(frozen=True)
     class Params:
         fit: Literal["pooled-real", "per-volume"] = "pooled-real"
+        # where volumes are summed: k-means parcels of the MNI template (independent of any simulated effect), or
+        # the rules of REGIONS, which follow the phantom's disease regions (a ceiling: never the default)
+        regions: Literal["parcels", "phantom-regions"] = "parcels"
         fractions: Literal["partial-volume", "posterior"] = "partial-volume"
         mask_threshold: float = 0.0  # brain = voxels above this (the background of skull-stripped data is 0)
         max_fit_voxels: int = 5000  # a fixed-seed subsample of each volume's brain voxels fits its mixture
@@ -278,8 +303,8 @@ class Anatomy(Metric):
         """(real, synthetic) tissue volumes ``N × (R+1) × 3`` and brain mask volumes."""
         p = self.params
         model = pooled_mixture(real, p.mask_threshold, p.max_fit_voxels) if p.fit == "pooled-real" else None
-        v_real, m_real = tissue_volumes(real, p.mask_threshold, p.max_fit_voxels, model, p.fractions)
-        v_syn, m_syn = tissue_volumes(synthetic, p.mask_threshold, p.max_fit_voxels, model, p.fractions)
+        v_real, m_real = tissue_volumes(real, p.mask_threshold, p.max_fit_voxels, model, p.fractions, p.regions)
+        v_syn, m_syn = tissue_volumes(synthetic, p.mask_threshold, p.max_fit_voxels, model, p.fractions, p.regions)
         return v_real, m_real, v_syn, m_syn
 
     def score(self, synthetic: Cohort, real: Cohort, train: Cohort | None,
@@ -287,13 +312,15 @@ class Anatomy(Metric):
         p = self.params
         common.check_cohorts(self.name, synthetic=synthetic, real=real)
         v_real, m_real, v_syn, m_syn = self.volumes(synthetic, real)
-        names = np.array(feature_names())
+        names = np.array(feature_names(p.regions))
         x_real, x_syn = v_real.reshape(len(real), -1), v_syn.reshape(len(synthetic), -1)
         used = x_real.std(axis=0, ddof=1) > 1e-12  # regions the grid does not reach are left out
         if not used.any():
             raise MetricError(f"{self.name}: no tissue volume varies across the real set (empty brain masks?)")
         base = {"n_real": len(real), "n_synthetic": len(synthetic), "fit": p.fit, "fractions": p.fractions,
-                "regions": REGION_RULES, "unused": names[~used].tolist()}
+                "regions": p.regions,
+                "region_definition": REGION_RULES if p.regions == "phantom-regions" else parcels.describe(),
+                "unused": names[~used].tolist()}
         return {"w1": self._w1(x_real[:, used], x_syn[:, used], names[used], m_real, m_syn, base, ctx),
                 "effect": self._effect(synthetic, real, x_real[:, used] / m_real[:, None],
                                        x_syn[:, used] / np.maximum(m_syn, 1e-9)[:, None], names[used], base, ctx)}
