@@ -291,7 +291,11 @@ def cache_clear(
     entries = sum(usage[k][0] for k in kinds)
     size = sum(usage[k][1] for k in kinds)
     what = f"{entries} entries, {size / 1e6:.1f} MB in {', '.join(kinds)} under {paths.cache_dir()}"
+    from benchgen import leftovers
+
+    temps = len(leftovers.temporaries())
     if dry_run:
+        what += f" and {temps} leftovers of interrupted runs" if temps else ""
         out.print(f"would delete {what}", markup=False, highlight=False)
         return
     if not yes:
@@ -300,8 +304,6 @@ def cache_clear(
                               "confirm with --yes (or look first with --dry-run)")
         typer.confirm(f"Delete {what}?", abort=True)
     paths.clear_cache(kind)
-    from benchgen import leftovers
-
     swept = leftovers.sweep(older_than=float("inf"))  # interrupted runs' temporaries too (not a fit saving now)
     out.print(f"cleared {kind} ({what}{f'; {len(swept)} leftovers' if swept else ''})", markup=False,
               highlight=False)
