@@ -17,7 +17,18 @@ def load_commands() -> typer.Typer:
     return app
 
 
+def quiet_openmp_waits() -> None:
+    """Idle OpenMP threads sleep instead of spinning (unless OMP_WAIT_POLICY is set already). Spinning threads keep
+    their core busy between parallel regions, so beside another busy process torch's threads mostly wait on each
+    other: a training step ran 3-6x slower than with PASSIVE (docs/performance.md, `cpu.py threads`). OpenMP reads
+    the variable when torch loads it, so this runs before any command module is imported."""
+    import os
+
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main() -> None:
+    quiet_openmp_waits()
     try:
         load_commands()()
     except BrokenPipeError:  # `benchgen export | head`: the reader left; exit quietly like other tools

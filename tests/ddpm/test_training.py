@@ -98,7 +98,7 @@ def test_ddpm_sampler_runs_every_training_step(tmp_path, tiny_train):
     assert steps[-1] == (40, 40) and len(steps) == 20 and out.shape == (2, 1, *SHAPE)
     assert torch.equal(out, full.sample(2, seed=0))
     assert full.sampler_info() == {"sampler": "ddpm", "inference_steps": 20, "eta": 0.0,
-                                   "prediction_type": "epsilon", "trained_steps": 1}
+                                   "prediction_type": "epsilon", "precision": "fp32", "trained_steps": 1}
 
 
 def test_load_round_trip_and_unfitted_errors(fitted, tmp_path):
