@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from benchgen import intervals
+from benchgen import hierarchical, intervals
 from benchgen.functional.bootstrap import interval, percentile_ci
 from benchgen.protocols import record_note as protocol_note
 
@@ -72,6 +72,8 @@ class Cell:
     nonfinite: int = 0  # bootstrap replicates without a finite value (left out of the interval, reported)
     sources: str = intervals.REAL_AND_SAMPLES  # what the interval resamples
     seeds_total: int = 0  # seeds with a record, ok or not (a cell with fewer values than that says so)
+    fits: int = 1  # training runs pooled into the cell (benchgen.hierarchical)
+    parts: dict[str, float | None] | None = None  # its variance: training, sampling, test_subjects
 
     @property
     def outside(self) -> bool:
@@ -260,7 +262,7 @@ class Board:
                 by_note.setdefault(n, []).append(c)
             text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(
                 f"{', '.join(cs)} {n}" for n, cs in by_note.items())
-        text += self.conditions_caption() + self.nonfinite_caption()
+        text += self.conditions_caption() + self.fits_caption() + self.nonfinite_caption()
         if self.below_protocol:
             text += (f" · {self.below_protocol}: fewer volumes than protocol {self.protocol} scores, so these "
                      "numbers are not comparable with the paper's")
@@ -282,6 +284,14 @@ class Board:
         pooled = any(k.startswith("bootstrap") for k in by) and any(len(i["seeds"]) > 1 for _, i, _ in self.rows)
         return "; ".join(f"{', '.join(cs)}: {how}" for how, cs in by.items()) + (
             ", pooled over seeds" if pooled else "")
+
+    def fits_caption(self) -> str:
+        """Whether the intervals hold the training run's variance: one line either way."""
+        fits = {len(info.get("fits") or [0]) for _, info, _ in self.rows}
+        if fits == {1}:
+            return " · trained once: intervals leave out training variance"
+        return (f" · fits per row: {', '.join(map(str, sorted(fits)))}; intervals resample fits, then real subjects "
+                "and samples within each (variance split: --explain)")
 
     def nonfinite_caption(self) -> str:
         """Cells whose bootstrap had non-finite replicates (left out of the interval): how many of how many."""
@@ -368,8 +378,15 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
     found = [_replicates(r) for r in ok]
     reps = [x for x in found if x is not None]
     if reps and len(reps) == len(ok) and all(len(x) == len(reps[0]) for x in reps):
-        mean = float(np.mean(vals))
-        pooled = np.mean(np.stack(reps), axis=0)
+        by_fit: dict[int, list[float]] = {}
+        reps_by_fit: dict[int, list[np.ndarray]] = {}
+        for r, v, x in zip(ok, vals, reps):
+            by_fit.setdefault(fit_of(r), []).append(v)
+            reps_by_fit.setdefault(fit_of(r), []).append(x)
+        pooled_fits = hierarchical.pool(by_fit, reps_by_fit)  # one fit: the mean over seeds, as it always was
+        mean, pooled = pooled_fits.value, pooled_fits.replicates
+        assert pooled is not None
+        extra.update(fits=pooled_fits.fits, parts=pooled_fits.parts)
         method = (ok[0].get("details") or {}).get("ci_method", "percentile")
         ci = interval(mean, pooled, method, bounds=bounds)
         lo_, hi_ = ci if ci else (None, None)
@@ -385,6 +402,11 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
         lo, hi = ok[0]["ci_low"], ok[0]["ci_high"]
     lo, hi = intervals.clip(lo, hi, bounds)
     return Cell(mean, lo, hi, len(vals), status, **extra)
+
+
+def fit_of(record: dict[str, Any]) -> int:
+    """The record's training run (0 for suites fitted once, whose records do not say)."""
+    return int((record.get("extra") or {}).get("fit", 0))
 
 
 def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
@@ -421,6 +443,7 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
             cells = {c: _cell([r for r in grecs if r["metric"] == c]) for c in columns}
             info = {"plugin": grecs[0]["generator_plugin"], "config": grecs[0]["generator_config_hash"][:8],
                     "seeds": scored_seeds(grecs), "sampler": grecs[0].get("sampler") or {},
+                    "fits": sorted({fit_of(r) for r in grecs}),
                     "conditioning": (grecs[0].get("sampler") or {}).get("conditioning"),
                     "seconds_per_volume": seconds_per_volume(grecs)}
             rows.append((gen, info, cells))
@@ -714,6 +737,7 @@ def _flat(boards: list[Board]) -> list[dict[str, Any]]:
                             "mean": cell.mean, "ci_low": _nan_none(cell.lo), "ci_high": _nan_none(cell.hi),
                             "outside_ci": cell.outside, "n_seeds": cell.n, "status": cell.status,
                             "nonfinite_replicates": cell.nonfinite, "interval_resamples": cell.sources,
+                            "fits": cell.fits, "variance_parts": cell.parts,
                             "primary": c == b.primary})
     return out
 
