@@ -106,6 +106,7 @@ class Board:
     conditions: dict[str, int] = field(default_factory=dict)  # the condition table's counts (synthetic set)
     targets: dict[str, float] = field(default_factory=dict)  # ≈ columns without a real row: the value to be near
     data: str = ""  # the dataset fingerprint, named in the title where boards of one suite differ in it
+    baseline: str = ""  # the row every other row is compared with (verdicts section; "" = none)
     _rank_memo: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False, compare=False)
 
     def direction(self, column: str) -> str | None:
@@ -697,6 +698,11 @@ def render_table(boards: list[Board], width: int = 100, metrics: list[str] | Non
     tables = []
     for b in boards:
         tables += board_tables(b.select(metrics), width)
+        from benchgen import verdicts
+
+        section = verdicts.rich_section(b.select(metrics))
+        if section is not None:  # better / worse / not separated against the suite's baseline
+            tables.append(section)
         samplers = sampler_table(b)
         if samplers is not None:  # a board of samplers of one model: their steps and speed after it
             tables.append(samplers)
@@ -710,6 +716,10 @@ def render_markdown(boards: list[Board]) -> str:
         lines = [f"### {b.title()}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(b)]
         lines += ["", f"_{b.caption()}_"]
+        from benchgen import verdicts
+
+        if b.baseline:
+            lines += ["", verdicts.markdown_section(b)]
         samplers = sampler_markdown(b)
         if samplers:
             lines += ["", samplers]
@@ -756,11 +766,17 @@ def render_csv(boards: list[Board]) -> str:
     return buf.getvalue()
 
 
+def _verdicts_json(board: Board) -> list[dict[str, Any]]:
+    from benchgen import verdicts
+
+    return verdicts.json_section(board)
+
+
 def render_json(boards: list[Board]) -> str:
     heads = [{"suite": b.suite, "version": b.version, "profile": b.profile, "n_real": b.n_real,
               "n_synthetic": b.n_synthetic, "primary_metric": b.primary, "ignored_records": b.ignored,
               "protocol": b.protocol, "below_protocol": bool(b.below_protocol), "protocol_note": b.below_protocol,
-              "caption": b.caption()} for b in boards]
+              "caption": b.caption(), "baseline": b.baseline or None, "verdicts": _verdicts_json(b)} for b in boards]
     return json.dumps({"boards": heads, "cells": _flat(boards)}, indent=2)
 
 
@@ -829,7 +845,10 @@ def board_html(b: Board, facts: str = "") -> str:
 
 
 def render_html(boards: list[Board]) -> str:
-    body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}{sampler_html(b)}" for b in boards)
+    from benchgen import verdicts
+
+    body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}{verdicts.html_section(b)}{sampler_html(b)}"
+                   for b in boards)
     return f"<!doctype html><html><head><meta charset='utf-8'><title>benchgen leaderboard</title>" \
            f"<style>{HTML_STYLE}</style></head><body>{body}<script>{SORT_JS}</script></body></html>\n"
 

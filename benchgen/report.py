@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchgen import paths
+from benchgen import paths, verdicts
 from benchgen.atomic import atomic_path
 from benchgen.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
 from benchgen.provenance import now
@@ -142,7 +142,7 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str 
     for b in boards:
         facts = (f"n_real {b.n_real} · n_synthetic {b.n_synthetic} · seeds {', '.join(map(str, suite.seeds))} · "
                  f"profile {b.profile} · ranked by {b.primary} {b.arrow(b.primary)}")
-        body.append(f"<h2>Leaderboard</h2>{board_html(b, facts)}")
+        body.append(f"<h2>Leaderboard</h2>{board_html(b, facts)}{verdicts.html_section(b)}")
         body.append("<h2>Metrics</h2><p>Each generator's value (dot) with its 95% interval (bar; a hollow dot lies "
                     "outside its one-seed bootstrap interval); the dashed line is the real test split's own value "
                     "where the metric has one.</p><div class='plots'>")

@@ -124,7 +124,10 @@ def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
     from benchgen import leaderboard
 
     records, hidden = current_records(suite, store, all_configs, data_fp)
-    return leaderboard.build_boards(records, hidden=hidden)
+    boards = leaderboard.build_boards(records, hidden=hidden)
+    for b in boards:  # the suite's baseline, where it is a row of the board
+        b.baseline = suite.baseline if any(g == suite.baseline for g, _, _ in b.rows) else ""
+    return boards
 
 
 # -------------------------------------------------------------------------------------------- the loop
