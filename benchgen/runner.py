@@ -22,6 +22,7 @@ from benchgen import conditional, paths, protocols
 from benchgen.conditions import ConditionTable, reference_table, suite_table
 from benchgen.data import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
+from benchgen.fits import Replicate, fit_spec, record_extra
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.progress import ProgressReporter
@@ -64,32 +65,39 @@ class RunSummary:
 class Plan:
     """The cells of one generator: their keys, and which are already in the store."""
 
-    spec: PluginSpec
+    spec: PluginSpec  # the generator as this training run fits it (benchgen.fits.fit_spec)
     keys: dict[tuple[int, str], str]  # (seed, metric label) -> cell key
     done: set[str]
+    replicate: Replicate = Replicate()  # which training run of the row
 
     @property
     def pending(self) -> list[tuple[int, str]]:
         return [cell for cell, key in self.keys.items() if key not in self.done]
 
 
-def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str) -> str:
+def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str,
+             replicate: Replicate = Replicate()) -> str:
     # settings join the key only when set: cells of suites without them keep their keys
     optional = {"protocol": suite.protocol, "conditions": suite.conditions, "per_condition": gen.per_condition,
-                "stratify": metric.stratify}
+                "stratify": metric.stratify, **replicate.key_part()}
     return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
                         "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
                         "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp,
                         **{k: v for k, v in optional.items() if v}}, 24)
 
 
-def plan_cells(suite: Suite, labels: list[str], store: CellStore, data_fp: str) -> list[Plan]:
+def plan_cells(suite: Suite, labels: list[str], store: CellStore, data_fp: str,
+               fits: list[int] | None = None) -> list[Plan]:
+    """One plan per generator and training run (every fit, or only `fits`)."""
     plans = []
     for label in labels:
-        spec = suite.generators[label]
-        keys = {(seed, m): cell_key(suite, spec, seed, mspec, data_fp)
-                for seed in suite.seeds for m, mspec in suite.metrics.items()}
-        plans.append(Plan(spec, keys, store.done_keys(keys.values())))
+        for fit in range(suite.fits_of(label)):
+            if fits is not None and fit not in fits:
+                continue
+            rep, spec = Replicate(fit), fit_spec(suite.generators[label], fit)
+            keys = {(seed, m): cell_key(suite, spec, seed, mspec, data_fp, rep)
+                    for seed in suite.seeds for m, mspec in suite.metrics.items()}
+            plans.append(Plan(spec, keys, store.done_keys(keys.values()), rep))
     return plans
 
 
@@ -103,13 +111,15 @@ def current_records(suite: Suite, store: ResultStore, all_configs: bool = False,
     if all_configs:
         return records, 0
     data_fp = data_fp or list_dataset(suite).fingerprint  # a run passes its own: no second listing
-    keys = {(p.spec.label, seed, mlabel): key for p in plan_cells(suite, list(suite.generators), store, data_fp)
+    keys = {(p.spec.label, p.replicate.fit, seed, mlabel): key
+            for p in plan_cells(suite, list(suite.generators), store, data_fp)
             for (seed, mlabel), key in p.keys.items()}
 
     def current(r: dict[str, Any]) -> bool:
+        fit = int((r.get("extra") or {}).get("fit", 0))
         for mlabel in suite.metrics:
             if r["metric"] == mlabel or r["metric"].startswith((mlabel + ".", mlabel + "[")):
-                key = keys.get((r["generator"], r["seed"], mlabel))
+                key = keys.get((r["generator"], fit, r["seed"], mlabel))
                 if key is not None and r["cell_key"] in (key, fingerprint([key, r["metric"]], 24)):
                     return True
         return False
@@ -133,9 +143,10 @@ def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
 # -------------------------------------------------------------------------------------------- the loop
 def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = False,
               only: list[str] | None = None, console: Any = None, save_samples: bool = True,
-              store: CellStore | None = None) -> RunSummary:
+              store: CellStore | None = None, fits: list[int] | None = None) -> RunSummary:
     """Run every pending cell of `suite`, storing each as it finishes. Returns what happened.
-    `store` replaces the result store at `results` (a cluster worker passes its shard)."""
+    `store` replaces the result store at `results` (a cluster worker passes its shard); `fits` limits the
+    run to those training runs of each generator (a cluster unit's)."""
     start = time.perf_counter()
     results = Path(results) if results else paths.default_results()
     store = store if store is not None else ResultStore(results)  # opened (and checked writable) before any work
@@ -149,7 +160,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
         progress.log(f"run {loop.run_id}: suite {suite.name} v{suite.version}, profile {suite.profile}")
         listing = list_dataset(suite)
         summary.data_fingerprint = listing.fingerprint
-        plans = plan_cells(suite, labels, store, listing.fingerprint)
+        plans = plan_cells(suite, labels, store, listing.fingerprint, fits)
         data: Data | None = None
         table: ConditionTable | None = None
         if any(p.pending for p in plans):  # a fully cached re-run reads no voxels
@@ -158,7 +169,8 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
             for where, reason in data.failures:
                 progress.log(f"[yellow]excluded[/] {escape(where)}: {escape(reason)}")
             table = condition_table(suite, data)
-            conditional.check_before_fit(suite, [p.spec.label for p in plans if p.pending], data, table)
+            conditional.check_before_fit(suite, list(dict.fromkeys(p.spec.label for p in plans if p.pending)), data,
+                                         table)
         for plan in plans:
             summary.cached += len(plan.keys) - len(plan.pending)
             if plan.pending:
@@ -195,14 +207,17 @@ class _Loop:
         self.run_id = uuid.uuid4().hex[:12]
 
     def run_generator(self, plan: Plan, data: Data, table: ConditionTable, progress: ProgressReporter) -> None:
-        suite, spec = self.suite, plan.spec
+        suite, spec, rep = self.suite, plan.spec, plan.replicate
+        fits = suite.fits_of(spec.label)
+        named = f"{spec.label} (fit {rep.fit + 1}/{fits})" if fits > 1 else spec.label
         base = dict(suite=suite.name, suite_version=suite.version, profile=suite.profile,
                     primary_metric=suite.primary_metric, generator=spec.label, generator_plugin=spec.plugin,
                     generator_version=spec.config()["version"], generator_config_hash=fingerprint(spec.config()),
                     generator_config={**spec.config(), "seed": spec.seed}, n_real=len(data.splits.test),
                     n_synthetic=suite.n_samples, data_fingerprint=data.fingerprint, run_id=self.run_id,
                     protocol=suite.protocol, **self.env)
-        base["extra"] = {**base["extra"], "condition_table": table.record()}  # what the samples were drawn to
+        base["extra"] = {**base["extra"], "condition_table": table.record(),  # what the samples were drawn to
+                         **record_extra(rep, spec.seed, fits)}
         if suite.protocol:  # every record says whether the protocol's sample counts and shape were met
             check = protocols.get(suite.protocol).check(len(data.splits.test), suite.n_samples, suite.shape)
             base["extra"] = {**base["extra"], "protocol": check}
@@ -224,7 +239,7 @@ class _Loop:
                          created_at=now(), **base)
             if is_main_process():  # under `accelerate launch` only rank 0 writes
                 self.store.put(rec)
-            where = f"{spec.label}/seed {seed}/{column}"
+            where = f"{spec.label}{rep.suffix().replace('-', '/')}/seed {seed}/{column}"
             if res.status == "error":
                 self.summary.errors.append(CellError(where, res.message or "error", res.details.get("traceback")))
             elif res.status == "skipped":
@@ -234,7 +249,7 @@ class _Loop:
             for seed, mlabel in cells:
                 store_cell(seed, mlabel, mlabel, error_result(exc, f"{stage} failed: "), {}, 0.0)
 
-        progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}): {len(plan.pending)} cells to compute")
+        progress.log(f"[bold]{escape(named)}[/] ({escape(spec.plugin)}): {len(plan.pending)} cells to compute")
         try:
             fitted = conditional.fit(spec, data, suite, self.device, table, progress)
         except KeyboardInterrupt:
@@ -244,7 +259,7 @@ class _Loop:
             return
         for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
             if is_main_process() and (ckpt / "loss.png").is_file():
-                name = f"loss-{spec.label}{f'-{cond}' if cond else ''}.png"
+                name = f"loss-{spec.label}{rep.suffix()}{f'-{cond}' if cond else ''}.png"
                 curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
                 curve.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(ckpt / "loss.png", curve)
@@ -263,7 +278,7 @@ class _Loop:
                 continue
             # the draw's seconds per volume go into the records' sampler only: never into a cell key
             drawn_with = {**sampler, **(took.info() if took else {})}
-            if self.save_samples and seed == suite.seeds[0] and is_main_process():
+            if self.save_samples and seed == suite.seeds[0] and rep.fit == 0 and is_main_process():
                 self.summary.outputs += save_outputs(suite, spec.label, synth, test)
             for mlabel in todo:
                 t0 = time.perf_counter()
@@ -290,7 +305,7 @@ class _Loop:
                     store_cell(seed, mlabel, column, res, drawn_with, seconds)
                 self.summary.computed += 1
                 finished += 1
-                progress(f"{spec.label}: scoring", finished, len(plan.pending))
+                progress(f"{named}: scoring", finished, len(plan.pending))
 
 
 def save_outputs(suite: Suite, label: str, synth: Cohort, test: Cohort) -> list[Path]:

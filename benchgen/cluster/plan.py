@@ -1,5 +1,7 @@
-"""The units of work of a suite's pending cells: one fit per generator whose checkpoint is missing (a GPU job),
-one sampling + scoring job per (generator, seed); a score unit depends on its generator's fit."""
+"""The units of work of a suite's pending cells: one fit per generator and training run whose checkpoint is
+missing (a GPU job), one sampling + scoring job per (generator, training run, seed); a score unit depends on its
+training run's fit. Units of fit 0 keep the names of a suite fitted once (``fit-ddpm``, ``score-ddpm-seed0``);
+later fits add ``-fit<k>`` (``fit-ddpm-fit1``, ``score-ddpm-fit1-seed0``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 from benchgen import paths
 from benchgen.checkpoints import GENERATOR_FILE, checkpoint_key
 from benchgen.cluster.resources import ExecutorConfig, Resources
+from benchgen.fits import fit_spec
 from benchgen.runner import Plan
 from benchgen.suite import Suite
 
@@ -23,6 +26,7 @@ class Unit:
     resources: Resources
     depends: tuple[str, ...] = ()  # unit ids that must finish first
     save_samples: bool = False  # the suite's first seed writes the sample NIfTI files and the montage
+    fit: int = 0  # the generator's training run (benchgen.fits)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "resources": asdict(self.resources)}
@@ -42,31 +46,32 @@ class UnitPlan:
         return {u.id: u for u in self.units}
 
 
-def fitted(suite: Suite, label: str, data_fp: str) -> bool:
+def fitted(suite: Suite, label: str, data_fp: str, fit: int = 0) -> bool:
     """Whether the generator's checkpoint is already on disk (its score units just load it). A per-condition
     generator's parts depend on the condition table, known once the data are loaded: its fit unit finds them."""
     if suite.generators[label].per_condition:
         return False
-    key = checkpoint_key(suite.generators[label], data_fp)
+    key = checkpoint_key(fit_spec(suite.generators[label], fit), data_fp)
     return (paths.cache_dir("checkpoints") / key / GENERATOR_FILE).is_file()
 
 
 def plan_units(suite: Suite, plans: list[Plan], config: ExecutorConfig, data_fp: str) -> UnitPlan:
     out = UnitPlan()
     for plan in plans:
-        label = plan.spec.label
+        label, fit, tag = plan.spec.label, plan.replicate.fit, plan.replicate.suffix()
         out.cached += len(plan.keys) - len(plan.pending)
         if not plan.pending:
             continue
         deps: tuple[str, ...] = ()
-        if not fitted(suite, label, data_fp):
-            out.units.append(Unit(f"fit-{label}", "fit", label, None, (), config.fit[label]))
-            deps = (f"fit-{label}",)
+        if not fitted(suite, label, data_fp, fit):
+            out.units.append(Unit(f"fit-{label}{tag}", "fit", label, None, (), config.fit[label], fit=fit))
+            deps = (f"fit-{label}{tag}",)
         for seed in suite.seeds:
             todo = tuple(plan.keys[(s, m)] for s, m in plan.pending if s == seed)
             if todo:
-                out.units.append(Unit(f"score-{label}-seed{seed}", "score", label, seed, todo, config.score[label],
-                                      deps, save_samples=seed == suite.seeds[0]))
+                out.units.append(Unit(f"score-{label}{tag}-seed{seed}", "score", label, seed, todo,
+                                      config.score[label], deps, save_samples=seed == suite.seeds[0] and fit == 0,
+                                      fit=fit))
     return out
 
 
