@@ -44,9 +44,23 @@ def pool(values: dict[int, list[float]], replicates: dict[int, list[np.ndarray]]
     if len(fits) == 1:
         reps = per_fit[0]
     else:
+        # few fits: spread them before resampling (see small_sample_scale), keeping replicate b's real subjects
+        common = per_fit.mean(axis=0)
+        per_fit = common + small_sample_scale(len(fits)) * (per_fit - common)
         draw = np.random.default_rng(FIT_SEED).integers(0, len(fits), size=(n_boot, len(fits)))
         reps = np.take_along_axis(per_fit.T, draw, axis=1).mean(axis=1)
     return Pooled(value, reps, variance_parts(values, replicates), len(fits))
+
+
+def small_sample_scale(fits: int, level: float = 0.95) -> float:
+    """How much the fits' deviations from their mean are stretched before they are resampled. Resampling F fits
+    gives the mean over fits a variance (F−1)/F of the unbiased one, and its percentiles act as if that variance
+    were known, while F fits estimate it with F−1 degrees of freedom: sqrt(F/(F−1)) corrects the first,
+    t_{F−1}/z the second (benchmarks/fit_interval_coverage.py measures the result)."""
+    from scipy import stats
+
+    z = float(stats.norm.ppf(0.5 + level / 2))
+    return float(np.sqrt(fits / (fits - 1)) * stats.t.ppf(0.5 + level / 2, fits - 1) / z)
 
 
 def variance_parts(values: dict[int, list[float]], replicates: dict[int, list[np.ndarray]]) -> dict[str, float | None]:

@@ -137,6 +137,9 @@ def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
     boards = leaderboard.build_boards(records, hidden=hidden)
     for b in boards:  # the suite's baseline, where it is a row of the board
         b.baseline = suite.baseline if any(g == suite.baseline for g, _, _ in b.rows) else ""
+        if suite.primary_metric in b.columns and b.primary != suite.primary_metric:
+            b.primary = suite.primary_metric  # the file as it stands now, not the records' older choice
+            b.rows.sort(key=b.order_key)
     return boards
 
 
