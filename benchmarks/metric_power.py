@@ -28,11 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import ci_coverage as cc  # the coverage benchmark's simulation (same folder)
 import numpy as np
 import torch
 from scipy import ndimage
 
-import ci_coverage as cc  # the coverage benchmark's simulation (same folder)
 from benchgen import verdicts
 from benchgen.interfaces import FitContext
 from benchgen.leaderboard import build_boards
