@@ -134,11 +134,16 @@ def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
     from benchgen import leaderboard
 
     records, hidden = current_records(suite, store, all_configs, data_fp)
-    boards = leaderboard.build_boards(records, hidden=hidden)
-    for b in boards:  # the suite's baseline, where it is a row of the board
+    return as_the_file_says(suite, leaderboard.build_boards(records, hidden=hidden))
+
+
+def as_the_file_says(suite: Suite, boards: list[Any]) -> list[Any]:
+    """Boards with the suite file's baseline (where it is a row) and primary metric (records keep the one they
+    were scored under: a file that changed its headline re-ranks without recomputing)."""
+    for b in boards:
         b.baseline = suite.baseline if any(g == suite.baseline for g, _, _ in b.rows) else ""
         if suite.primary_metric in b.columns and b.primary != suite.primary_metric:
-            b.primary = suite.primary_metric  # the file as it stands now, not the records' older choice
+            b.primary = suite.primary_metric
             b.rows.sort(key=b.order_key)
     return boards
 

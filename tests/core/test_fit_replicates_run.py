@@ -124,3 +124,28 @@ def test_cluster_units_are_one_fit_unit_per_fit(suite_file, fake_registry, home)
     unit = plan.by_id()["score-bad-fit2-seed0"]
     assert unit.fit == 2 and unit.depends == ("fit-bad-fit2",) and not unit.save_samples
     assert Unit.from_json({k: v for k, v in unit.to_json().items() if k != "fit"}).fit == 0  # old ledgers read
+
+
+def test_compare_and_report_of_a_three_fit_suite(suite_file, fake_registry, home, tmp_path):
+    from typer.testing import CliRunner
+
+    from benchgen.cli import COMMAND_MODULES, app
+    from benchgen.report import write_report
+    from benchgen.runner import run_suite
+    from benchgen.store import ResultStore
+    from benchgen.suite import load_suite
+
+    for m in COMMAND_MODULES:  # the commands register themselves on import
+        __import__(f"benchgen.cli.{m}")
+    path = suite_file(THREE.replace("bootstrap = 7", 'bootstrap = 7\nbaseline = "good"'))
+    suite = load_suite(path)
+    run_suite(suite, tmp_path / "r.sqlite", quiet=True)
+    res = CliRunner().invoke(app, ["compare", str(path), "bad", "good", "--results", str(tmp_path / "r.sqlite")])
+    assert res.exit_code == 0, res.output
+    assert "bad vs good · meandiff" in res.output and "Holm over" in res.output
+    bad = CliRunner().invoke(app, ["compare", str(path), "bad", "nope", "--results", str(tmp_path / "r.sqlite")])
+    assert bad.exit_code != 0 and "no row 'nope'" in bad.output
+    store = ResultStore(tmp_path / "r.sqlite")
+    page = write_report(suite, store, tmp_path / "report").read_text()
+    store.close()
+    assert "each row against good" in page and "<th>fits</th>" in page
