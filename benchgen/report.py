@@ -114,7 +114,8 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
     config = recs[0].get("generator_config") if recs else None
     facts = [("sampler", json.dumps(info.get("sampler") or {}, sort_keys=True)), ("seeds", str(info["seeds"]))]
     cells = next((cs for g, _, cs in board.rows if g == gen), {})
-    split = [f"{c}: {text}" for c, cell in cells.items() if cell.parts and (text := hierarchical.parts_text(cell.parts))]
+    split = [f"{c}: {text}" for c, cell in cells.items()
+             if cell.parts and (text := hierarchical.parts_text(cell.parts))]
     if len(info.get("fits") or [0]) > 1:  # training runs pooled, and where each cell's uncertainty comes from
         facts.append(("fits", f"{len(info['fits'])}" + (f" (variance of each cell: {'; '.join(split)})" if split
                                                         else "")))
