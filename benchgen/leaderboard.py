@@ -71,7 +71,7 @@ class Cell:
     interval_note: str | None = None  # the metric's measured interval coverage, where it misses the goal
     nonfinite: int = 0  # bootstrap replicates without a finite value (left out of the interval, reported)
     sources: str = intervals.REAL_AND_SAMPLES  # what the interval resamples
-    seeds_total: int = 0  # seeds with a record, ok or not (a cell with fewer values than that says so)
+    seeds_total: int = 0  # (fit, seed) sample sets with a record, ok or not (a cell with fewer values says so)
     fits: int = 1  # training runs pooled into the cell (benchgen.hierarchical)
     parts: dict[str, float | None] | None = None  # its variance: training, sampling, test_subjects
 
@@ -84,7 +84,8 @@ class Cell:
     def text(self) -> str:
         if self.mean is None:
             return self.status
-        short = f" ({self.n}/{self.seeds_total} seeds)" if 0 < self.n < self.seeds_total else ""
+        runs = "seeds" if self.fits == 1 else "fit × seed runs"
+        short = f" ({self.n}/{self.seeds_total} {runs})" if 0 < self.n < self.seeds_total else ""
         return fmt_interval(self.mean, self.lo, self.hi) + short
 
 
@@ -292,7 +293,7 @@ class Board:
         if fits == {1}:
             return " · trained once: intervals leave out training variance"
         return (f" · fits per row: {', '.join(map(str, sorted(fits)))}; intervals resample fits, then real subjects "
-                "and samples within each (variance split: --explain)")
+                "and samples within each (each cell's variance split: JSON variance_parts, the report)")
 
     def nonfinite_caption(self) -> str:
         """Cells whose bootstrap had non-finite replicates (left out of the interval): how many of how many."""
@@ -366,7 +367,7 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
         ref = intervals.reference_interval(records)
         return Cell(None, None, None, 0, "-") if ref is None else Cell(*ref, n=1, status="ok")
     ok = [r for r in records if r["status"] == "ok" and r.get(field_name) is not None]
-    seeds_total = len({r["seed"] for r in records})
+    seeds_total = len({(fit_of(r), r["seed"]) for r in records})  # sample sets the cell should have
     if not ok:
         statuses = {r["status"] for r in records}
         status = statuses.pop() if len(statuses) == 1 else "mixed"
