@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from benchgen.hierarchical import pool, variance_parts
 from benchgen.leaderboard import build_boards, render_json
@@ -76,3 +77,11 @@ def test_variance_parts_recover_known_components():
     assert abs(parts["sampling"] - s_sample**2 / (fits * seeds)) < 0.15 * s_sample**2 / (fits * seeds)
     assert abs(parts["training"] - s_train**2 / fits) < 0.6 * s_train**2 / fits  # 40 fits: a rough estimate
     assert pool(values, reps).fits == fits
+
+
+def test_small_sample_stretch_matches_the_t_and_bias_factors():
+    from benchgen.hierarchical import small_sample_scale
+
+    # sqrt(3/2) · t(0.975, 2) / z(0.975) from printed tables: 1.2247 · 4.3027 / 1.9600
+    assert small_sample_scale(3) == pytest.approx(1.2247449 * 4.3026527 / 1.9599640, rel=1e-6)
+    assert small_sample_scale(200) == pytest.approx(1.0, abs=0.02)  # many fits: a plain bootstrap over fits
