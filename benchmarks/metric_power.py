@@ -1,7 +1,7 @@
 """How often does each metric separate sets known to differ, and how often does a board of identical
 generators claim an order? Measured at the healthy_t1 quick size with the board's own rules.
 
-    python benchmarks/metric_power.py [--reps 10] [--bootstrap 200] [--jobs 2]
+    python benchmarks/metric_power.py [--reps 10] [--bootstrap 200] [--jobs 2] [--skip memorization]
 
 Each repetition (the setting of benchmarks/ci_coverage.py: the phantom cohort at 16×24×16 through the suite's
 data chain, a fresh real set of 60, synthetic sets of 48, one evaluation seed) builds one board of nine rows:
@@ -89,11 +89,14 @@ def main() -> None:
     ap.add_argument("--n-synthetic", type=int, default=None)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--skip", default="", help="metric labels left out, comma-separated (e.g. memorization)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     cc.SIM = cc.Simulation(args)
     cc.SIM.seeds = [0]
+    for label in filter(None, args.skip.split(",")):
+        del cc.SIM.metrics[label]
     reps = cc._map(functools.partial(_rep_safe), args.reps, args.seed, args.jobs, "repetition", t0)
     cols = list(reps[0])
     print(f"\n{args.reps} repetitions, B = {args.bootstrap}, n_real {cc.SIM.n_real}, n_synthetic {cc.SIM.n_syn}, "
