@@ -202,15 +202,19 @@ class Board:
 
     def rank_intervals(self, column: str) -> dict[str, tuple[int, int]]:
         """Per ranked row: (best, worst) rank on `column` that the data support — 1 + the rows better
-        than it beyond doubt, and the count of rows minus those it beats beyond doubt. Rows that cannot
-        be separated share ranks; two rows of one distribution are never put in a strict order."""
+        than it beyond doubt, and the count of rows minus those it beats beyond doubt (the paired rule of
+        :meth:`better`, Holm-adjusted over the column's pairs: benchgen.verdicts.separated_pairs). Rows that
+        cannot be separated share ranks."""
         if column not in self._rank_memo:
             cells = {g: cs[column] for g, _, cs in self.rows
                      if column in cs and self.badness(column, cs[column]) is not None}
+            from benchgen.verdicts import separated_pairs
+
+            apart = separated_pairs(self, column, cells)  # Holm over the column's pairs: see there
             out = {}
-            for g, c in cells.items():
-                above = sum(self.better(column, o, c) for h, o in cells.items() if h != g)
-                below = sum(self.better(column, c, o) for h, o in cells.items() if h != g)
+            for g in cells:
+                above = sum((h, g) in apart for h in cells if h != g)
+                below = sum((g, h) in apart for h in cells if h != g)
                 out[g] = (1 + above, len(cells) - below)
             self._rank_memo[column] = out
         return self._rank_memo[column]
