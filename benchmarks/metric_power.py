@@ -12,10 +12,11 @@ data chain, a fresh real set of 60, synthetic sets of 48, one evaluation seed) b
 * ``noisy``: held-out phantoms plus Gaussian noise of std 0.05 (a degraded set, the metric sanity suite's);
 * ``noise``: the uniform-noise baseline.
 
-It prints, per metric: the power — the share of repetitions in which ``same-1`` is better than each known-different
-row beyond doubt (the paired bootstrap rule of the rank intervals) — and the false-order rate of the null board:
-the share of repetitions in which any of the 10 pairs of ``same-*`` rows is put in a strict order (goal ≤ 0.05),
-and the same for the Holm-adjusted verdicts of ``same-2`` … ``same-5`` against ``same-1``.
+It prints, per metric: the power — the share of repetitions in which the nine-row board puts ``same-1`` above
+each known-different row (the rank intervals' rule: paired bootstrap, Holm over the column's 36 pairs) — and the
+false-order rate of the null board (the five ``same-*`` rows alone): the share of repetitions in which any of its
+10 pairs is put in a strict order (goal ≤ 0.05), and the same for the Holm-adjusted verdicts of ``same-2`` …
+``same-5`` against ``same-1``.
 """
 
 from __future__ import annotations
@@ -70,11 +71,11 @@ def one_rep(rep: int, seed: int) -> dict[str, Any]:
     cells = {g: cs for g, _, cs in board.rows}
     out: dict[str, Any] = {}
     for col in board.columns:
-        power = {g: bool(board.better(col, cells["same-1"][col], cells[g][col])) for g in DIFFERENT}
-        ordered = any(board.better(col, cells[a][col], cells[b][col]) or board.better(col, cells[b][col], cells[a][col])
-                      for i, a in enumerate(NULL) for b in NULL[i + 1:])
-        null = [g for g, _, _ in board.rows if g in NULL]
-        null_board = dataclasses.replace(board, rows=[r for r in board.rows if r[0] in null], _rank_memo={})
+        cols = {g: cs[col] for g, cs in cells.items() if cs[col].mean is not None}
+        apart = verdicts.separated_pairs(board, col, cols)  # the rank intervals' rule, Holm over the 36 pairs
+        power = {g: ("same-1", g) in apart for g in DIFFERENT}
+        null_board = dataclasses.replace(board, rows=[r for r in board.rows if r[0] in NULL], _rank_memo={})
+        ordered = bool(verdicts.separated_pairs(null_board, col, {g: cols[g] for g in NULL}))
         called = any(v.word in ("better", "worse") for v in verdicts.board_verdicts(null_board, "same-1", [col]))
         out[col] = {"power": power, "false_order": ordered, "false_verdict": called}
     return out
