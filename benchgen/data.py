@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from benchgen import paths
-from benchgen.atomic import atomic_path, write_text
+from benchgen.atomic import write_text
 from benchgen.errors import DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import DataItem, DatasetSource, PrepContext

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from benchgen import hierarchical, intervals
 from benchgen.functional.bootstrap import interval, percentile_ci
-from benchgen.functional.hierarchy import pool_groups
 from benchgen.protocols import record_note as protocol_note
 from benchgen.store import draw_of
 
@@ -70,6 +70,11 @@ class Cell:
     replicates: np.ndarray | None = None  # bootstrap replicates of `mean` (pooled over seeds), paired across rows
     method: str = "percentile"  # how the interval follows from the replicates
     interval_note: str | None = None  # the metric's measured interval coverage, where it misses the goal
+    nonfinite: int = 0  # bootstrap replicates without a finite value (left out of the interval, reported)
+    sources: str = intervals.REAL_AND_SAMPLES  # what the interval resamples
+    seeds_total: int = 0  # (fit, seed) sample sets with a record, ok or not (a cell with fewer values says so)
+    fits: int = 1  # training runs pooled into the cell (benchgen.hierarchical)
+    parts: dict[str, float | None] | None = None  # its variance: training, sampling, test_subjects
 
     @property
     def outside(self) -> bool:
@@ -80,7 +85,9 @@ class Cell:
     def text(self) -> str:
         if self.mean is None:
             return self.status
-        return fmt_interval(self.mean, self.lo, self.hi)
+        runs = "seeds" if self.fits == 1 else "fit × seed runs"
+        short = f" ({self.n}/{self.seeds_total} {runs})" if 0 < self.n < self.seeds_total else ""
+        return fmt_interval(self.mean, self.lo, self.hi) + short
 
 
 @dataclass
@@ -99,11 +106,14 @@ class Board:
     protocol: str = ""  # the metric protocol of every record on the board ("" = the suite's own metrics)
     below_protocol: str = ""  # "n below protocol (48 < 1000)" when the protocol's sample counts are not met
     conditions: dict[str, int] = field(default_factory=dict)  # the condition table's counts (synthetic set)
+    targets: dict[str, float] = field(default_factory=dict)  # ≈ columns without a real row: the value to be near
+    data: str = ""  # the dataset fingerprint, named in the title where boards of one suite differ in it
+    baseline: str = ""  # the row every other row is compared with (verdicts section; "" = none)
     _rank_memo: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict, repr=False, compare=False)
 
     def direction(self, column: str) -> str | None:
         """higher, lower, closest (to the real set's reference value: the column has one) or None."""
-        if column in self.reference:
+        if column in self.reference or column in self.targets:
             return "closest"
         hib = self.higher_is_better.get(column)
         return None if hib is None else ("higher" if hib else "lower")
@@ -112,13 +122,27 @@ class Board:
         d = self.direction(column)
         return ARROWS[d] if d else ""
 
+    def target(self, column: str) -> float | None:
+        """The value a ≈ column's cells are judged against: the real row's, else the statistic's known value
+        for two samples of one distribution."""
+        if column in self.reference:
+            return self.reference[column].mean
+        return self.targets.get(column)
+
+    def target_range(self, column: str) -> tuple[float, float] | None:
+        """The real row's interval of a ≈ column (None: the target is taken as exact)."""
+        ref = self.reference.get(column)
+        if ref is None or ref.lo is None or ref.hi is None or math.isnan(ref.lo) or math.isnan(ref.hi):
+            return None
+        return ref.lo, ref.hi
+
     def badness(self, column: str, cell: Cell | None) -> float | None:
         """Sort key of a cell in its column: lower is better; None when it cannot be ranked."""
         if cell is None or cell.mean is None:
             return None
         d = self.direction(column)
         if d == "closest":
-            ref = self.reference[column].mean
+            ref = self.target(column)
             return abs(cell.mean - ref) if ref is not None else None
         return -cell.mean if d == "higher" else cell.mean if d == "lower" else None
 
@@ -132,20 +156,28 @@ class Board:
         return bad is None, bad or 0.0
 
     # ------------------------------------------------------------------ significance-aware ranks
-    def _badness_replicates(self, column: str, cell: Cell) -> np.ndarray | None:
+    def _targets(self, column: str) -> list[float]:
+        """The reference values a ≈ comparison must hold for: the ends of the real row's interval when it has
+        one (the difference of two distances to a point is monotone in the point, so its ends are the
+        extremes), else the target itself."""
+        span = self.target_range(column)
+        return list(span) if span else [self.target(column) or 0.0]
+
+    def _badness_replicates(self, column: str, cell: Cell, ref: float | None = None) -> np.ndarray | None:
         if cell.replicates is None:
             return None
         d = self.direction(column)
         if d == "closest":
-            return np.abs(cell.replicates - (self.reference[column].mean or 0.0))
+            return np.abs(cell.replicates - ((self.target(column) or 0.0) if ref is None else ref))
         return -cell.replicates if d == "higher" else cell.replicates if d == "lower" else None
 
-    def _badness_interval(self, column: str, cell: Cell) -> tuple[float, float] | None:
+    def _badness_interval(self, column: str, cell: Cell, ref: float | None = None) -> tuple[float, float] | None:
         if cell.lo is None or cell.hi is None or math.isnan(cell.lo) or math.isnan(cell.hi):
             return None
         d = self.direction(column)
         if d == "closest":
-            a, b = cell.lo - (self.reference[column].mean or 0.0), cell.hi - (self.reference[column].mean or 0.0)
+            r = (self.target(column) or 0.0) if ref is None else ref
+            a, b = cell.lo - r, cell.hi - r
             return (0.0 if a <= 0.0 <= b else min(abs(a), abs(b))), max(abs(a), abs(b))
         return (-cell.hi, -cell.lo) if d == "higher" else (cell.lo, cell.hi)
 
@@ -156,26 +188,34 @@ class Board:
         bad_a, bad_b = self.badness(column, a), self.badness(column, b)
         if bad_a is None or bad_b is None:
             return False
-        ra, rb = self._badness_replicates(column, a), self._badness_replicates(column, b)
+        refs = self._targets(column) if self.direction(column) == "closest" else [None]
+        return all(self._better_at(column, a, b, ref) for ref in refs)
+
+    def _better_at(self, column: str, a: Cell, b: Cell, ref: float | None) -> bool:
+        ra, rb = self._badness_replicates(column, a, ref), self._badness_replicates(column, b, ref)
         if ra is not None and rb is not None and len(ra) == len(rb):
             # the percentile interval of the paired differences (the standard paired bootstrap test), whatever
             # the cells' own interval method: reflecting (basic) a skewed difference would undo the pairing
             ci = percentile_ci(ra - rb)
             return ci is not None and ci[1] < 0.0
-        ia, ib = self._badness_interval(column, a), self._badness_interval(column, b)
+        ia, ib = self._badness_interval(column, a, ref), self._badness_interval(column, b, ref)
         return ia is not None and ib is not None and ia[1] < ib[0]
 
     def rank_intervals(self, column: str) -> dict[str, tuple[int, int]]:
         """Per ranked row: (best, worst) rank on `column` that the data support — 1 + the rows better
-        than it beyond doubt, and the count of rows minus those it beats beyond doubt. Rows that cannot
-        be separated share ranks; two rows of one distribution are never put in a strict order."""
+        than it beyond doubt, and the count of rows minus those it beats beyond doubt (the paired rule of
+        :meth:`better`, Holm-adjusted over the column's pairs: benchgen.verdicts.separated_pairs). Rows that
+        cannot be separated share ranks."""
         if column not in self._rank_memo:
             cells = {g: cs[column] for g, _, cs in self.rows
                      if column in cs and self.badness(column, cs[column]) is not None}
+            from benchgen.verdicts import separated_pairs
+
+            apart = separated_pairs(self, column, cells)  # Holm over the column's pairs: see there
             out = {}
-            for g, c in cells.items():
-                above = sum(self.better(column, o, c) for h, o in cells.items() if h != g)
-                below = sum(self.better(column, c, o) for h, o in cells.items() if h != g)
+            for g in cells:
+                above = sum((h, g) in apart for h in cells if h != g)
+                below = sum((g, h) in apart for h in cells if h != g)
                 out[g] = (1 + above, len(cells) - below)
             self._rank_memo[column] = out
         return self._rank_memo[column]
@@ -209,8 +249,7 @@ class Board:
 
     def caption(self) -> str:
         """The legend every renderer shows under the board."""
-        text = ("value [low, high]: 95% CI (bootstrap over real subjects and samples, pooled over seeds; "
-                "Student t over seeds for records without replicates)")
+        text = "value [low, high]: 95% CI (" + self.sources_caption() + ")"
         if len(self.rows) > 1:
             text += (" · #a–b and the rank column: the best and worst rank the data support (paired bootstrap "
                      "against every other row); rows sharing ranks are not separated")
@@ -230,11 +269,7 @@ class Board:
                 by_note.setdefault(n, []).append(c)
             text += " · intervals outside the 0.90–0.99 coverage goal: " + "; ".join(
                 f"{', '.join(cs)} {n}" for n, cs in by_note.items())
-        draws = sorted({len(info.get("draws") or []) for _, info, _ in self.rows} - {0})
-        if draws:
-            text += (f" · pooled over {', '.join(map(str, draws))} draws of the training set (each generator fitted "
-                     "per draw): the mean over draws, the interval resamples draws first")
-        text += self.conditions_caption()
+        text += self.conditions_caption() + self.fits_caption() + self.nonfinite_caption()
         if self.below_protocol:
             text += (f" · {self.below_protocol}: fewer volumes than protocol {self.protocol} scores, so these "
                      "numbers are not comparable with the paper's")
@@ -261,6 +296,38 @@ class Board:
             text += f" · {self.ignored} older records not shown"
         return text + " · full legend" + (" (how each row met the condition table)" if len(self.conditions) > 1
                                           else "") + ": benchgen leaderboard --explain"
+    def sources_caption(self) -> str:
+        """What each column's interval resamples, grouped ("mmd, frd: bootstrap over real subjects and samples;
+        utility: ..."), pooled over seeds; a Student t over seeds for records without replicates."""
+        by: dict[str, list[str]] = {}
+        for c in self.columns:
+            cells = [cs[c] for _, _, cs in self.rows if c in cs and cs[c].mean is not None]
+            if any(cell.replicates is not None for cell in cells):
+                by.setdefault(f"bootstrap over {cells[0].sources}", []).append(c)
+            elif cells:
+                by.setdefault("Student t over seeds" if any(cell.n > 1 for cell in cells) else "as stored",
+                              []).append(c)
+        pooled = any(k.startswith("bootstrap") for k in by) and any(len(i["seeds"]) > 1 for _, i, _ in self.rows)
+        return "; ".join(f"{', '.join(cs)}: {how}" for how, cs in by.items()) + (
+            ", pooled over seeds" if pooled else "")
+
+    def fits_caption(self) -> str:
+        """Whether the intervals hold the training run's variance: one line either way. Draws of the training set
+        are training runs too (each is fitted with its own seed)."""
+        fits = {len(info.get("fits") or [0]) for _, info, _ in self.rows}
+        draws = {len(info.get("draws") or []) for _, info, _ in self.rows} - {0}
+        if fits == {1} and not draws:
+            return " · trained once: intervals leave out training variance"
+        runs = (f"fits per row: {', '.join(map(str, sorted(fits)))}"
+                + (f", on each of {', '.join(map(str, sorted(draws)))} draws of the training set" if draws else ""))
+        return (f" · {runs}; intervals resample training runs, then real subjects and samples within each (each "
+                "cell's variance split: JSON variance_parts, the report)")
+
+    def nonfinite_caption(self) -> str:
+        """Cells whose bootstrap had non-finite replicates (left out of the interval): how many of how many."""
+        bad = [f"{g}/{c} {cell.nonfinite} of {len(cell.replicates)}" for g, _, cs in self.rows
+               for c, cell in cs.items() if c in self.columns and cell.nonfinite and cell.replicates is not None]
+        return f" · non-finite bootstrap replicates left out: {', '.join(bad)}" if bad else ""
 
     def conditions_caption(self) -> str:
         """How the rows met the condition table, and what pooled and per-group columns mean ('' for a
@@ -297,7 +364,8 @@ class Board:
 
     def title(self) -> str:
         protocol = "".join(f" · {t}" for t in (self.protocol and f"protocol {self.protocol}", self.below_protocol) if t)
-        return (f"{self.suite} v{self.version} · profile {self.profile}{protocol} · n_real {self.n_real} · "
+        data = f" · data {self.data[:8]}" if self.data else ""
+        return (f"{self.suite} v{self.version} · profile {self.profile}{protocol}{data} · n_real {self.n_real} · "
                 f"n_synthetic {self.n_synthetic} · ranked by {self.primary} {self.arrow(self.primary)}")
 
 
@@ -323,55 +391,59 @@ def _cell(records: list[dict[str, Any]], field_name: str = "value") -> Cell:
     on every record: the mean over seeds, and the interval of the replicates averaged over seeds (replicate
     b of every seed resamples the same real subjects, so the shared real set's variance is kept). Without
     them: a Student-t interval over seeds, or one seed's stored interval."""
+    if field_name == "reference":  # the real row: its stored interval or none (see intervals.reference_interval)
+        ref = intervals.reference_interval(records)
+        return Cell(None, None, None, 0, "-") if ref is None else Cell(*ref, n=1, status="ok")
     ok = [r for r in records if r["status"] == "ok" and r.get(field_name) is not None]
+    seeds_total = len({(fit_of(r), r["seed"]) for r in records})  # sample sets the cell should have
     if not ok:
         statuses = {r["status"] for r in records}
         status = statuses.pop() if len(statuses) == 1 else "mixed"
         msg = next((r.get("message") for r in records if r.get("message")), None)
-        return Cell(None, None, None, 0, status if records else "-", msg)
-    status = "ok" if len(ok) == len(records) else "mixed"
-    if len({draw_of(r) for r in ok}) > 1:
-        return _pooled_draws_cell(ok, field_name, status)
+        return Cell(None, None, None, 0, status if records else "-", msg, seeds_total=seeds_total)
     vals = [float(r[field_name]) for r in ok]
-    found = [_replicates(r) for r in ok] if field_name == "value" else []
+    status = "ok" if len(ok) == len(records) else "mixed"
+    bounds = intervals.bounds_of(ok[0])
+    extra: dict[str, Any] = dict(sources=intervals.sources_of(ok[0]), seeds_total=seeds_total)
+    found = [_replicates(r) for r in ok]
     reps = [x for x in found if x is not None]
     if reps and len(reps) == len(ok) and all(len(x) == len(reps[0]) for x in reps):
-        mean = float(np.mean(vals))
-        pooled = np.mean(np.stack(reps), axis=0)
+        by_run: dict[tuple[int, int], list[float]] = {}
+        reps_by_run: dict[tuple[int, int], list[np.ndarray]] = {}
+        for r, v, x in zip(ok, vals, reps):
+            by_run.setdefault(run_of(r), []).append(v)
+            reps_by_run.setdefault(run_of(r), []).append(x)
+        pooled_fits = hierarchical.pool(by_run, reps_by_run)  # one run: the mean over seeds, as it always was
+        mean, pooled = pooled_fits.value, pooled_fits.replicates
+        assert pooled is not None
+        extra.update(fits=pooled_fits.fits, parts=pooled_fits.parts)
         method = (ok[0].get("details") or {}).get("ci_method", "percentile")
-        ci = interval(mean, pooled, method, bounds=(ok[0].get("details") or {}).get("ci_bounds"))
+        ci = interval(mean, pooled, method, bounds=bounds)
         lo_, hi_ = ci if ci else (None, None)
         note = (ok[0].get("details") or {}).get("interval_note")
-        return Cell(mean, lo_, hi_, len(vals), status, replicates=pooled, method=method, interval_note=note)
+        return Cell(mean, lo_, hi_, len(vals), status, replicates=pooled, method=method, interval_note=note,
+                    nonfinite=intervals.count_nonfinite(pooled), **extra)
     lo: float | None
     hi: float | None
     if len(vals) >= 2:
         mean, lo, hi = t_interval(vals)
     else:
         mean = vals[0]
-        lo, hi = (ok[0]["ci_low"], ok[0]["ci_high"]) if field_name == "value" else (None, None)
-    return Cell(mean, lo, hi, len(vals), status)
+        lo, hi = ok[0]["ci_low"], ok[0]["ci_high"]
+    lo, hi = intervals.clip(lo, hi, bounds)
+    return Cell(mean, lo, hi, len(vals), status, **extra)
 
 
-def _pooled_draws_cell(ok: list[dict[str, Any]], field_name: str, status: str) -> Cell:
-    """A cell over several draws of the training set: each draw's cell from its seeds, then their mean; the
-    interval resamples draws first (:func:`~benchgen.functional.hierarchy.pool_groups`), or is a Student-t
-    interval over the draws' values where replicates are missing."""
-    by_draw: dict[Any, list[dict[str, Any]]] = {}
-    for r in ok:
-        by_draw.setdefault(draw_of(r), []).append(r)
-    cells = [_cell(by_draw[d], field_name) for d in sorted(by_draw, key=lambda d: -1 if d is None else d)]
-    values = np.array([c.mean for c in cells], dtype=np.float64)
-    reps = [c.replicates for c in cells]
-    if all(x is not None for x in reps) and len({len(x) for x in reps}) == 1:  # type: ignore[arg-type]
-        mean, pooled = pool_groups(values, np.stack(reps))  # type: ignore[arg-type]
-        details = ok[0].get("details") or {}
-        ci = interval(mean, pooled, details.get("ci_method", "percentile"), bounds=details.get("ci_bounds"))
-        lo_, hi_ = ci if ci else (None, None)
-        return Cell(mean, lo_, hi_, len(ok), status, replicates=pooled, method=cells[0].method,
-                    interval_note=cells[0].interval_note)
-    mean, lo, hi = t_interval(values.tolist())
-    return Cell(mean, lo, hi, len(ok), status)
+def fit_of(record: dict[str, Any]) -> int:
+    """The record's training run (0 for suites fitted once, whose records do not say)."""
+    return int((record.get("extra") or {}).get("fit", 0))
+
+
+def run_of(record: dict[str, Any]) -> tuple[int, int]:
+    """The record's training run as (draw of the training set, fit): what the hierarchical bootstrap resamples
+    first. Draws and fits are both training runs (a draw is fitted with its own seed); -1: one draw."""
+    draw = draw_of(record)
+    return (-1 if draw is None else draw, fit_of(record))
 
 
 def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
@@ -380,11 +452,15 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
     records = [r for r in records if not (r.get("details") or {}).get("marker")]
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for r in records:  # a protocol is part of the key: two protocols' scores are never ranked together
+        # and so is the dataset: two datasets' scores are never averaged as if they were seeds
         groups.setdefault((r["suite"], r["suite_version"], r["profile"], r["n_real"], r["n_synthetic"],
-                           r.get("protocol") or ""), []).append(r)
+                           r.get("protocol") or "", r.get("data_fingerprint") or ""), []).append(r)
+    datasets: dict[tuple[Any, ...], int] = {}
+    for key in groups:
+        datasets[key[:6]] = datasets.get(key[:6], 0) + 1
     boards = []
-    for (suite, version, profile, n_real, n_syn, protocol), recs in sorted(groups.items(),
-                                                                          key=lambda kv: (*kv[0][:3], kv[0][5])):
+    for (suite, version, profile, n_real, n_syn, protocol, data_fp), recs in sorted(
+            groups.items(), key=lambda kv: (*kv[0][:3], kv[0][5], kv[0][6])):
         latest_gen: dict[str, str] = {}
         latest_met: dict[str, str] = {}
         for r in recs:  # insertion order: the latest config of each label wins
@@ -403,7 +479,8 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
             grecs = [r for r in keep if r["generator"] == gen]
             cells = {c: _cell([r for r in grecs if r["metric"] == c]) for c in columns}
             info = {"plugin": grecs[0]["generator_plugin"], "config": grecs[0]["generator_config_hash"][:8],
-                    "seeds": sorted({r["seed"] for r in grecs}), "sampler": grecs[0].get("sampler") or {},
+                    "seeds": scored_seeds(grecs), "sampler": grecs[0].get("sampler") or {},
+                    "fits": sorted({fit_of(r) for r in grecs}),
                     "draws": sorted({d for r in grecs if (d := draw_of(r)) is not None}),
                     "conditioning": (grecs[0].get("sampler") or {}).get("conditioning"),
                     "seconds_per_volume": seconds_per_volume(grecs)}
@@ -411,14 +488,28 @@ def build_boards(records: list[dict[str, Any]], hidden: int = 0) -> list[Board]:
         reference = {c: _cell([r for r in keep if r["metric"] == c and r.get("reference") is not None], "reference")
                      for c in columns}
         reference = {c: cell for c, cell in reference.items() if cell.mean is not None}
+        targets = {c: t for c in columns if c not in reference
+                   and (t := intervals.target_of(next(r for r in keep if r["metric"] == c))) is not None}
         board = Board(suite, version, profile, n_real, n_syn, primary, columns, hib, rows, reference,
                       ignored=len(recs) - len(keep) + hidden, protocol=protocol,
                       below_protocol=next((n for n in map(protocol_note, keep) if n), ""),
                       conditions=next((t["counts"] for r in keep if (t := (r.get("extra") or {}).get("condition_table"))),
-                                      {}))
+                                      {}),
+                      targets=targets, data=data_fp if datasets[(suite, version, profile, n_real, n_syn, protocol)] > 1
+                      else "")
         rows.sort(key=board.order_key)
         boards.append(board)
     return boards
+
+
+def scored_seeds(records: list[dict[str, Any]]) -> list[int]:
+    """The seeds every scored column of a row has a value for (a seed whose cell errored is not counted;
+    columns no seed scored, e.g. skipped ones, do not count against it)."""
+    ok: dict[str, set[int]] = {}
+    for r in records:
+        if r["status"] == "ok" and r.get("value") is not None:
+            ok.setdefault(r["metric"], set()).add(r["seed"])
+    return sorted(set.intersection(*ok.values())) if ok else []
 
 
 def seconds_per_volume(records: list[dict[str, Any]]) -> float | None:
@@ -703,6 +794,11 @@ def render_table(boards: list[Board], width: int = 100, metrics: list[str] | Non
     tables = []
     for b in boards:
         tables += board_tables(b.select(metrics), width)
+        from benchgen import verdicts
+
+        section = verdicts.rich_section(b.select(metrics))
+        if section is not None:  # better / worse / not separated against the suite's baseline
+            tables.append(section)
         samplers = sampler_table(b)
         if samplers is not None:  # a board of samplers of one model: their steps and speed after it
             tables.append(samplers)
@@ -715,7 +811,11 @@ def render_markdown(boards: list[Board]) -> str:
         head = _header(b)
         lines = [f"### {b.title()}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(b)]
-        lines += ["", f"_{b.caption()}_"]  # a document: the full legend (the terminal shows the short one)
+        lines += ["", f"_{b.caption()}_"]
+        from benchgen import verdicts
+
+        if b.baseline:
+            lines += ["", verdicts.markdown_section(b)]
         samplers = sampler_markdown(b)
         if samplers:
             lines += ["", samplers]
@@ -742,6 +842,8 @@ def _flat(boards: list[Board]) -> list[dict[str, Any]]:
                             "higher_is_better": b.higher_is_better.get(c), "direction": b.direction(c),
                             "mean": cell.mean, "ci_low": _nan_none(cell.lo), "ci_high": _nan_none(cell.hi),
                             "outside_ci": cell.outside, "n_seeds": cell.n, "status": cell.status,
+                            "nonfinite_replicates": cell.nonfinite, "interval_resamples": cell.sources,
+                            "fits": cell.fits, "variance_parts": cell.parts,
                             "primary": c == b.primary})
     return out
 
@@ -760,11 +862,17 @@ def render_csv(boards: list[Board]) -> str:
     return buf.getvalue()
 
 
+def _verdicts_json(board: Board) -> list[dict[str, Any]]:
+    from benchgen import verdicts
+
+    return verdicts.json_section(board)
+
+
 def render_json(boards: list[Board]) -> str:
     heads = [{"suite": b.suite, "version": b.version, "profile": b.profile, "n_real": b.n_real,
               "n_synthetic": b.n_synthetic, "primary_metric": b.primary, "ignored_records": b.ignored,
               "protocol": b.protocol, "below_protocol": bool(b.below_protocol), "protocol_note": b.below_protocol,
-              "caption": b.caption()} for b in boards]
+              "caption": b.caption(), "baseline": b.baseline or None, "verdicts": _verdicts_json(b)} for b in boards]
     return json.dumps({"boards": heads, "cells": _flat(boards)}, indent=2)
 
 
@@ -833,7 +941,10 @@ def board_html(b: Board, facts: str = "") -> str:
 
 
 def render_html(boards: list[Board]) -> str:
-    body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}{sampler_html(b)}" for b in boards)
+    from benchgen import verdicts
+
+    body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}{verdicts.html_section(b)}{sampler_html(b)}"
+                   for b in boards)
     return f"<!doctype html><html><head><meta charset='utf-8'><title>benchgen leaderboard</title>" \
            f"<style>{HTML_STYLE}</style></head><body>{body}<script>{SORT_JS}</script></body></html>\n"
 

@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchgen import paths
+from benchgen import hierarchical, paths, verdicts
 from benchgen.atomic import atomic_path
 from benchgen.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
 from benchgen.provenance import now
@@ -114,6 +114,12 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
     parts.append("</div>")
     config = recs[0].get("generator_config") if recs else None
     facts = [("sampler", json.dumps(info.get("sampler") or {}, sort_keys=True)), ("seeds", str(info["seeds"]))]
+    cells = next((cs for g, _, cs in board.rows if g == gen), {})
+    split = [f"{c}: {text}" for c, cell in cells.items()
+             if cell.parts and (text := hierarchical.parts_text(cell.parts))]
+    if len(info.get("fits") or [0]) > 1:  # training runs pooled, and where each cell's uncertainty comes from
+        facts.append(("fits", f"{len(info['fits'])}" + (f" (variance of each cell: {'; '.join(split)})" if split
+                                                        else "")))
     samples = folder / "samples" / gen
     facts.append(("samples", _link(samples, out_dir) if samples.is_dir() else "not written"))
     parts.append("<table class='facts'>" + "".join(
@@ -128,12 +134,12 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str 
     """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.runner.suite_boards`)."""
     from benchgen.errors import ConfigError
     from benchgen.plots import effect_figure, metric_figure, pareto_figure, tradeoff_figure
-    from benchgen.runner import current_records
+    from benchgen.runner import as_the_file_says, current_records
 
     records, hidden = current_records(suite, store, data_fp=data_fp)
     from benchgen.leaderboard import build_boards
 
-    boards = build_boards(records, hidden=hidden)
+    boards = as_the_file_says(suite, build_boards(records, hidden=hidden))
     if not boards:
         raise ConfigError(f"no results for suite '{suite.name}' (profile {suite.profile})",
                           "run `benchgen run SUITE` first")
@@ -143,7 +149,7 @@ def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str 
     for b in boards:
         facts = (f"n_real {b.n_real} · n_synthetic {b.n_synthetic} · seeds {', '.join(map(str, suite.seeds))} · "
                  f"profile {b.profile} · ranked by {b.primary} {b.arrow(b.primary)}")
-        body.append(f"<h2>Leaderboard</h2>{board_html(b, facts)}")
+        body.append(f"<h2>Leaderboard</h2>{board_html(b, facts)}{verdicts.html_section(b)}")
         body.append("<h2>Metrics</h2><p>Each generator's value (dot) with its 95% interval (bar; a hollow dot lies "
                     "outside its one-seed bootstrap interval); the dashed line is the real test split's own value "
                     "where the metric has one.</p><div class='plots'>")

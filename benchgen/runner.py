@@ -23,6 +23,7 @@ from benchgen.checkpoints import fit_seed, weights_record
 from benchgen.conditions import ConditionTable, reference_table, suite_table
 from benchgen.data import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
+from benchgen.fits import Replicate, fit_spec, record_extra
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.progress import ProgressReporter
@@ -68,10 +69,11 @@ class RunSummary:
 class Plan:
     """The cells of one generator: their keys, and which are already in the store."""
 
-    spec: PluginSpec
+    spec: PluginSpec  # the generator as this training run fits it (benchgen.fits.fit_spec)
     keys: dict[tuple[int, str], str]  # (seed, metric label) -> cell key
     done: set[str]
     draw: int | None = None  # the draw of the training set (suites with draws > 1), else None
+    replicate: Replicate = Replicate()  # which training run of the row
 
     @property
     def pending(self) -> list[tuple[int, str]]:
@@ -79,10 +81,11 @@ class Plan:
 
 
 def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str,
-             draw: int | None = None) -> str:
+             draw: int | None = None, replicate: Replicate = Replicate()) -> str:
     # settings join the key only when set: cells of suites without them keep their keys
     optional = {"protocol": suite.protocol, "conditions": suite.conditions, "per_condition": gen.per_condition,
-                "stratify": metric.stratify, "draw": None if draw is None else [draw]}  # [0] is set, 0 is not
+                "stratify": metric.stratify, "draw": None if draw is None else [draw],  # [0] is set, 0 is not
+                **replicate.key_part()}
     return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
                         "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
                         "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp,
@@ -90,15 +93,19 @@ def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_
 
 
 def plan_cells(suite: Suite, labels: list[str], store: CellStore, data_fp: str,
-               draws: list[int | None] | None = None) -> list[Plan]:
-    """One plan per generator and draw of the training set (`draws`: the suite's, or a subset of them)."""
+               draws: list[int | None] | None = None, fits: list[int] | None = None) -> list[Plan]:
+    """One plan per draw of the training set, generator and training run (`draws`, `fits`: the suite's, or a
+    subset of them)."""
     plans = []
     for draw in suite.draw_ids() if draws is None else draws:
         for label in labels:
-            spec = suite.generators[label]
-            keys = {(seed, m): cell_key(suite, spec, seed, mspec, data_fp, draw)
-                    for seed in suite.seeds for m, mspec in suite.metrics.items()}
-            plans.append(Plan(spec, keys, store.done_keys(keys.values()), draw))
+            for fit in range(suite.fits_of(label)):
+                if fits is not None and fit not in fits:
+                    continue
+                rep, spec = Replicate(fit), fit_spec(suite.generators[label], fit)
+                keys = {(seed, m): cell_key(suite, spec, seed, mspec, data_fp, draw, rep)
+                        for seed in suite.seeds for m, mspec in suite.metrics.items()}
+                plans.append(Plan(spec, keys, store.done_keys(keys.values()), draw, rep))
     return plans
 
 
@@ -112,13 +119,15 @@ def current_records(suite: Suite, store: ResultStore, all_configs: bool = False,
     if all_configs:
         return records, 0
     data_fp = data_fp or list_dataset(suite).fingerprint  # a run passes its own: no second listing
-    plans = plan_cells(suite, list(suite.generators), store, data_fp)
-    keys = {(p.spec.label, p.draw, seed, mlabel): key for p in plans for (seed, mlabel), key in p.keys.items()}
+    keys = {(p.spec.label, p.draw, p.replicate.fit, seed, mlabel): key
+            for p in plan_cells(suite, list(suite.generators), store, data_fp)
+            for (seed, mlabel), key in p.keys.items()}
 
     def current(r: dict[str, Any]) -> bool:
+        fit = int((r.get("extra") or {}).get("fit", 0))
         for mlabel in suite.metrics:
             if r["metric"] == mlabel or r["metric"].startswith((mlabel + ".", mlabel + "[")):
-                key = keys.get((r["generator"], draw_of(r), r["seed"], mlabel))
+                key = keys.get((r["generator"], draw_of(r), fit, r["seed"], mlabel))
                 if key is not None and r["cell_key"] in (key, fingerprint([key, r["metric"]], 24)):
                     return True
         return False
@@ -133,16 +142,28 @@ def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
     from benchgen import leaderboard
 
     records, hidden = current_records(suite, store, all_configs, data_fp)
-    return leaderboard.build_boards(records, hidden=hidden)
+    return as_the_file_says(suite, leaderboard.build_boards(records, hidden=hidden))
+
+
+def as_the_file_says(suite: Suite, boards: list[Any]) -> list[Any]:
+    """Boards with the suite file's baseline (where it is a row) and primary metric (records keep the one they
+    were scored under: a file that changed its headline re-ranks without recomputing)."""
+    for b in boards:
+        b.baseline = suite.baseline if any(g == suite.baseline for g, _, _ in b.rows) else ""
+        if suite.primary_metric in b.columns and b.primary != suite.primary_metric:
+            b.primary = suite.primary_metric
+            b.rows.sort(key=b.order_key)
+    return boards
 
 
 # -------------------------------------------------------------------------------------------- the loop
 def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = False,
               only: list[str] | None = None, console: Any = None, save_samples: bool = True,
-              store: CellStore | None = None, draws: list[int | None] | None = None) -> RunSummary:
+              store: CellStore | None = None, draws: list[int | None] | None = None,
+              fits: list[int] | None = None) -> RunSummary:
     """Run every pending cell of `suite`, storing each as it finishes. Returns what happened.
-    `store` replaces the result store at `results` (a cluster worker passes its shard); `draws` limits the run
-    to those draws of the training set (a cluster worker's one)."""
+    `store` replaces the result store at `results` (a cluster worker passes its shard); `draws` and `fits` limit
+    the run to those draws of the training set and training runs of each generator (a cluster unit's)."""
     start = time.perf_counter()
     results = Path(results) if results else paths.default_results()
     store = store if store is not None else ResultStore(results)  # opened (and checked writable) before any work
@@ -159,7 +180,7 @@ def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = 
         listing = list_dataset(suite)
         summary.stages.add("data", time.perf_counter() - t_data)
         summary.data_fingerprint = listing.fingerprint
-        plans = plan_cells(suite, labels, store, listing.fingerprint, draws)
+        plans = plan_cells(suite, labels, store, listing.fingerprint, draws, fits)
         data: dict[int | None, Data] = {}  # per draw of the training set, loaded when it has pending cells
         table: ConditionTable | None = None
         for plan in plans:
@@ -212,14 +233,17 @@ class _Loop:
         self.run_id = uuid.uuid4().hex[:12]
 
     def run_generator(self, plan: Plan, data: Data, table: ConditionTable, progress: ProgressReporter) -> None:
-        suite, spec = self.suite, plan.spec
+        suite, spec, rep = self.suite, plan.spec, plan.replicate
+        fits = suite.fits_of(spec.label)
+        named = f"{spec.label} (fit {rep.fit + 1}/{fits})" if fits > 1 else spec.label
         base = dict(suite=suite.name, suite_version=suite.version, profile=suite.profile,
                     primary_metric=suite.primary_metric, generator=spec.label, generator_plugin=spec.plugin,
                     generator_version=spec.config()["version"], generator_config_hash=fingerprint(spec.config()),
                     generator_config={**spec.config(), "seed": spec.seed}, n_real=len(data.splits.test),
                     n_synthetic=suite.n_samples, data_fingerprint=data.fingerprint, run_id=self.run_id,
                     protocol=suite.protocol, **self.env)
-        base["extra"] = {**base["extra"], "condition_table": table.record()}  # what the samples were drawn to
+        base["extra"] = {**base["extra"], "condition_table": table.record(),  # what the samples were drawn to
+                         **record_extra(rep, spec.seed, fits)}
         if plan.draw is not None:  # which training set (of suite.draws) the generator was fitted on
             base["extra"]["draw"] = plan.draw
             base["extra"]["fit_seed"] = fit_seed(spec.seed, plan.draw)
@@ -245,7 +269,8 @@ class _Loop:
                          created_at=now(), **base)
             if is_main_process():  # under `accelerate launch` only rank 0 writes
                 self.store.put(rec)
-            where = f"{spec.label}{'' if plan.draw is None else f'/draw {plan.draw}'}/seed {seed}/{column}"
+            where = (f"{spec.label}{'' if plan.draw is None else f'/draw {plan.draw}'}"
+                     f"{rep.suffix().replace('-', '/')}/seed {seed}/{column}")
             if res.status == "error":
                 self.summary.errors.append(CellError(where, res.message or "error", res.details.get("traceback")))
             elif res.status == "skipped":
@@ -256,7 +281,7 @@ class _Loop:
                 store_cell(seed, mlabel, mlabel, error_result(exc, f"{stage} failed: "), {}, 0.0)
 
         drawn = "" if plan.draw is None else f", draw {plan.draw} of {suite.draws}"
-        progress.log(f"[bold]{escape(spec.label)}[/] ({escape(spec.plugin)}{drawn}): "
+        progress.log(f"[bold]{escape(named)}[/] ({escape(spec.plugin)}{drawn}): "
                      f"{len(plan.pending)} cells to compute")
         stages = self.summary.stages
         try:
@@ -312,15 +337,16 @@ class _Loop:
                 self.summary.computed += 1
                 stages.add(SCORE, time.perf_counter() - t0, spec.label, mlabel)  # storing included
                 finished += 1
-                progress(f"{spec.label}: scoring", finished, len(plan.pending))
+                progress(f"{named}: scoring", finished, len(plan.pending))
             # files to look at come after the seed's cells are stored: a full disk there loses no score
-            if self.save_samples and seed == suite.seeds[0] and not plan.draw and is_main_process():
+            if self.save_samples and seed == suite.seeds[0] and not plan.draw and rep.fit == 0 and is_main_process():
                 with stages.time(FILES, spec.label):
                     self.summary.outputs += save_outputs(suite, spec.label, synth, test)
         with stages.time(FILES, spec.label):
             for cond, ckpt in fitted.checkpoints().items():  # the training curves, beside the montages
                 if is_main_process() and (ckpt / "loss.png").is_file():
                     part = (f"-{cond}" if cond else "") + ("" if plan.draw is None else f"-draw{plan.draw}")
+                    part += rep.suffix()
                     name = f"loss-{spec.label}{part}.png"
                     curve = inside(paths.runs_dir(), suite.name, suite.profile, name)
                     self.summary.outputs.append(copy_file(ckpt / "loss.png", curve))

@@ -38,11 +38,12 @@ SCHEMA: dict[str, Any] = {
                 "split_seed": (int, False), "first_volume": (bool, False), "jobs": (int, False)},
     "preprocessing": {"steps": (list, False)},
     "generators": {"*": {**PLUGIN_TABLE, "seed": (int, False), "per_condition": (bool, False), "like": (str, False),
-                         "parent": (str, False),
+                         "parent": (str, False), "fits": (int, False),
                          "pretrain": {**PLUGIN_TABLE, "seed": (int, False), "dataset": (dict, False),
                                       "like": (str, False)}}},
     "evaluation": {"n_samples": (int, True), "seeds": (list, True), "bootstrap": (int, False), "draws": (int, False),
                    "device": (str, False), "protocol": (str, False), "conditions": (dict, False),
+                   "fits": (int, False), "baseline": (str, False),
                    "metrics": {"*": {**PLUGIN_TABLE, "stratify": (str, False)}}},
     "profiles": {"*": (dict, False)},
     "executor": (dict, False),  # cluster resources, checked by benchgen.cluster.resources
@@ -130,10 +131,16 @@ class Suite:
     split_stratify: str = ""  # dataset.split.stratify: a metadata key each split keeps the proportions of
     conditions: dict[str, Any] | None = None  # [evaluation.conditions]: the table synthetic sets are drawn to
     draws: int = 1  # [evaluation] draws: training sets drawn from the train + val pool, each fitted and scored
+    fits: dict[str, int] = field(default_factory=dict)  # label -> training runs (evaluation.fits or the table's)
+    baseline: str = ""  # evaluation.baseline: the row every other row is compared with (benchgen.verdicts)
 
     def draw_ids(self) -> list[int | None]:
         """The draws of the training set a run covers: [None] (the split as it is, keys as ever) or 0..R-1."""
         return [None] if self.draws == 1 else list(range(self.draws))
+
+    def fits_of(self, label: str) -> int:
+        """How many times the generator `label` is fitted (1 unless evaluation.fits or its table says more)."""
+        return self.fits.get(label, 1)
 
     def generator_labels(self, labels: Sequence[str] | None = None) -> list[str]:
         """`labels` (all generators when empty), each checked to be one of this suite's."""
@@ -543,7 +550,17 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         check_name(label, f"[generators.{label}]")
     for label in metric_tables:
         check_name(label, f"[evaluation.metrics.{label}]")
-    generators = {label: _generator_spec(label, t, ds) for label, t in doc["generators"].items()}
+    generators = {label: _generator_spec(label, {k: v for k, v in t.items() if k != "fits"}, ds)
+                  for label, t in doc["generators"].items()}
+    fits = {label: t.get("fits", ev.get("fits", 1)) for label, t in doc["generators"].items()}
+    for label, n in fits.items():
+        if n < 1:
+            where = f"generators.{label}.fits" if "fits" in doc["generators"][label] else "evaluation.fits"
+            raise ConfigError(f"{where}: must be at least 1 (the times each generator is trained), got {n}")
+    baseline = ev.get("baseline", "")
+    if baseline and baseline not in generators:
+        raise ConfigError(f"evaluation.baseline: '{baseline}' is not one of the suite's generators",
+                          f"choose one of {', '.join(generators)}")
     bootstrap = ev.get("bootstrap", 200)
     metrics = {label: with_bootstrap(_plugin_spec("metrics", label, t, f"evaluation.metrics.{label}"), bootstrap)
                for label, t in metric_tables.items()}
@@ -567,4 +584,5 @@ def _build(path: Path, raw: dict[str, Any], requested: str,
         steps=_step_specs(doc.get("preprocessing", {}).get("steps", [])),
         generators=generators, n_samples=ev["n_samples"], seeds=list(seeds),
         bootstrap=bootstrap, device=device, metrics=metrics, document=doc, protocol=protocol,
-        conditions=ev.get("conditions"), draws=draws, **dataset)
+        conditions=ev.get("conditions"), draws=draws, fits={k: v for k, v in fits.items() if v > 1},
+        baseline=baseline, **dataset)

@@ -7,7 +7,7 @@ import typer
 from benchgen.cli.app import app
 
 # Each module registers its commands on `app` when imported.
-COMMAND_MODULES = ["run", "cluster", "results", "evaluate", "preprocess", "data", "check"]
+COMMAND_MODULES = ["run", "cluster", "results", "compare", "evaluate", "preprocess", "data", "check"]
 
 
 def load_commands() -> typer.Typer:

@@ -1,5 +1,7 @@
-"""The units of work of a suite's pending cells: one fit per generator whose checkpoint is missing (a GPU job),
-one sampling + scoring job per (generator, seed); a score unit depends on its generator's fit."""
+"""The units of work of a suite's pending cells: one fit per generator and training run whose checkpoint is
+missing (a GPU job), one sampling + scoring job per (generator, training run, seed); a score unit depends on its
+training run's fit. Units of fit 0 keep the names of a suite fitted once (``fit-ddpm``, ``score-ddpm-seed0``);
+later fits add ``-fit<k>`` (``fit-ddpm-fit1``, ``score-ddpm-fit1-seed0``)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 from benchgen import paths
 from benchgen.checkpoints import GENERATOR_FILE, checkpoint_key
 from benchgen.cluster.resources import ExecutorConfig, Resources
+from benchgen.fits import fit_spec
 from benchgen.runner import Plan
 from benchgen.suite import Suite
 
@@ -24,6 +27,7 @@ class Unit:
     depends: tuple[str, ...] = ()  # unit ids that must finish first
     save_samples: bool = False  # the suite's first seed writes the sample NIfTI files and the montage
     draw: int | None = None  # the draw of the training set (suites with draws > 1)
+    fit: int = 0  # the generator's training run (benchgen.fits)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "resources": asdict(self.resources)}
@@ -43,33 +47,34 @@ class UnitPlan:
         return {u.id: u for u in self.units}
 
 
-def fitted(suite: Suite, label: str, data_fp: str, draw: int | None = None) -> bool:
+def fitted(suite: Suite, label: str, data_fp: str, draw: int | None = None, fit: int = 0) -> bool:
     """Whether the generator's checkpoint is already on disk (its score units just load it). A per-condition
     generator's parts depend on the condition table, known once the data are loaded: its fit unit finds them."""
     if suite.generators[label].per_condition:
         return False
-    key = checkpoint_key(suite.generators[label], data_fp, draw=draw)
+    key = checkpoint_key(fit_spec(suite.generators[label], fit), data_fp, draw=draw)
     return (paths.cache_dir("checkpoints") / key / GENERATOR_FILE).is_file()
 
 
 def plan_units(suite: Suite, plans: list[Plan], config: ExecutorConfig, data_fp: str) -> UnitPlan:
     out = UnitPlan()
     for plan in plans:
-        label, draw = plan.spec.label, plan.draw
+        label, draw, fit = plan.spec.label, plan.draw, plan.replicate.fit
+        tag = ("" if draw is None else f"-draw{draw}") + plan.replicate.suffix()
         out.cached += len(plan.keys) - len(plan.pending)
         if not plan.pending:
             continue
         deps: tuple[str, ...] = ()
-        at = "" if draw is None else f"-draw{draw}"
-        if not fitted(suite, label, data_fp, draw):
-            out.units.append(Unit(f"fit-{label}{at}", "fit", label, None, (), config.fit[label], draw=draw))
-            deps = (f"fit-{label}{at}",)
+        if not fitted(suite, label, data_fp, draw, fit):
+            out.units.append(Unit(f"fit-{label}{tag}", "fit", label, None, (), config.fit[label], draw=draw, fit=fit))
+            deps = (f"fit-{label}{tag}",)
         for seed in suite.seeds:
             todo = tuple(plan.keys[(s, m)] for s, m in plan.pending if s == seed)
             if todo:
-                out.units.append(Unit(f"score-{label}{at}-seed{seed}", "score", label, seed, todo,
-                                      config.score[label], deps, save_samples=seed == suite.seeds[0] and not draw,
-                                      draw=draw))
+                out.units.append(Unit(f"score-{label}{tag}-seed{seed}", "score", label, seed, todo,
+                                      config.score[label], deps,
+                                      save_samples=seed == suite.seeds[0] and not draw and fit == 0,
+                                      draw=draw, fit=fit))
     return out
 
 

@@ -62,12 +62,13 @@ def _fit(suite: Suite, unit: Unit) -> dict[str, Any]:
     it as their cells' error records, exactly as an in-process run does."""
     from benchgen import conditional
     from benchgen.data import load_data
+    from benchgen.fits import fit_spec
     from benchgen.provenance import resolve_device
     from benchgen.runner import condition_table
 
     try:
         data = load_data(suite, draw=unit.draw)  # one model, or one per condition of the run's condition table
-        conditional.fit(suite.generators[unit.label], data, suite, resolve_device(suite.device),
+        conditional.fit(fit_spec(suite.generators[unit.label], unit.fit), data, suite, resolve_device(suite.device),
                         condition_table(suite, data))
     except Exception as exc:  # noqa: BLE001 — reported in the summary, stored by the score units
         return {"fit_error": f"{type(exc).__name__}: {exc}"}
@@ -80,7 +81,7 @@ def _score(suite: Suite, unit: Unit, shard: Any) -> dict[str, Any]:
     assert unit.seed is not None
     one_seed = dataclasses.replace(suite, seeds=[unit.seed])  # cell keys do not depend on the seed list
     s = run_suite(one_seed, quiet=True, only=[unit.label], save_samples=unit.save_samples, store=shard,
-                  draws=[unit.draw])
+                  draws=[unit.draw], fits=[unit.fit])
     return {"computed": s.computed, "cached": s.cached,
             "errors": [{"cell": e.cell, "message": e.message, "traceback": e.traceback} for e in s.errors],
             "skipped": s.skipped, "data_failures": s.data_failures, "outputs": [str(p) for p in s.outputs]}

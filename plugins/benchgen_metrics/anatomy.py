@@ -335,7 +335,8 @@ class Anatomy(Metric):
         details = {**base, "per_volume": table, "brain_mask_ml": {"real_mean": float(m_real.mean()),
                                                                   "synthetic_mean": float(m_syn.mean())}}
         boot = _resampled(value, lambda i, j: float(np.nanmean(standardized_w1(x_real[i], x_syn[j]))),
-                          [len(x_real), len(x_syn)], ["real", "synthetic"], self.params.bootstrap, ctx, "basic")
+                          [len(x_real), len(x_syn)], ["real", "synthetic"], self.params.bootstrap, ctx, "basic",
+                          (0.0, None))
         return MetricResult(value, details=details, higher_is_better=False, **boot)
 
     def _effect(self, synthetic: Cohort, real: Cohort, f_real: np.ndarray, f_syn: np.ndarray, names: np.ndarray,
@@ -363,7 +364,7 @@ class Anatomy(Metric):
             return weighted
 
         boot = _resampled(value, stat, [len(f_real), len(f_syn)], ["real", "synthetic"],
-                          self.params.bootstrap if np.isfinite(value) else 0, ctx, "basic")
+                          self.params.bootstrap if np.isfinite(value) else 0, ctx, "basic", (0.0, None))
         table = {d: {str(n): {"d_real": _num(d_real[a, k]), "d_synthetic": _num(d_syn[a, k])}
                      for k, n in enumerate(names)} for a, d in enumerate(diseases)}
         counts = {role: {c: int((np.array(g) == c).sum()) for c in sorted(set(g))} for role, g in groups.items()}

@@ -50,3 +50,21 @@ def test_local_executor_gives_the_in_process_board(cluster_env, suite_file, monk
     payload = json.loads(res.output)
     assert (payload["computed"], payload["cached"]) == (0, 4)
     assert payload["leaderboard"] == board(suite, cluster_env / "a.sqlite")
+
+
+def test_local_executor_runs_one_fit_unit_per_fit_and_merges_them(cluster_env, suite_file, monkeypatch):
+    text = SUITE.replace("seeds = [0, 1]", "seeds = [0]").replace("bootstrap = 7", "bootstrap = 7\nfits = 2")
+    suite = load_suite(suite_file(text), profile="default")
+    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-inprocess"))
+    s0 = run_suite(suite, cluster_env / "a.sqlite", quiet=True)
+    assert (s0.computed, s0.errors) == (4, [])
+    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-local"))
+    s1 = run_on_executor(suite, cluster_env / "b.sqlite", "local", quiet=True)
+    assert (s1.computed, s1.cached, s1.errors) == (4, 0, [])
+    assert board(suite, cluster_env / "b.sqlite") == board(suite, cluster_env / "a.sqlite")
+    states, problems = unit_states(open_run_folder(default_run_dir("toy", "default")))
+    assert {s.unit: s.state for s in states} == {u: "done" for u in (
+        "fit-good", "score-good-seed0", "fit-good-fit1", "score-good-fit1-seed0",
+        "fit-bad", "score-bad-seed0", "fit-bad-fit1", "score-bad-fit1-seed0")} and problems == []
+    fits = sorted((r["generator"], r["extra"]["fit"]) for r in ResultStore(cluster_env / "b.sqlite").records())
+    assert fits == [("bad", 0), ("bad", 1), ("good", 0), ("good", 1)]

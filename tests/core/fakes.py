@@ -71,7 +71,11 @@ class MeanGen(Generator):
     def fit(self, train: Cohort, ctx: FitContext) -> None:
         if self.params.fail:
             raise RuntimeError("deliberate fit failure")
-        self.mean = train.data.mean(0, keepdim=True) * self.params.scale
+        if os.environ.get("BENCHGEN_TEST_HANG_FIT_SEED") == str(ctx.seed):  # lets a test kill -9 mid-fit
+            while True:
+                time.sleep(0.05)
+        # a fit-seed-dependent shift, so that training runs differ as real ones do
+        self.mean = train.data.mean(0, keepdim=True) * self.params.scale + 0.001 * (ctx.seed % 7)
         counter = os.environ.get("BENCHGEN_TEST_FIT_COUNTER")
         if counter:
             with open(counter, "a") as f:

@@ -15,7 +15,7 @@ from benchgen.cluster.plan import Unit, plan_units
 from benchgen.cluster.resources import executor_config
 from benchgen.data import list_dataset, load_data
 from benchgen.errors import ConfigError
-from benchgen.functional.hierarchy import pool_groups
+from benchgen.hierarchical import pool, small_sample_scale
 from benchgen.leaderboard import build_boards
 from benchgen.runner import cell_key, plan_cells, run_suite
 from benchgen.splits import assign_subjects, redraw
@@ -159,23 +159,28 @@ def test_the_cluster_plan_has_units_per_draw(home, tmp_path):
 
 
 # --------------------------------------------------------------------------------- pooling
-def test_pool_groups_is_the_bootstrap_of_the_mean_over_groups_when_groups_have_no_spread():
-    """With every replicate of a group equal to its value, the pooled replicates are the plain bootstrap of the
-    mean over groups: their sd is √((R−1)/R)·s/√R (s the sd of the R values)."""
+# Draws are training runs: the board pools them with the fits' hierarchical bootstrap (benchgen.hierarchical).
+def pool_groups(values, replicates):
+    return pool({g: [v] for g, v in enumerate(values)}, {g: [x] for g, x in enumerate(replicates)})
+
+
+def test_pooling_draws_is_the_bootstrap_of_the_mean_over_groups_when_groups_have_no_spread():
+    """With every replicate of a group equal to its value, the pooled replicates are the bootstrap of the mean
+    over groups, stretched for few groups: their sd is c·√((R−1)/R)·s/√R (s the sd of the R values)."""
     values = np.array([0.1, 0.4, -0.2, 0.3, 0.0])
-    mean, pooled = pool_groups(values, np.repeat(values[:, None], 20_000, axis=1))
+    pooled = pool_groups(values, np.repeat(values[:, None], 20_000, axis=1))
     r = len(values)
-    assert mean == pytest.approx(values.mean())
-    expected_sd = np.sqrt((r - 1) / r) * values.std(ddof=1) / np.sqrt(r)
-    assert pooled.std() == pytest.approx(expected_sd, rel=0.03)
+    assert pooled.value == pytest.approx(values.mean())
+    expected_sd = small_sample_scale(r) * np.sqrt((r - 1) / r) * values.std(ddof=1) / np.sqrt(r)
+    assert pooled.replicates.std() == pytest.approx(expected_sd, rel=0.03)
 
 
-def test_pool_groups_pairs_rows_and_adds_the_within_group_spread():
+def test_pooling_draws_pairs_rows_and_adds_the_within_group_spread():
     rng = np.random.default_rng(0)
     values = rng.normal(size=4)
     within = rng.normal(scale=0.5, size=(4, 3000))
-    _, a = pool_groups(values, values[:, None] + within)
-    _, b = pool_groups(values + 1.0, values[:, None] + 1.0 + within)
+    a = pool_groups(values, values[:, None] + within).replicates
+    b = pool_groups(values + 1.0, values[:, None] + 1.0 + within).replicates
     assert np.allclose(b - a, 1.0)  # the same groups in every replicate: a paired difference is exact
-    _, flat = pool_groups(values, np.repeat(values[:, None], 3000, axis=1))
+    flat = pool_groups(values, np.repeat(values[:, None], 3000, axis=1)).replicates
     assert a.std() > flat.std()
