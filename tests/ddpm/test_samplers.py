@@ -153,4 +153,4 @@ def test_ddpm_configs_keep_their_recorded_params_and_sampler_record():
     recorded = params_to_dict(DDPMParams())
     assert recorded["schedule"] == "scaled_linear_beta" and recorded["sampler"] == "ddpm"
     gen = registry.create("generators", "ddpm", tiny())
-    assert set(gen.sampler_info()) == {"sampler", "inference_steps", "eta", "prediction_type"}
+    assert set(gen.sampler_info()) == {"sampler", "inference_steps", "eta", "prediction_type", "precision"}
