@@ -280,11 +280,13 @@ class Board:
     def short_caption(self) -> str:
         """The terminal's legend: what a cell holds, in at most three lines at 100 columns, and the warnings
         that change how the board may be read; `benchgen leaderboard --explain` gives the full one."""
-        text = "value [low, high]: mean over seeds, 95% interval"
+        once = self.fits_caption().startswith(" · trained once")
+        text = "value [low, high]: mean over seeds, 95% interval" + (
+            " (trained once: no training variance)" if once else " over training runs, seeds, subjects")
         if len(self.rows) > 1:
             text += " · #a–b: the best–worst rank the data support"
         used = [d for d in ("lower", "higher", "closest") if any(self.direction(c) == d for c in self.columns)]
-        words = {"lower": "↓ lower", "higher": "↑ higher", "closest": "≈ closest to the real set's value"}
+        words = {"lower": "↓ lower", "higher": "↑ higher", "closest": "≈ closest to the real set"}
         text += " · " + " / ".join(words[d] for d in used) + " is better" if used else ""
         if self.any_outside():
             text += f" · {OUTSIDE} value outside its interval (small-sample bias)"
@@ -296,6 +298,7 @@ class Board:
             text += f" · {self.ignored} older records not shown"
         return text + " · full legend" + (" (how each row met the condition table)" if len(self.conditions) > 1
                                           else "") + ": benchgen leaderboard --explain"
+
     def sources_caption(self) -> str:
         """What each column's interval resamples, grouped ("mmd, frd: bootstrap over real subjects and samples;
         utility: ..."), pooled over seeds; a Student t over seeds for records without replicates."""

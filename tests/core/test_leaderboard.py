@@ -129,7 +129,7 @@ def test_a_column_with_a_reference_ranks_by_distance_to_it():
     assert board.direction("ms-ssim") == "closest" and board.best("ms-ssim") == {"close"}
     text = _renders([board])
     assert all("ms-ssim ≈" in t for t in text.values())
-    assert "≈ closest to the real set's value is better" in " ".join(text["table"].split())
+    assert "≈ closest to the real set is better" in " ".join(text["table"].split())
     assert "≈ closest to the real (test split) row is best" in " ".join(text["html"].split())
     assert "≈ closest to the real (test split) row is best" in " ".join(text["markdown"].split())
 
