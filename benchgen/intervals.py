@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from benchgen.functional.bootstrap import clip_to_bounds
+
 Bounds = tuple[float | None, float | None]
 
 # (metric plugin, sub-result key) -> the statistic's range, for records that do not store one
@@ -59,12 +61,7 @@ def clip(lo: float | None, hi: float | None, bounds: Bounds | None) -> tuple[flo
     """An interval clipped to the statistic's range (which cannot remove the truth)."""
     if bounds is None or lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
         return lo, hi
-    b_lo, b_hi = bounds
-    if b_lo is not None:
-        lo, hi = max(lo, b_lo), max(hi, b_lo)
-    if b_hi is not None:
-        lo, hi = min(lo, b_hi), min(hi, b_hi)
-    return lo, hi
+    return clip_to_bounds(lo, hi, bounds)
 
 
 def sources_of(record: dict[str, Any]) -> str:

@@ -59,8 +59,12 @@ def interval(value: float, replicates: np.ndarray, method: CIMethod = "percentil
         ci = _bias_corrected(value, replicates, level)
     elif method != "percentile":
         raise ValueError(f"unknown interval method '{method}' (percentile, basic, centered, log-basic or bc)")
+    return clip_to_bounds(ci[0], ci[1], bounds)
+
+
+def clip_to_bounds(lo: float, hi: float, bounds: Sequence[float | None] | None) -> tuple[float, float]:
+    """An interval clipped to the statistic's range (which cannot remove the truth)."""
     lo_b, hi_b = bounds if bounds is not None else (None, None)
-    lo, hi = ci
     if lo_b is not None:
         lo, hi = max(lo, lo_b), max(hi, lo_b)
     if hi_b is not None:
