@@ -244,10 +244,10 @@ def check_suite(suite: Any) -> Any:
     Held whole in memory, each must fit the machine: one volume of ``dataset.shape``; the synthetic set of a
     seed (``n_samples`` volumes: drawn, checked and scored in memory); the preprocessed cohort while it is
     built (a declared subject count; once cached it is read from disk in batches, see
-    :class:`benchgen.mapped.MappedCohort`, so the training and test splits are not counted again)."""
+    :class:`benchgen.data.mapped.MappedCohort`, so the training and test splits are not counted again)."""
     import dataclasses
 
-    from benchgen import registry
+    from benchgen import notices
 
     for name, value in suite.split.items():
         if not math.isfinite(value):
@@ -256,7 +256,7 @@ def check_suite(suite: Any) -> Any:
     _check_labels(list(suite.metrics))
     run_dir = (suite.document.get("executor") or {}).get("run_dir")
     if isinstance(run_dir, str) and run_dir:  # where a cluster run writes: inside BENCHGEN_HOME
-        from benchgen.cluster.ledger import suite_run_dir
+        from benchgen.paths import suite_run_dir
 
         suite_run_dir(run_dir)
     voxels = math.prod(suite.shape)
@@ -280,7 +280,7 @@ def check_suite(suite: Any) -> Any:
                               f"machine has {gib(memory)}", "lower it, or dataset.shape")
     cpus = available_cpus()
     if suite.jobs > cpus:
-        registry.warn(f"dataset.jobs = {suite.jobs} is more than the {cpus} CPUs available: using {cpus}")
+        notices.warn(f"dataset.jobs = {suite.jobs} is more than the {cpus} CPUs available: using {cpus}")
         suite = dataclasses.replace(suite, jobs=cpus)
     return suite
 

@@ -215,7 +215,7 @@ class MetricContext:
     cache_dir: Path | None = None  # for real-set features
     real_fingerprint: str | None = None
     progress: ProgressFn = no_progress
-    # How the synthetic set met its condition table (benchgen.conditional): "unconditional" (labels assigned
+    # How the synthetic set met its condition table (benchgen.sample.conditional): "unconditional" (labels assigned
     # to its samples, not generated), "per-condition", "conditional: condition, age, ..."; None outside a run
     conditioning: str | None = None
 
@@ -227,6 +227,9 @@ def save_generator(gen: Generator, folder: Path) -> None:
     gen.save(folder)
 
 
+METRIC_KINDS = ("fidelity", "diversity", "memorization", "anatomy", "utility")  # Metric.kind's values
+
+
 class Metric(Plugin, abc.ABC):
     """Scores a synthetic set against the real reference set (and the training set if it needs it).
 
@@ -236,6 +239,11 @@ class Metric(Plugin, abc.ABC):
 
     higher_is_better: ClassVar[bool] = False
     needs_train: ClassVar[bool] = False
+    # What the metric measures, which picks its figures in the report: "fidelity" (distance to the real set:
+    # metric bars), "diversity", "memorization" (copies of training scans: the Pareto plot), "anatomy"
+    # (regional volumes and disease effects: the effect plot) or "utility" (a downstream classifier's gain:
+    # the trade-off plot against fidelity and memorization).
+    kind: ClassVar[str] = "fidelity"
     # Whether `stratify = "condition"` may score it per group (columns `label[group]`): False for a metric
     # whose score itself compares the groups (anatomy's disease effects)
     stratifiable: ClassVar[bool] = True

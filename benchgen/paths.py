@@ -96,3 +96,16 @@ def clear_cache(kind: str = "all") -> list[str]:
     for k in kinds:
         shutil.rmtree(cache_dir(k), ignore_errors=True)
     return kinds
+
+
+def suite_run_dir(value: str) -> Path:
+    """A suite file's ``[executor] run_dir``, relative to BENCHGEN_HOME and inside it: a suite someone else wrote
+    cannot choose where run.json, jobs.json and job pickles go (``--run-dir`` on the command line may)."""
+    root = home().resolve()
+    path = Path(value).expanduser()
+    path = (path if path.is_absolute() else root / path).resolve()
+    if path != root and root not in path.parents:
+        raise ConfigError(f"executor.run_dir: {value!r} is outside BENCHGEN_HOME ({root})",
+                          "a suite file's run folder stays under BENCHGEN_HOME (give a path relative to it); "
+                          "pass --run-dir on the command line to choose a folder elsewhere")
+    return path

@@ -51,7 +51,7 @@ def device_name(device: str) -> str:
 def environment(device: str) -> dict[str, Any]:
     """Versions and hardware stored with every score. Floating-point kernels differ between CPU and GPU
     models, so the same config reproduces bit for bit only on the same hardware and library build."""
-    from benchgen import __version__
+    from benchgen.version import __version__
 
     return {"benchgen_version": __version__, "git_sha": git_sha(), "torch_version": torch.__version__,
             "monai_version": _version("monai"), "device": device_name(device), "extra": {"hardware": hardware()}}

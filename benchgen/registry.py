@@ -19,17 +19,14 @@ built-in), the plain name is an error naming both; their qualified names still w
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import importlib.metadata as md
 import re
 import traceback
-import warnings as _pywarnings
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-from benchgen import plugin_source
+from benchgen import notices, plugin_source
 from benchgen.errors import PluginError
 from benchgen.params import parse_params
 
@@ -118,7 +115,6 @@ class _Table:
 _cache: dict[str, _Table] | None = None
 _warned: set[str] = set()  # warnings already emitted in this process
 _emitted: list[str] = []
-_handlers: list[Callable[[str], None]] = []
 
 
 def _dist_of(ep: Any) -> tuple[str, str]:
@@ -201,35 +197,12 @@ def warnings() -> list[str]:
     return list(_emitted)
 
 
-@contextlib.contextmanager
-def warning_handler(handler: Callable[[str], None]) -> Iterator[None]:
-    """Inside the block, registry warnings go to `handler(message)` instead of Python's `warnings`
-    (the CLI prints them as one yellow line)."""
-    _handlers.append(handler)
-    try:
-        yield
-    finally:
-        _handlers.remove(handler)
-
-
-def warn(message: str) -> None:
-    """A warning for the user (not only about plugins): a yellow line under the CLI (inside
-    :func:`warning_handler`), a Python ``UserWarning`` otherwise."""
-    if _handlers:
-        _handlers[-1](message)
-    else:
-        _pywarnings.warn(message, UserWarning, stacklevel=3)
-
-
 def _warn(message: str) -> None:
     if message in _warned:
         return
     _warned.add(message)
     _emitted.append(message)
-    if _handlers:
-        _handlers[-1](message)
-    else:
-        _pywarnings.warn(message, ShadowedPluginWarning, stacklevel=4)
+    notices.warn(message, ShadowedPluginWarning, stacklevel=5)
 
 
 # --------------------------------------------------------------------------------------- resolving

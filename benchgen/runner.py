@@ -17,21 +17,25 @@ from typing import Any
 
 from rich.markup import escape
 
-from benchgen import conditional, leftovers, paths, protocols
+from benchgen import leftovers, paths
 from benchgen.atomic import copy_file
-from benchgen.checkpoints import fit_seed, weights_record
+from benchgen.checkpoint import weights_record
 from benchgen.conditions import ConditionTable, reference_table, suite_table
-from benchgen.data import Data, list_dataset, load_data
+from benchgen.data.load import Data, list_dataset, load_data
 from benchgen.distributed import is_main_process
-from benchgen.fits import Replicate, fit_spec, record_extra
+from benchgen.fit.fit import fit_seed
+from benchgen.fit.replicates import record_extra
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.progress import ProgressReporter
 from benchgen.provenance import environment, now, resolve_device
+from benchgen.results.cells import Plan, plan_cells
+from benchgen.results.store import CellStore, Record, ResultStore
 from benchgen.safety import inside
-from benchgen.scoring import error_result, finite_or_none, jsonable, score_metric, score_stratified, stored_details
-from benchgen.store import CellStore, Record, ResultStore, draw_of
-from benchgen.suite import PluginSpec, Suite
+from benchgen.sample import conditional
+from benchgen.score.score import error_result, finite_or_none, jsonable, score_metric, score_stratified, stored_details
+from benchgen.suite import protocols
+from benchgen.suite.model import Suite
 from benchgen.timing import FILES, FIT, SAMPLE, SCORE, StageTimes
 from benchgen.volumes import Cohort
 
@@ -64,99 +68,6 @@ class RunSummary:
         return not self.errors
 
 
-# ---------------------------------------------------------------------------------------- planning
-@dataclass
-class Plan:
-    """The cells of one generator: their keys, and which are already in the store."""
-
-    spec: PluginSpec  # the generator as this training run fits it (benchgen.fits.fit_spec)
-    keys: dict[tuple[int, str], str]  # (seed, metric label) -> cell key
-    done: set[str]
-    draw: int | None = None  # the draw of the training set (suites with draws > 1), else None
-    replicate: Replicate = Replicate()  # which training run of the row
-
-    @property
-    def pending(self) -> list[tuple[int, str]]:
-        return [cell for cell, key in self.keys.items() if key not in self.done]
-
-
-def cell_key(suite: Suite, gen: PluginSpec, seed: int, metric: PluginSpec, data_fp: str,
-             draw: int | None = None, replicate: Replicate = Replicate()) -> str:
-    # settings join the key only when set: cells of suites without them keep their keys
-    optional = {"protocol": suite.protocol, "conditions": suite.conditions, "per_condition": gen.per_condition,
-                "stratify": metric.stratify, "draw": None if draw is None else [draw],  # [0] is set, 0 is not
-                **replicate.key_part()}
-    return fingerprint({"suite": [suite.name, suite.version, suite.profile], "generator": gen.config(),
-                        "fit_seed": gen.seed, "seed": seed, "metric": metric.config(),
-                        "label": [gen.label, metric.label], "n": suite.n_samples, "data": data_fp,
-                        **{k: v for k, v in optional.items() if v}}, 24)
-
-
-def plan_cells(suite: Suite, labels: list[str], store: CellStore, data_fp: str,
-               draws: list[int | None] | None = None, fits: list[int] | None = None) -> list[Plan]:
-    """One plan per draw of the training set, generator and training run (`draws`, `fits`: the suite's, or a
-    subset of them)."""
-    plans = []
-    for draw in suite.draw_ids() if draws is None else draws:
-        for label in labels:
-            for fit in range(suite.fits_of(label)):
-                if fits is not None and fit not in fits:
-                    continue
-                rep, spec = Replicate(fit), fit_spec(suite.generators[label], fit)
-                keys = {(seed, m): cell_key(suite, spec, seed, mspec, data_fp, draw, rep)
-                        for seed in suite.seeds for m, mspec in suite.metrics.items()}
-                plans.append(Plan(spec, keys, store.done_keys(keys.values()), draw, rep))
-    return plans
-
-
-def current_records(suite: Suite, store: ResultStore, all_configs: bool = False,
-                    data_fp: str | None = None) -> tuple[list[dict[str, Any]], int]:
-    """The stored records of `suite` as its file stands now — exactly its generators' and metrics'
-    current configs on its current data — and how many older records were left out. With
-    `all_configs`, every record of the suite's version, profile and sample count (none left out)."""
-    records = [r for r in store.records(suite=suite.name, profile=suite.profile)
-               if r["suite_version"] == suite.version and r["n_synthetic"] == suite.n_samples]
-    if all_configs:
-        return records, 0
-    data_fp = data_fp or list_dataset(suite).fingerprint  # a run passes its own: no second listing
-    keys = {(p.spec.label, p.draw, p.replicate.fit, seed, mlabel): key
-            for p in plan_cells(suite, list(suite.generators), store, data_fp)
-            for (seed, mlabel), key in p.keys.items()}
-
-    def current(r: dict[str, Any]) -> bool:
-        fit = int((r.get("extra") or {}).get("fit", 0))
-        for mlabel in suite.metrics:
-            if r["metric"] == mlabel or r["metric"].startswith((mlabel + ".", mlabel + "[")):
-                key = keys.get((r["generator"], draw_of(r), fit, r["seed"], mlabel))
-                if key is not None and r["cell_key"] in (key, fingerprint([key, r["metric"]], 24)):
-                    return True
-        return False
-
-    keep = [r for r in records if current(r)]
-    return keep, len(records) - len(keep)
-
-
-def suite_boards(suite: Suite, store: ResultStore, all_configs: bool = False,
-                 data_fp: str | None = None) -> list[Any]:
-    """The leaderboard(s) of `suite` as it stands (see :func:`current_records`)."""
-    from benchgen import leaderboard
-
-    records, hidden = current_records(suite, store, all_configs, data_fp)
-    return as_the_file_says(suite, leaderboard.build_boards(records, hidden=hidden))
-
-
-def as_the_file_says(suite: Suite, boards: list[Any]) -> list[Any]:
-    """Boards with the suite file's baseline (where it is a row) and primary metric (records keep the one they
-    were scored under: a file that changed its headline re-ranks without recomputing)."""
-    for b in boards:
-        b.baseline = suite.baseline if any(g == suite.baseline for g, _, _ in b.rows) else ""
-        if suite.primary_metric in b.columns and b.primary != suite.primary_metric:
-            b.primary = suite.primary_metric
-            b.rows.sort(key=b.order_key)
-    return boards
-
-
-# -------------------------------------------------------------------------------------------- the loop
 def run_suite(suite: Suite, results: str | Path | None = None, *, quiet: bool = False,
               only: list[str] | None = None, console: Any = None, save_samples: bool = True,
               store: CellStore | None = None, draws: list[int | None] | None = None,
@@ -354,7 +265,7 @@ class _Loop:
 
 def save_outputs(suite: Suite, label: str, synth: Cohort, test: Cohort) -> list[Path]:
     """Sample NIfTI files and a real-vs-generated montage for people to look at."""
-    from benchgen.plots import montage
+    from benchgen.figures import montage
     from benchgen.volumes import write_cohort
 
     folder = inside(paths.runs_dir(), suite.name, suite.profile)

@@ -39,7 +39,7 @@ class Volume:
 class Cohort:
     """Volumes of one shape stacked as ``N×1×D×H×W`` float32, values in [0, 1]. Metrics read them through
     ``rows``/``columns`` (:mod:`benchgen.functional.sources`), which a memory-mapped cohort
-    (:class:`benchgen.mapped.MappedCohort`) serves from disk."""
+    (:class:`benchgen.data.mapped.MappedCohort`) serves from disk."""
 
     streamed: ClassVar[bool] = False  # in memory: metrics may use `data` whole
     data: torch.Tensor

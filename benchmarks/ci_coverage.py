@@ -11,7 +11,7 @@ three generators:
 * ``noisy``: phantoms with additive Gaussian noise (std 0.05, the metric sanity suite's ``noise-mid``).
 
 Each set is scored by the suite's metric plugins with the suite's parameters (B bootstrap replicates), the
-records become a board with the leaderboard's own code (`benchgen.leaderboard.build_boards`), and the script
+records become a board with the leaderboard's own code (`benchgen.board.leaderboard.build_boards`), and the script
 counts how often each cell's printed interval covers the truth:
 
 * population values where the metric has one: 0 for MMD, KID and FRD on ``same``; on ``noisy`` MMD and KID
@@ -48,12 +48,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchgen.data import load_data
+from benchgen.board.leaderboard import build_boards
+from benchgen.data.load import load_data
 from benchgen.functional import frechet, kid, mmd, msssim
 from benchgen.interfaces import MetricContext, MetricResult
-from benchgen.leaderboard import build_boards
-from benchgen.scoring import score_metric, stored_details
-from benchgen.suite import load_suite, with_bootstrap
+from benchgen.score.score import score_metric, stored_details
+from benchgen.suite.model import load_suite, with_bootstrap
 from benchgen.volumes import Cohort
 
 SUITE = Path(__file__).with_name("healthy_t1.toml")

@@ -1,5 +1,5 @@
 """Does a pooled board cell's interval cover the population value when training runs vary? Coverage of the
-hierarchical bootstrap (benchgen.hierarchical) with a known truth, and the false-order rate of a board of
+hierarchical bootstrap (benchgen.functional.hierarchical) with a known truth, and the false-order rate of a board of
 identical generators, by the number of fits.
 
     python benchmarks/fit_interval_coverage.py [--reps 400] [--bootstrap 200]
@@ -19,8 +19,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from benchgen.leaderboard import build_boards
-from benchgen.store import Record
+from benchgen.board.leaderboard import build_boards
+from benchgen.results.store import Record
 
 BASE = dict(suite="sim", suite_version="1", profile="p", primary_metric="m", generator_plugin="g",
             generator_version="1", generator_config={}, sampler={}, metric="m", metric_plugin="m", metric_version="1",

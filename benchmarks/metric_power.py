@@ -34,9 +34,9 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from benchgen import verdicts
+from benchgen.board import verdicts
+from benchgen.board.leaderboard import build_boards
 from benchgen.interfaces import FitContext
-from benchgen.leaderboard import build_boards
 
 NULL = [f"same-{i}" for i in range(1, 6)]
 DIFFERENT = ["gaussian", "blurred", "noisy", "noise"]

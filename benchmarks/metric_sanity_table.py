@@ -15,11 +15,11 @@ import tempfile
 from pathlib import Path
 
 from benchgen import paths
-from benchgen.data import load_data
+from benchgen.data.load import load_data
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext, MetricContext
-from benchgen.scoring import score_metric
-from benchgen.suite import load_suite, with_bootstrap
+from benchgen.score.score import score_metric
+from benchgen.suite.model import load_suite, with_bootstrap
 from benchgen.volumes import Cohort
 
 

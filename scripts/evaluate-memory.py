@@ -43,7 +43,7 @@ def cohort(folder: Path, n: int, shape: tuple[int, int, int], offset: float, see
 
 def volume_file(path: Path, n: int, shape: tuple[int, int, int], offset: float, seed0: int) -> Path:
     """The same volumes as :func:`cohort`, as one .npy (kept when it already holds n of `shape`)."""
-    from benchgen.mapped import VolumeFile, write_volumes
+    from benchgen.data.mapped import VolumeFile, write_volumes
 
     if path.exists() and (f := VolumeFile(path)).n == n and f.volume_shape == shape:
         return path

@@ -59,8 +59,8 @@ def bundle_path(name: str, root: Path = ROOT) -> Path:
 
 def boards(name: str, root: Path = ROOT) -> list[Any]:
     """The boards of a bundle, read as `benchgen leaderboard --records` reads it."""
-    from benchgen.leaderboard import build_boards
-    from benchgen.store import read_export
+    from benchgen.board.leaderboard import build_boards
+    from benchgen.results.store import read_export
 
     return build_boards(read_export(bundle_path(name, root)))
 
@@ -68,7 +68,7 @@ def boards(name: str, root: Path = ROOT) -> list[Any]:
 def render_board(name: str, options: dict[str, str], root: Path = ROOT) -> str:
     from rich.console import Console
 
-    from benchgen import leaderboard
+    from benchgen.board import leaderboard
 
     bs = leaderboard.select(boards(name, root), options.get("metrics"))
     command = f"benchgen leaderboard --records docs/results/{name}.jsonl" + (
@@ -82,7 +82,7 @@ def render_board(name: str, options: dict[str, str], root: Path = ROOT) -> str:
 
 
 def render_legend(name: str, root: Path = ROOT) -> str:
-    from benchgen import leaderboard
+    from benchgen.board import leaderboard
 
     return "```text\n$ benchgen leaderboard --records docs/results/" + name + ".jsonl --explain\n" + \
         leaderboard.explain(boards(name, root)).rstrip("\n") + "\n```\n"

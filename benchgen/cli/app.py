@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from benchgen import registry
+from benchgen import notices
 from benchgen.errors import BenchgenError
 
 app = typer.Typer(no_args_is_help=True, add_completion=True, pretty_exceptions_enable=False,
@@ -48,7 +48,7 @@ def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            with registry.warning_handler(warn):
+            with notices.warning_handler(warn):
                 return fn(*args, **kwargs)
         except BenchgenError as exc:
             if state["debug"]:

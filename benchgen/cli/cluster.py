@@ -11,7 +11,7 @@ from benchgen.cli.app import app, console, handle_errors, out
 
 if TYPE_CHECKING:  # the runner imports torch: not on the path of `benchgen list`
     from benchgen.runner import RunSummary
-    from benchgen.suite import Suite
+    from benchgen.suite.model import Suite
 
 
 def warn_network_store(results: Path) -> None:
@@ -51,7 +51,7 @@ def merge_cmd(run_dir: Path = RUN_DIR_ARG,
     """Merge a run folder's worker shards into the result store; merging twice adds nothing."""
     from benchgen.cluster.ledger import open_run_folder
     from benchgen.cluster.shards import merge_shards
-    from benchgen.store import ResultStore
+    from benchgen.results.store import ResultStore
 
     folder = open_run_folder(run_dir)
     target = results or folder.results

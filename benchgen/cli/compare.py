@@ -24,10 +24,11 @@ def compare_cmd(
 ) -> None:
     """Paired difference ROW − OTHER per metric, its 95% interval, p-value (Holm-adjusted over the metrics
     compared) and one word: better, worse or not separated (from the paired, fit-resampling bootstrap)."""
-    from benchgen import paths, verdicts
-    from benchgen.runner import suite_boards
-    from benchgen.store import open_existing
-    from benchgen.suite import load_suite
+    from benchgen import paths
+    from benchgen.board import verdicts
+    from benchgen.board.select import suite_boards
+    from benchgen.results.store import open_existing
+    from benchgen.suite.model import load_suite
 
     store = open_existing(results or paths.default_results())
     try:

@@ -26,7 +26,7 @@ def export_cmd(
 ) -> None:
     """Write a dataset source's scans as NIfTI files + participants.tsv (e.g. the phantom cohort, to try
     the nifti-folder / bids / preprocess path end to end)."""
-    from benchgen.preprocessing import export_source
+    from benchgen.data.preprocessing import export_source
     from benchgen.progress import ProgressReporter
 
     params = parse_kv(param, source).get(source, {})

@@ -15,7 +15,7 @@ from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks,
 
 
 def _fmt(x: float | None) -> str:
-    from benchgen.leaderboard import fmt_num
+    from benchgen.board.leaderboard import fmt_num
 
     return "—" if x is None else fmt_num(x)
 
@@ -23,7 +23,7 @@ def _fmt(x: float | None) -> str:
 def render_table(result: dict) -> Table:
     """The scores in the leaderboards' format: ``value [low, high]`` (``†``: the value lies outside its
     bootstrap interval), ↑/↓, and ≈ for a metric with a real-set reference (closest to it is best)."""
-    from benchgen.leaderboard import ARROWS, OUTSIDE, fmt_interval
+    from benchgen.board.leaderboard import ARROWS, OUTSIDE, fmt_interval
 
     check = result.get("protocol_check") or {}
     protocol = f" · protocol {result['protocol']}" if result.get("protocol") else ""
@@ -73,7 +73,7 @@ def evaluate_cmd(
 ) -> None:
     """Score SYNTHETIC against REAL with metric plugins; exits 1 if any metric errored."""
     from benchgen.errors import ConfigError
-    from benchgen.evaluation import evaluate, metric_plugins, parse_param_overrides
+    from benchgen.score.evaluate import evaluate, metric_plugins, parse_param_overrides
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format {fmt!r}: choose table or json")
@@ -117,8 +117,8 @@ def protocols_cmd(
     "NAME"``): each one's metrics and params, the sample counts and shape it scores, and its source files."""
     import dataclasses
 
-    from benchgen import protocols
     from benchgen.errors import ConfigError
+    from benchgen.suite import protocols
 
     if fmt not in ("table", "json"):
         raise ConfigError(f"--format {fmt!r}: choose table or json")

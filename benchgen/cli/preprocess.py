@@ -44,7 +44,7 @@ def preprocess_cmd(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Preprocess scans folder to folder: parallel, resumable, quality-controlled; bad files are listed."""
-    from benchgen.preprocessing import preprocess_folder
+    from benchgen.data.preprocessing import preprocess_folder
     from benchgen.progress import ProgressReporter
 
     try:

@@ -41,7 +41,7 @@ def leaderboard_cmd(
 ) -> None:
     """Rank generators per suite and profile: value [95% CI], the ranks the data support, ↑/↓ per metric,
     ≈ for a metric ranked by its distance to the real set's value (`--explain` says it all in full)."""
-    from benchgen import leaderboard
+    from benchgen.board import leaderboard
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format: {fmt!r} is not allowed; choose one of {', '.join(FORMATS)}")
@@ -70,8 +70,9 @@ def leaderboard_cmd(
 def _boards(suite: str | None, profile: str | None, all_configs: bool, results: Path | None,
             records: Path | None) -> list[Any]:
     """The boards of an exported records file, or of the store (a suite file: its configs as it stands)."""
-    from benchgen import leaderboard, paths
-    from benchgen.store import open_existing, read_export
+    from benchgen import paths
+    from benchgen.board import leaderboard
+    from benchgen.results.store import open_existing, read_export
 
     is_file = bool(suite and (suite.endswith(".toml") or Path(suite).is_file()))
     if records is not None:
@@ -86,8 +87,8 @@ def _boards(suite: str | None, profile: str | None, all_configs: bool, results: 
     store = open_existing(results or paths.default_results())
     try:
         if suite and is_file:
-            from benchgen.runner import suite_boards
-            from benchgen.suite import load_suite
+            from benchgen.board.select import suite_boards
+            from benchgen.suite.model import load_suite
 
             return suite_boards(load_suite(suite, profile or "auto"), store, all_configs)
         return leaderboard.stored_boards(store, suite, profile)
@@ -104,7 +105,8 @@ def export_cmd(
     output: Path = typer.Option(None, "--output", "-o", help="Write to a file instead of stdout."),
 ) -> None:
     """Every stored record with its full provenance, as CSV or JSON lines."""
-    from benchgen import paths, store
+    from benchgen import paths
+    from benchgen.results import store
 
     if fmt not in ("csv", "jsonl"):
         raise ConfigError(f"--format: {fmt!r} is not allowed; choose csv or jsonl")

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks, state
-from benchgen.suite import Suite
+from benchgen.suite.model import Suite
 
 EXECUTOR_HELP = ("Where the cells run: inprocess (this process, the default), local (submitit processes on this "
                  "machine) or slurm (SLURM job arrays); see docs/cluster.md.")
@@ -21,7 +21,7 @@ SET_HELP = ("Override one suite value, checked like the file's own keys: TABLE.K
 
 
 def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = None) -> Suite:
-    from benchgen.suite import load_suite
+    from benchgen.suite.model import load_suite
 
     suite = load_suite(suite_path, profile, sets or ())
     check_home(suite_path)
@@ -37,11 +37,11 @@ def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = N
 def print_paper_cost(suite: Suite, suite_path: Path, requested: str, sets: list[str] | tuple[str, ...]) -> None:
     """On a CUDA machine where `auto` chose a smaller profile: what the paper profile would cost, and how to
     start it (a GPU does not start a paper-scale run by itself)."""
-    from benchgen.suite import cuda_available
+    from benchgen.suite.model import cuda_available
 
     if requested != "auto" or suite.profile == "paper" or "paper" not in suite.profiles or not cuda_available():
         return
-    from benchgen.profile_cost import profile_cost
+    from benchgen.suite.cost import profile_cost
 
     cost = profile_cost(suite_path, "paper", sets)
     if cost is not None:
@@ -88,11 +88,13 @@ def run_cmd(
     The board shows the suite's configs as the file (and --set) stands."""
     import time
 
-    from benchgen import leaderboard, paths
+    from benchgen import paths
+    from benchgen.board import leaderboard
+    from benchgen.board.report import write_run_outputs
+    from benchgen.board.select import suite_boards
     from benchgen.distributed import is_main_process
-    from benchgen.report import write_run_outputs
-    from benchgen.runner import run_suite, suite_boards
-    from benchgen.store import ResultStore
+    from benchgen.results.store import ResultStore
+    from benchgen.runner import run_suite
     from benchgen.timing import append_to_log
 
     start = time.perf_counter()
@@ -167,8 +169,8 @@ def report_cmd(
     """Write the suite's results page: one self-contained HTML file (sortable board, a plot per metric,
     samples beside real scans, loss curves, configs, provenance). Scores nothing: run the suite first."""
     from benchgen import paths
-    from benchgen.report import run_folder, write_report
-    from benchgen.store import open_existing
+    from benchgen.board.report import run_folder, write_report
+    from benchgen.results.store import open_existing
 
     suite = load(suite_path, profile, True, sets)
     store = open_existing(results or paths.default_results())
@@ -196,7 +198,7 @@ def validate_cmd(
     needs of the suite (shape, sample counts, device) and a writable BENCHGEN_HOME."""
     suite = load(suite_path, profile, quiet=True, sets=sets)
     if suite.profile == "paper" and suite.device in ("auto", "cpu"):
-        from benchgen.suite import cuda_available
+        from benchgen.suite.model import cuda_available
 
         if not cuda_available() or suite.device == "cpu":
             console.print("[yellow]warning:[/] the paper profile on a CPU takes days (the reference network needs "
@@ -207,7 +209,7 @@ def validate_cmd(
               f"{f' (protocol {suite.protocol})' if suite.protocol else ''} · profiles: "
               f"{', '.join(suite.profiles) or 'none'}", highlight=False, markup=False)
     if suite.protocol:
-        from benchgen.protocols import get
+        from benchgen.suite.protocols import get
 
         note = get(suite.protocol).shortfall(None, suite.n_samples)
         if note:
@@ -227,17 +229,18 @@ def train_cmd(
 ) -> None:
     """Fit one generator of a suite on its training split and print the checkpoint folder.
     Interrupted training resumes from its work folder on the next call."""
-    from benchgen.checkpoints import fit_or_load
-    from benchgen.data import load_data
+    from benchgen.data.load import load_data
+    from benchgen.fit.fit import fit_or_load, is_fitted
+    from benchgen.fit.parent import resolve_parent
     from benchgen.progress import ProgressReporter
     from benchgen.provenance import resolve_device
 
     suite = load(suite_path, profile, quiet, sets)
     (label,) = suite.generator_labels([generator])
     with ProgressReporter(console=console, enabled=not quiet) as progress:
-        data = load_data(suite, progress)
-        _, ckpt = fit_or_load(suite.generators[label], data, suite, resolve_device(suite.device), progress,
-                              force=force)
+        data, spec, device = load_data(suite, progress), suite.generators[label], resolve_device(suite.device)
+        parent = None if is_fitted(spec, data) and not force else resolve_parent(spec, suite, device, progress)
+        _, ckpt = fit_or_load(spec, data, suite, device, progress, force=force, parent=parent)
     out.print(str(ckpt), markup=False)
 
 
@@ -255,7 +258,7 @@ def sample_cmd(
 ) -> None:
     """Draw volumes from a fitted generator and write them as NIfTI with the dataset's affine."""
     from benchgen.progress import ProgressReporter
-    from benchgen.sampling import sample_checkpoint
+    from benchgen.sample.cache import sample_checkpoint
 
     overrides = {k: v for k, v in {"sampler": sampler, "inference_steps": steps, "eta": eta}.items() if v is not None}
     with ProgressReporter(console=console, enabled=not quiet) as progress:

@@ -60,21 +60,6 @@ def default_run_dir(suite_name: str, profile: str) -> Path:
     return (paths.runs_dir() / suite_name / profile / "cluster").resolve()
 
 
-def suite_run_dir(value: str) -> Path:
-    """A suite file's ``[executor] run_dir``, relative to BENCHGEN_HOME and inside it: a suite someone else wrote
-    cannot choose where run.json, jobs.json and job pickles go (``--run-dir`` on the command line may)."""
-    from benchgen import paths
-
-    home = paths.home().resolve()
-    path = Path(value).expanduser()
-    path = (path if path.is_absolute() else home / path).resolve()
-    if path != home and home not in path.parents:
-        raise ConfigError(f"executor.run_dir: {value!r} is outside BENCHGEN_HOME ({home})",
-                          "a suite file's run folder stays under BENCHGEN_HOME (give a path relative to it); "
-                          "pass --run-dir on the command line to choose a folder elsewhere")
-    return path
-
-
 def check_run_folder(path: Path) -> Path:
     """`path` if a run can write there: missing, empty, or a run folder of an earlier run (its run.json); any
     other folder (or a file) is refused before anything is written into it."""

@@ -9,11 +9,12 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from benchgen import paths
-from benchgen.checkpoints import GENERATOR_FILE, checkpoint_key
+from benchgen.checkpoint import GENERATOR_FILE
 from benchgen.cluster.resources import ExecutorConfig, Resources
-from benchgen.fits import fit_spec
-from benchgen.runner import Plan
-from benchgen.suite import Suite
+from benchgen.fit.fit import checkpoint_key
+from benchgen.fit.replicates import fit_spec
+from benchgen.results.cells import Plan
+from benchgen.suite.model import Suite
 
 
 @dataclass(frozen=True)
@@ -27,7 +28,7 @@ class Unit:
     depends: tuple[str, ...] = ()  # unit ids that must finish first
     save_samples: bool = False  # the suite's first seed writes the sample NIfTI files and the montage
     draw: int | None = None  # the draw of the training set (suites with draws > 1)
-    fit: int = 0  # the generator's training run (benchgen.fits)
+    fit: int = 0  # the generator's training run (benchgen.fit.replicates)
 
     def to_json(self) -> dict[str, Any]:
         return {**asdict(self), "resources": asdict(self.resources)}

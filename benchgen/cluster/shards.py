@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from benchgen.atomic import write_text
-from benchgen.store import Record, ResultStore
+from benchgen.results.store import Record, ResultStore
 
 FORMAT = "benchgen-shard/1"
 _RECORD_FIELDS = {f.name for f in fields(Record)}

@@ -13,17 +13,19 @@ from pathlib import Path
 from typing import Any
 
 from benchgen import paths
-from benchgen.cluster.ledger import RunFolder, check_run_folder, default_run_dir, suite_run_dir
+from benchgen.cluster.ledger import RunFolder, check_run_folder, default_run_dir
 from benchgen.cluster.plan import Unit, UnitPlan, plan_units
 from benchgen.cluster.resources import ExecutorConfig, Resources, executor_config
 from benchgen.cluster.shards import MergeReport, RunIdentity, merge_shards
 from benchgen.cluster.slurm_state import alive, squeue_states
 from benchgen.cluster.worker import UnitJob
 from benchgen.errors import ConfigError
+from benchgen.paths import suite_run_dir
 from benchgen.progress import ProgressReporter
-from benchgen.runner import CellError, RunSummary, plan_cells
-from benchgen.store import CellStore, ResultStore
-from benchgen.suite import Suite
+from benchgen.results.cells import plan_cells
+from benchgen.results.store import CellStore, ResultStore
+from benchgen.runner import CellError, RunSummary
+from benchgen.suite.model import Suite
 
 EXECUTORS = ("inprocess", "local", "slurm")
 KILLED = ("TIMEOUT", "OUT_OF_MEMORY", "CANCELLED", "NODE_FAIL", "PREEMPTED", "DEADLINE", "INTERRUPTED",
@@ -65,7 +67,7 @@ def _run_dir(suite: Suite, config: ExecutorConfig, run_dir: Path | None) -> Path
 
 
 def _plan(suite: Suite, store: CellStore, config: ExecutorConfig, only: list[str] | None) -> tuple[UnitPlan, str]:
-    from benchgen.data import list_dataset
+    from benchgen.data.load import list_dataset
 
     fp = list_dataset(suite).fingerprint
     return plan_units(suite, plan_cells(suite, suite.generator_labels(only), store, fp), config, fp), fp
@@ -75,7 +77,7 @@ def dry_run(suite: Suite, results: Path, executor: str, overrides: dict[str, Any
             run_dir: Path | None = None, only: list[str] | None = None) -> tuple[UnitPlan, Path]:
     """The plan, from the store and the run folder's shards as they are; nothing is written or submitted."""
     from benchgen.cluster.shards import read_shards
-    from benchgen.store import open_existing
+    from benchgen.results.store import open_existing
 
     config = executor_config(suite, overrides)
     folder = _run_dir(suite, config, run_dir)

@@ -13,7 +13,7 @@ from typing import Any
 from benchgen.cluster.plan import Unit
 from benchgen.cluster.shards import shard_dir
 from benchgen.errors import ConfigError
-from benchgen.suite import Suite
+from benchgen.suite.model import Suite
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class UnitJob:
 def run_unit(job: UnitJob) -> dict[str, Any]:
     """Run the unit; returns its summary (also stored in the shard's header when it completes)."""
     from benchgen.cluster.shards import ShardStore
-    from benchgen.data import list_dataset
+    from benchgen.data.load import list_dataset
 
     os.environ.update(job.env)  # the checkpoints, samples and data caches the submitter planned with
     if hasattr(signal, "SIGUSR2"):
@@ -60,11 +60,11 @@ def run_unit(job: UnitJob) -> dict[str, Any]:
 def _fit(suite: Suite, unit: Unit) -> dict[str, Any]:
     """Fit (or find) the checkpoint. A plugin's error is not the job's: the score units run anyway and store
     it as their cells' error records, exactly as an in-process run does."""
-    from benchgen import conditional
-    from benchgen.data import load_data
-    from benchgen.fits import fit_spec
+    from benchgen.data.load import load_data
+    from benchgen.fit.replicates import fit_spec
     from benchgen.provenance import resolve_device
     from benchgen.runner import condition_table
+    from benchgen.sample import conditional
 
     try:
         data = load_data(suite, draw=unit.draw)  # one model, or one per condition of the run's condition table

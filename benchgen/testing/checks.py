@@ -29,6 +29,7 @@ from benchgen.conditions import ALIASES
 from benchgen.errors import BenchgenError, ConfigError
 from benchgen.interfaces import (
     KINDS,
+    METRIC_KINDS,
     DataItem,
     FitContext,
     MetricContext,
@@ -386,6 +387,7 @@ def metric_metadata(h: Checker) -> str:
     records that version."""
     cls: Any = h.cls  # a Metric subclass (checked by the import check); typed as Plugin
     h.require(isinstance(cls.higher_is_better, bool), f"higher_is_better is {cls.higher_is_better!r}, not a bool")
+    h.require(cls.kind in METRIC_KINDS, f"kind is {cls.kind!r}, not one of {', '.join(METRIC_KINDS)}")
     h.require(isinstance(cls.needs_train, bool), f"needs_train is {cls.needs_train!r}, not a bool")
     h.require(isinstance(cls.version, str) and cls.version, f"version is {cls.version!r}, not a non-empty string")
     h.require(h.plugin.config()["version"] == cls.version,

@@ -62,7 +62,7 @@ def cmd_budget(args: argparse.Namespace) -> None:
 
 def _print_samplers(db: Path, seconds: float) -> None:
     """Steps each model reached within the budget and seconds per sampled volume (the records' sampler)."""
-    from benchgen.store import ResultStore
+    from benchgen.results.store import ResultStore
 
     seen: dict[str, dict[str, Any]] = {}
     for r in ResultStore(db, readonly=True).records("latent_t1", "quick"):
@@ -98,10 +98,10 @@ def _child(plugin: str, params: dict[str, Any], shape: tuple[int, int, int], ste
     """Runs in its own process: fit `steps` steps at batch 1 (the ldm: as many for each stage) and print
     one JSON line with the peak memory and the seconds per step of each stage."""
     import torch
+    from benchgen_ddpm.testing import mni_cohort
 
     from benchgen import registry
     from benchgen.interfaces import FitContext
-    from benchgen_ddpm.testing import mni_cohort
 
     train = mni_cohort(2, shape, seed=0)
     common = dict(batch_size=1, max_steps=steps, val_every=0, checkpoint_every=10_000, sampler="ddim",
@@ -140,7 +140,7 @@ def _in_child(plugin: str, params: dict[str, Any], shape: tuple[int, int, int], 
 
 
 def _table(results: list[dict[str, Any]]) -> None:
-    print(f"| plugin | latent | s/step (autoencoder) | s/step (denoiser) | peak RSS | peak CUDA |")
+    print("| plugin | latent | s/step (autoencoder) | s/step (denoiser) | peak RSS | peak CUDA |")
     print("|---|---|---|---|---|---|")
     for r in results:
         if "error" in r:

@@ -20,8 +20,8 @@ from pathlib import Path
 
 def phantom(n: int, voxel_mm: float, shape: tuple[int, int, int], jobs: int) -> float:
     from benchgen import registry
+    from benchgen.data.preprocessing import process_items
     from benchgen.interfaces import PrepContext
-    from benchgen.preprocessing import process_items
 
     src = registry.create("datasets", "phantom", {"n_subjects": n, "voxel_mm": voxel_mm})
     steps = [registry.create("preprocessors", s) for s in ("crop-pad", "resize", "scale-01")]
@@ -40,7 +40,7 @@ def _cpu() -> float:
 
 
 def paper(src: Path, work: Path, jobs: int) -> tuple[float, int, list[float], float]:
-    from benchgen.preprocessing import preprocess_folder
+    from benchgen.data.preprocessing import preprocess_folder
 
     dst = work / f"paper-j{jobs}"
     shutil.rmtree(dst, ignore_errors=True)
@@ -74,7 +74,7 @@ def main() -> None:
 
     if not args.skip_paper:
         from benchgen import registry
-        from benchgen.preprocessing import export_dataset
+        from benchgen.data.preprocessing import export_dataset
 
         work = Path(tempfile.mkdtemp(prefix="benchgen-prep-"))
         try:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchgen.data.qc import add_qc
 from benchgen.errors import DataError
-from benchgen.qc import add_qc
 from benchgen.volumes import Volume
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 
-from benchgen.checkpoints import GENERATOR_FILE, checkpoint_sha256, generator_config
+from benchgen.checkpoint import GENERATOR_FILE, checkpoint_sha256, generator_config
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext

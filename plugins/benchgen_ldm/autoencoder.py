@@ -16,6 +16,8 @@ from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
+from benchgen_ddpm.intensity import Volumes, decode
+from benchgen_ddpm.training import Objective, _data_fingerprint
 from monai.losses import PatchAdversarialLoss
 from monai.networks.nets import AutoencoderKL, PatchDiscriminator
 from torch.func import functional_call
@@ -23,8 +25,6 @@ from torch.func import functional_call
 from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
 from benchgen.params import params_to_dict
-from benchgen_ddpm.intensity import Volumes, decode
-from benchgen_ddpm.training import Objective, _data_fingerprint
 from benchgen_ldm.params import AE_TRAINING_FIELDS, LDMParams
 
 

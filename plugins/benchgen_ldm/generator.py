@@ -16,21 +16,20 @@ import time
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
-
-from benchgen.distributed import is_main_process
-from benchgen.errors import ConfigError, PluginError
-from benchgen.interfaces import FitContext, ProgressFn, SuiteCheck, no_progress
-from benchgen.params import params_to_dict
-from benchgen.plots import montage
 from benchgen_ddpm import training
 from benchgen_ddpm.generator import DDPMGenerator
 from benchgen_ddpm.intensity import Volumes, decode
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.precision import autocast
 from benchgen_ddpm.telemetry import plot_loss_curve
+from safetensors.torch import load_file, save_file
+
+from benchgen.distributed import is_main_process
+from benchgen.errors import ConfigError, PluginError
+from benchgen.figures import montage
+from benchgen.interfaces import FitContext, ProgressFn, SuiteCheck, no_progress
+from benchgen.params import params_to_dict
 from benchgen_ldm.autoencoder import (
     autoencoder_objective,
     build_autoencoder,
@@ -40,7 +39,7 @@ from benchgen_ldm.autoencoder import (
     latent_shape,
     reconstruction_quality,
 )
-from benchgen_ldm.params import LDM_MODEL_FIELDS, LDM_SAMPLING_FIELDS, AE_MODEL_FIELDS, LDMParams
+from benchgen_ldm.params import AE_MODEL_FIELDS, LDM_MODEL_FIELDS, LDM_SAMPLING_FIELDS, LDMParams
 
 AE_FILE, RECON_FILE = "autoencoder.safetensors", "reconstructions.safetensors"
 

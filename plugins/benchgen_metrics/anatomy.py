@@ -277,6 +277,7 @@ class Anatomy(Metric):
     see the module docstring."""
 
     version = "3"  # 2: anatomy.effect weighted by the real effect's size; 3: template parcels by default
+    kind = "anatomy"
     higher_is_better = False
     stratifiable = False  # anatomy.effect compares the conditions itself
 

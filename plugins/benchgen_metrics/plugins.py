@@ -348,6 +348,7 @@ class MSSSIM(Metric):
     """
 
     version = "2"  # 2: replicates as mmd v2 (the real reference resamples the shared stream)
+    kind = "diversity"
     higher_is_better = False
     tiny_params = {"kernel_size": 3, "scales": 2}  # fits the contract tests' 8×12×8 volumes
 
@@ -533,6 +534,7 @@ class Memorization(Metric):
     """
 
     version = "3"  # 3: copies resample the threshold too; 2: NCC-over-shifts detector, AuthPct, overlap check
+    kind = "memorization"
     higher_is_better = False
     needs_train = True
 

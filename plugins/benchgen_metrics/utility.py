@@ -191,6 +191,7 @@ class Utility(Metric):
     training set (see the module docstring)."""
 
     version = "2"  # 2: template parcels by default, several classifiers and ratios, refits in the bootstrap
+    kind = "utility"
     higher_is_better = True
     needs_train = True
     stratifiable = False  # a score per condition would have one class only

@@ -89,7 +89,7 @@ def ratio_figure(rows: RatioRows, title: str = "") -> Any:
 def ratio_plot(rows: RatioRows, path: str | Path, title: str = "") -> Path:
     import matplotlib.pyplot as plt
 
-    from benchgen.plots import save_figure
+    from benchgen.figures import save_figure
 
     fig = ratio_figure(rows, title)
     try:
@@ -99,7 +99,7 @@ def ratio_plot(rows: RatioRows, path: str | Path, title: str = "") -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    from benchgen.store import ResultStore
+    from benchgen.results.store import ResultStore
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results", type=Path)

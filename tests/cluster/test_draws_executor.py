@@ -4,9 +4,9 @@ in-process run."""
 from benchgen.cluster.ledger import default_run_dir, open_run_folder
 from benchgen.cluster.status import unit_states
 from benchgen.cluster.submit import run_on_executor
+from benchgen.results.store import ResultStore, draw_of
 from benchgen.runner import run_suite
-from benchgen.store import ResultStore, draw_of
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from tests.cluster.test_local_executor import TINY, board
 
 DRAWS = TINY.replace("bootstrap = 7", "bootstrap = 7\ndraws = 2")

@@ -5,14 +5,15 @@ import json
 
 from typer.testing import CliRunner
 
-from benchgen import leaderboard
+from benchgen.board import leaderboard
+from benchgen.board.select import suite_boards
 from benchgen.cli import load_commands
 from benchgen.cluster.ledger import default_run_dir, open_run_folder
 from benchgen.cluster.status import unit_states
 from benchgen.cluster.submit import run_on_executor
-from benchgen.runner import run_suite, suite_boards
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.results.store import ResultStore
+from benchgen.runner import run_suite
+from benchgen.suite.model import load_suite
 from tests.core.conftest import SUITE
 
 # two generators, one seed, a metric with sub-columns: four units (two fits, two sampling + scoring jobs)

@@ -13,8 +13,8 @@ from benchgen.cluster.resources import executor_config
 from benchgen.cluster.shards import RunIdentity, ShardStore, merge_shards, shard_dir
 from benchgen.cluster.submit import why_failed
 from benchgen.errors import ConfigError
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.results.store import ResultStore
+from benchgen.suite.model import load_suite
 from tests.core.conftest import SUITE
 from tests.core.test_store import make_record
 

@@ -10,9 +10,9 @@ from dataclasses import asdict
 
 import numpy as np
 
+from benchgen.board.leaderboard import build_boards, render_json
 from benchgen.functional.bootstrap import interval
 from benchgen.functional.prdc import prdc
-from benchgen.leaderboard import build_boards, render_json
 from tests.core.test_store import make_record
 
 

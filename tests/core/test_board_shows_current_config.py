@@ -8,11 +8,12 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from benchgen.board.select import suite_boards
 from benchgen.cli import load_commands
 from benchgen.errors import ConfigError
-from benchgen.runner import run_suite, suite_boards
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.results.store import ResultStore
+from benchgen.runner import run_suite
+from benchgen.suite.model import load_suite
 from tests.core.conftest import SUITE
 
 

@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from benchgen import conditions, paths
-from benchgen.conditional import Fitted
+from benchgen.board.leaderboard import build_boards, render_markdown
 from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import Generator
-from benchgen.leaderboard import build_boards, render_markdown
+from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.sample.conditional import Fitted
+from benchgen.suite.model import load_suite
 
 SUITE = '''
 [suite]

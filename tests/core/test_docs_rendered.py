@@ -14,9 +14,9 @@ from pathlib import Path
 from rich.console import Console
 from typer.testing import CliRunner
 
+from benchgen.board.leaderboard import build_boards, render_json, render_markdown, render_table
 from benchgen.cli import load_commands
-from benchgen.leaderboard import build_boards, render_json, render_markdown, render_table
-from benchgen.store import Record, ResultStore, export, read_export
+from benchgen.results.store import Record, ResultStore, export, read_export
 from tests.core.boards import healthy_records
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,17 +10,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchgen.checkpoints import checkpoint_key, fit_seed
+from benchgen.board.leaderboard import build_boards
 from benchgen.cluster.plan import Unit, plan_units
 from benchgen.cluster.resources import executor_config
-from benchgen.data import list_dataset, load_data
+from benchgen.data.load import list_dataset, load_data
+from benchgen.data.splits import assign_subjects, redraw
 from benchgen.errors import ConfigError
-from benchgen.hierarchical import pool, small_sample_scale
-from benchgen.leaderboard import build_boards
-from benchgen.runner import cell_key, plan_cells, run_suite
-from benchgen.splits import assign_subjects, redraw
-from benchgen.store import ResultStore, draw_of
-from benchgen.suite import load_suite
+from benchgen.fit.fit import checkpoint_key, fit_seed
+from benchgen.functional.hierarchical import pool, small_sample_scale
+from benchgen.results.cells import cell_key, plan_cells
+from benchgen.results.store import ResultStore, draw_of
+from benchgen.runner import run_suite
+from benchgen.suite.model import load_suite
 
 SUITE = '''
 [suite]
@@ -159,7 +160,7 @@ def test_the_cluster_plan_has_units_per_draw(home, tmp_path):
 
 
 # --------------------------------------------------------------------------------- pooling
-# Draws are training runs: the board pools them with the fits' hierarchical bootstrap (benchgen.hierarchical).
+# Draws are training runs: the board pools them with the fits' hierarchical bootstrap (benchgen.functional.hierarchical).
 def pool_groups(values, replicates):
     return pool({g: [v] for g, v in enumerate(values)}, {g: [x] for g, x in enumerate(replicates)})
 

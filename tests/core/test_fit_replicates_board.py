@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from benchgen.hierarchical import pool, variance_parts
-from benchgen.leaderboard import build_boards, render_json
+from benchgen.board.leaderboard import build_boards, render_json
+from benchgen.functional.hierarchical import pool, variance_parts
 from tests.core.test_board_interval_defects import _rec
 
 
@@ -80,7 +80,7 @@ def test_variance_parts_recover_known_components():
 
 
 def test_small_sample_stretch_matches_the_t_and_bias_factors():
-    from benchgen.hierarchical import small_sample_scale
+    from benchgen.functional.hierarchical import small_sample_scale
 
     # sqrt(3/2) · t(0.975, 2) / z(0.975) from printed tables: 1.2247 · 4.3027 / 1.9600
     assert small_sample_scale(3) == pytest.approx(1.2247449 * 4.3026527 / 1.9599640, rel=1e-6)

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from benchgen.fits import Replicate, fit_seed
+from benchgen.fit.replicates import Replicate, fit_seed
 from tests.core.conftest import SUITE
 from tests.core.test_kill_resume import _rows
 
@@ -20,7 +20,7 @@ SCRIPT = """
 import sys
 from benchgen import registry
 from benchgen.runner import run_suite
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from tests.core.conftest import fake_entry_points
 registry.refresh(fake_entry_points())
 s = run_suite(load_suite(sys.argv[1]), sys.argv[2], quiet=True)
@@ -37,9 +37,9 @@ class _Empty:
 
 
 def test_a_one_fit_suite_keeps_its_cell_keys(suite_file, fake_registry, home):
-    from benchgen.data import list_dataset
-    from benchgen.runner import plan_cells
-    from benchgen.suite import load_suite
+    from benchgen.data.load import list_dataset
+    from benchgen.results.cells import plan_cells
+    from benchgen.suite.model import load_suite
 
     suite = load_suite(suite_file())
     plans = plan_cells(suite, list(suite.generators), _Empty(), list_dataset(suite).fingerprint)
@@ -59,9 +59,10 @@ def test_fit_seeds_are_derived_and_distinct():
 
 
 def test_three_fits_give_one_row_per_label_with_three_distinct_fits(suite_file, fake_registry, home, tmp_path):
-    from benchgen.runner import run_suite, suite_boards
-    from benchgen.store import ResultStore
-    from benchgen.suite import load_suite
+    from benchgen.board.select import suite_boards
+    from benchgen.results.store import ResultStore
+    from benchgen.runner import run_suite
+    from benchgen.suite.model import load_suite
 
     suite = load_suite(suite_file(THREE))
     s = run_suite(suite, tmp_path / "r.sqlite", quiet=True)
@@ -109,9 +110,9 @@ def test_kill_9_mid_fit_then_rerun_computes_only_what_is_missing(tmp_path):
 def test_cluster_units_are_one_fit_unit_per_fit(suite_file, fake_registry, home):
     from benchgen.cluster.plan import Unit, plan_units
     from benchgen.cluster.resources import executor_config
-    from benchgen.data import list_dataset
-    from benchgen.runner import plan_cells
-    from benchgen.suite import load_suite
+    from benchgen.data.load import list_dataset
+    from benchgen.results.cells import plan_cells
+    from benchgen.suite.model import load_suite
 
     suite = load_suite(suite_file(THREE))
     fp = list_dataset(suite).fingerprint
@@ -129,11 +130,11 @@ def test_cluster_units_are_one_fit_unit_per_fit(suite_file, fake_registry, home)
 def test_compare_and_report_of_a_three_fit_suite(suite_file, fake_registry, home, tmp_path):
     from typer.testing import CliRunner
 
+    from benchgen.board.report import write_report
     from benchgen.cli import COMMAND_MODULES, app
-    from benchgen.report import write_report
+    from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.store import ResultStore
-    from benchgen.suite import load_suite
+    from benchgen.suite.model import load_suite
 
     for m in COMMAND_MODULES:  # the commands register themselves on import
         __import__(f"benchgen.cli.{m}")

@@ -4,7 +4,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from benchgen.plots import mid_slices, montage
+from benchgen.figures import mid_slices, montage
 
 SHAPE = (8, 12, 10)
 
@@ -27,8 +27,9 @@ def test_montage_png_has_a_row_per_volume(tmp_path):
 
 def test_effect_plot_draws_a_panel_per_generator(tmp_path):
     import pytest
+
+    from benchgen.board.plots import effect_figure, effect_plot
     from benchgen.errors import DataError
-    from benchgen.plots import effect_figure, effect_plot
 
     effects = [("holdout", {"ftd-like": {"gm.frontal_l": {"d_real": 1.2, "d_synthetic": 1.1},
                                          "gm.occipital_l": {"d_real": 0.1, "d_synthetic": None}}}),
@@ -65,9 +66,9 @@ def _utility_records():
 
 
 def test_tradeoff_plot_puts_utility_against_fidelity_and_memorization(tmp_path):
-    from benchgen.leaderboard import build_boards
-    from benchgen.plots import tradeoff_figure, tradeoff_plot
-    from benchgen.report import tradeoff_columns
+    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.plots import tradeoff_figure, tradeoff_plot
+    from benchgen.board.report import tradeoff_columns
 
     records = _utility_records()
     [board] = build_boards(records)
@@ -85,8 +86,8 @@ def test_tradeoff_plot_puts_utility_against_fidelity_and_memorization(tmp_path):
 
 
 def test_no_tradeoff_plot_without_a_utility_column():
-    from benchgen.leaderboard import build_boards
-    from benchgen.report import tradeoff_columns
+    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.report import tradeoff_columns
 
     records = [r for r in _utility_records() if r["metric"] != "utility"]
     [board] = build_boards(records)
@@ -94,7 +95,7 @@ def test_no_tradeoff_plot_without_a_utility_column():
 
 
 def test_pareto_front_keeps_the_points_nothing_beats_on_both():
-    from benchgen.plots import pareto_front
+    from benchgen.board.plots import pareto_front
 
     # (seconds, badness): c is slower and worse than b; e ties d's time but is worse; a and f trade off
     points = {"a": (0.1, 5.0), "b": (1.0, 2.0), "c": (2.0, 3.0), "d": (10.0, 1.0), "e": (10.0, 1.5),
@@ -133,9 +134,9 @@ def _sampler_records():
 
 
 def test_pareto_plot_of_samplers_against_seconds_per_volume(tmp_path):
-    from benchgen.leaderboard import build_boards
-    from benchgen.plots import pareto_figure, pareto_plot, pareto_points
-    from benchgen.report import pareto_column
+    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.plots import pareto_figure, pareto_plot, pareto_points
+    from benchgen.board.report import pareto_column
 
     [board] = build_boards(_sampler_records())
     assert pareto_column(board) == "mmd"
@@ -155,8 +156,8 @@ def test_pareto_plot_of_samplers_against_seconds_per_volume(tmp_path):
 
 
 def test_no_pareto_plot_for_a_board_that_does_not_compare_samplers():
-    from benchgen.leaderboard import build_boards
-    from benchgen.report import pareto_column
+    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.report import pareto_column
 
     one = [r for r in _sampler_records() if r["generator"] in ("holdout", "ddpm", "noise")]
     [board] = build_boards(one)  # one DDPM beside baselines (healthy_t1): no sampler table, no Pareto plot
@@ -171,7 +172,7 @@ def test_metric_axes_are_readable_near_zero_for_fractions_and_with_a_far_off_row
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchgen.plots import metric_figure, readable_axis
+    from benchgen.board.plots import metric_figure, readable_axis
 
     fig, ax = plt.subplots()
     readable_axis(ax, [0.0, 0.0, 0.115, 1.0])  # memorization.copies: the old symlog piled up 1e-12… ticks
@@ -187,7 +188,7 @@ def test_metric_axes_are_readable_near_zero_for_fractions_and_with_a_far_off_row
     fig3.canvas.draw()
     labels = [t.get_text() for t in ax3.get_xticklabels() if t.get_text()]
     assert len(labels) <= 6 and labels[0] == "0" and "1e7" in labels and all(len(t) <= 5 for t in labels), labels
-    from benchgen.leaderboard import build_boards
+    from benchgen.board.leaderboard import build_boards
     from tests.core.boards import healthy_records
 
     board = build_boards(healthy_records())[0]

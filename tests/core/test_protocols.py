@@ -1,4 +1,4 @@
-"""Named metric protocols (benchgen.protocols): presets validate, suites take them, records carry them,
+"""Named metric protocols (benchgen.suite.protocols): presets validate, suites take them, records carry them,
 boards never rank two protocols together, a short sample count is flagged, old stores migrate."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ from dataclasses import asdict
 
 import pytest
 
-from benchgen import protocols
+from benchgen.board.leaderboard import build_boards, render_json, render_markdown
 from benchgen.errors import ConfigError
-from benchgen.leaderboard import build_boards, render_json, render_markdown
-from benchgen.runner import cell_key, run_suite
-from benchgen.store import ResultStore, open_existing
-from benchgen.suite import _plugin_spec, check_plugins, load_suite
+from benchgen.results.cells import cell_key
+from benchgen.results.store import ResultStore, open_existing
+from benchgen.runner import run_suite
+from benchgen.suite import protocols
+from benchgen.suite.model import _plugin_spec, check_plugins, load_suite
 from tests.core.test_store import make_record
 from tests.security.test_two_runs import TINY as TWO_RUNS_SUITE
 

@@ -8,11 +8,11 @@ from dataclasses import asdict
 
 import numpy as np
 
+from benchgen.board.leaderboard import build_boards, render_json, render_markdown
 from benchgen.functional.bootstrap import bootstrap_replicates
-from benchgen.leaderboard import build_boards, render_json, render_markdown
+from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from tests.core.test_store import make_record
 
 

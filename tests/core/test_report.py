@@ -20,9 +20,9 @@ def ran(fake_registry, home, suite_file, tmp_path):
     import matplotlib.pyplot as plt
 
     from benchgen import paths
-    from benchgen.checkpoints import checkpoint_key
-    from benchgen.data import list_dataset
-    from benchgen.suite import load_suite
+    from benchgen.data.load import list_dataset
+    from benchgen.fit.fit import checkpoint_key
+    from benchgen.suite.model import load_suite
 
     db = tmp_path / "r.sqlite"
     path = suite_file()

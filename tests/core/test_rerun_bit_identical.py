@@ -3,9 +3,9 @@ bit — DDPM training and sampling included — and records the hardware it ran 
 
 from __future__ import annotations
 
+from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from tests.core.test_progress_logs import SUITE
 
 

@@ -1,10 +1,10 @@
 import json
 import sqlite3
 
-from benchgen.leaderboard import build_boards, render_csv, render_json, render_markdown
+from benchgen.board.leaderboard import build_boards, render_csv, render_json, render_markdown
+from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from tests.core.conftest import SUITE
 
 

@@ -1,7 +1,7 @@
 import pytest
 
+from benchgen.data.splits import assign_subjects, check_disjoint
 from benchgen.errors import DataError
-from benchgen.splits import assign_subjects, check_disjoint
 
 
 def test_split_by_subject_deterministic_and_disjoint():

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from benchgen.errors import ConfigError
-from benchgen.store import Record, ResultStore, export, open_existing
+from benchgen.results.store import Record, ResultStore, export, open_existing
 
 
 def make_record(key: str, **kw) -> Record:

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from benchgen.data.splits import assign_subjects, split_cohort
 from benchgen.errors import ConfigError, DataError
-from benchgen.splits import assign_subjects, split_cohort
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from benchgen.volumes import Cohort
 from tests.core.conftest import SUITE
 

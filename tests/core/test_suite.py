@@ -1,7 +1,7 @@
 import pytest
 
 from benchgen.errors import ConfigError
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from tests.core.conftest import SUITE
 
 
@@ -16,10 +16,10 @@ def test_valid_suite_and_profile(fake_registry, suite_file):
 @pytest.mark.parametrize("cuda", [False, True])
 def test_auto_profile_is_quick_with_or_without_cuda(fake_registry, suite_file, monkeypatch, cuda):
     """A CUDA device (a laptop GPU is one) never starts the paper profile by itself."""
-    monkeypatch.setattr("benchgen.suite.cuda_available", lambda: cuda)
+    monkeypatch.setattr("benchgen.suite.model.cuda_available", lambda: cuda)
     s = load_suite(suite_file())
     assert s.profile == "quick" and "only when named" in s.profile_reason
-    from benchgen.suite import choose_profile
+    from benchgen.suite.model import choose_profile
 
     assert choose_profile("auto", ["paper", "quick"])[0] == "quick"
     assert choose_profile("auto", ["paper", "paper-plus", "small"])[0] == "small"

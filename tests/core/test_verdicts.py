@@ -8,9 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from benchgen import verdicts
+from benchgen.board import verdicts
+from benchgen.board.leaderboard import build_boards, render_json, render_markdown
 from benchgen.errors import ConfigError
-from benchgen.leaderboard import build_boards, render_json, render_markdown
 from tests.core.test_board_interval_defects import _rec
 from tests.core.test_fit_replicates_board import _fitted
 
@@ -79,7 +79,7 @@ def test_unknown_baseline_is_one_clear_error():
 
 
 def test_suite_baseline_and_fits_are_checked_at_load(suite_file, fake_registry):
-    from benchgen.suite import load_suite
+    from benchgen.suite.model import load_suite
     from tests.core.conftest import SUITE
 
     ok = load_suite(suite_file(SUITE.replace("bootstrap = 7", 'bootstrap = 7\nbaseline = "good"\nfits = 2')))

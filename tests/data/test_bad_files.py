@@ -11,9 +11,9 @@ import benchgen.cli.data  # noqa: F401  (registers `data export`)
 import benchgen.cli.preprocess  # noqa: F401  (registers `preprocess`)
 from benchgen import registry
 from benchgen.cli.app import app
+from benchgen.data.preprocessing import preprocess_folder, process_items
 from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import PrepContext
-from benchgen.preprocessing import preprocess_folder, process_items
 
 CHAIN = "reorient,crop-pad,resize,scale-01"
 CP = {"crop-pad": {"mode": "center"}}

@@ -3,9 +3,9 @@ import pytest
 from benchgen_data.phantom import PhantomParams, _maps, generate_subject, subject_metadata
 
 from benchgen import registry
+from benchgen.data.preprocessing import process_items
 from benchgen.errors import ConfigError
 from benchgen.interfaces import PrepContext
-from benchgen.preprocessing import process_items
 
 VOX = 6.0  # coarse grid: fast
 

@@ -3,10 +3,10 @@ import pytest
 from badfiles import brain_like, save
 
 from benchgen import registry
+from benchgen.data.preprocessing import process_items
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import file_sha256
 from benchgen.interfaces import PrepContext
-from benchgen.preprocessing import process_items
 
 
 def src(name, **params):

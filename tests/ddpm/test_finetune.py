@@ -14,12 +14,12 @@ from benchgen_ddpm.finetune import FROZEN
 from benchgen_ddpm.generator import DDPMGenerator
 
 from benchgen import registry
-from benchgen.checkpoints import GENERATOR_FILE, checkpoint_sha256
+from benchgen.checkpoint import GENERATOR_FILE, checkpoint_sha256
 from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext
 from benchgen.params import params_to_dict
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from benchgen.volumes import Cohort
 
 from .conftest import tiny
@@ -207,8 +207,8 @@ def test_a_parent_on_a_generator_that_trains_from_scratch_is_refused(tmp_path):
 
 def test_a_pretrain_parent_is_fitted_first_on_its_own_cohort_and_cached(tmp_path, monkeypatch):
     from benchgen import paths
+    from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.store import ResultStore
 
     monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
     net = {k: NET[k] for k in ("channels", "attention_levels", "num_head_channels", "num_res_blocks",
@@ -230,11 +230,14 @@ def test_a_pretrain_parent_is_fitted_first_on_its_own_cohort_and_cached(tmp_path
     assert record["generator_config"]["parent"]["pretrain"]["plugin"] == "ddpm"
     # a new fit of the child (force) loads the cached parent rather than training it again
     mtime = (ckpts["ft.pretrain"] / "weights.safetensors").stat().st_mtime_ns
-    from benchgen.checkpoints import fit_or_load
-    from benchgen.data import load_data
+    from benchgen.data.load import load_data
+    from benchgen.fit.fit import fit_or_load
+    from benchgen.fit.parent import resolve_parent
 
-    fit_or_load(spec, load_data(suite), suite, "cpu", force=True)
+    fit_or_load(spec, load_data(suite), suite, "cpu", force=True, parent=resolve_parent(spec, suite, "cpu"))
     assert (ckpts["ft.pretrain"] / "weights.safetensors").stat().st_mtime_ns == mtime
+    with pytest.raises(ConfigError, match="pretrain parent must be fitted first"):  # the fit gets a folder
+        fit_or_load(spec, load_data(suite), suite, "cpu", force=True)
 
 
 def _inline(d: dict) -> str:

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from benchgen import registry
+from benchgen.data.mapped import MappedCohort, write_volumes
 from benchgen.interfaces import FitContext
-from benchgen.mapped import MappedCohort, write_volumes
 
 from ..ldm.conftest import tiny as ldm_tiny
 from .conftest import tiny

@@ -5,7 +5,6 @@ adversarial term's gradient isolation, and bad input caught before training."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
@@ -48,10 +47,10 @@ def test_reconstruction_quality_is_psnr_against_the_validation_scans(fitted, tin
 
 def test_sampling_equals_monai_latent_diffusion_inferer(fitted):
     """DDIM-4 through our loop == MONAI's LatentDiffusionInferer.sample on the same starting noise."""
-    from monai.inferers import LatentDiffusionInferer
     from benchgen_ddpm.intensity import decode
     from benchgen_ddpm.sampling import _seed
     from benchgen_ddpm.schedule import sampling_scheduler
+    from monai.inferers import LatentDiffusionInferer
 
     gen, _, _ = fitted  # unconditional: tiny() has no conditions
     ours = gen.sample(2, seed=5)

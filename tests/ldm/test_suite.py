@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.results.store import ResultStore
+from benchgen.suite.model import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import benchgen.cli.evaluate  # noqa: F401  (registers the command)
 from benchgen.cli.app import app
 from benchgen.errors import ConfigError, DataError
-from benchgen.evaluation import evaluate, parse_param_overrides
+from benchgen.score.evaluate import evaluate, parse_param_overrides
 from benchgen.volumes import write_nifti
 
 from .conftest import make_brains
@@ -127,8 +127,8 @@ def test_arrays_follow_the_same_intensity_rules(folders):
 
 def test_normalize_is_the_scale_01_preprocessing_step(tmp_path):
     from benchgen import registry
-    from benchgen.evaluation import load_set
     from benchgen.interfaces import PrepContext
+    from benchgen.score.evaluate import load_set
     from benchgen.volumes import read_nifti
 
     rng = np.random.default_rng(0)

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 import benchgen.cli.evaluate  # noqa: F401  (registers the commands)
-from benchgen import protocols
 from benchgen.cli.app import app
+from benchgen.suite import protocols
 
 from .conftest import make_brains
 from .test_evaluate import write_set

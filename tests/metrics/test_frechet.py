@@ -64,7 +64,7 @@ def test_monai_vector_through_the_fid_plugin(given_registry):
 
 
 def test_monai_vector_through_benchgen_evaluate(given_registry, tmp_path, monkeypatch):
-    from benchgen.evaluation import evaluate
+    from benchgen.score.evaluate import evaluate
     from benchgen.volumes import write_nifti
 
     monkeypatch.setenv("BENCHGEN_CACHE", str(tmp_path / "cache"))

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from benchgen import registry
+from benchgen.data.mapped import MappedCohort, VolumeFile, write_volumes
 from benchgen.errors import DataError
-from benchgen.evaluation import evaluate
 from benchgen.functional.sources import iter_batches
 from benchgen.interfaces import MetricContext
-from benchgen.mapped import MappedCohort, VolumeFile, write_volumes
+from benchgen.score.evaluate import evaluate
 from benchgen.volumes import write_nifti
 
 from .conftest import cohort, make_brains

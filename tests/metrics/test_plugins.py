@@ -209,7 +209,7 @@ def test_fid_needs_a_named_deep_extractor_and_frd_is_the_radiomic_one():
 
 def test_frd_keeps_the_cell_keys_of_fid_with_radiomic_features():
     """Results stored when the radiomics Fréchet distance was `fid` + features = "radiomics" stay current."""
-    from benchgen.suite import PluginSpec
+    from benchgen.suite.model import PluginSpec
 
     frd = PluginSpec("metrics", "frd", "frd", registry.create("metrics", "frd", {}).params)
     assert frd.config()["plugin"] == "fid" and frd.config()["version"] == registry.load_class("metrics", "fid").version

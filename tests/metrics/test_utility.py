@@ -241,9 +241,9 @@ params = { classifier = ["logistic", "svm"], ratios = [0.25, 0.5], ratio = 0.5, 
 def test_through_the_runner(tmp_path, monkeypatch):
     """A conditional generator is scored on the suite's training and test splits; noise (unconditional) is
     skipped with its reason."""
+    from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.store import ResultStore
-    from benchgen.suite import load_suite
+    from benchgen.suite.model import load_suite
 
     monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("BENCHGEN_CACHE", raising=False)

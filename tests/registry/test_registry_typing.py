@@ -34,7 +34,7 @@ def test_create_is_typed_per_kind() -> None:
 
 
 def test_instantiate_is_the_one_constructor(monkeypatch: pytest.MonkeyPatch, inject: Any, ep: Any) -> None:
-    from benchgen.suite import PluginSpec
+    from benchgen.suite.model import PluginSpec
 
     inject([ep("const", "bg_fake_good:ConstGenerator")])
     cls = registry.load_class("generators", "const")

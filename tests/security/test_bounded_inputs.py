@@ -116,8 +116,8 @@ def test_the_voxel_cap_can_be_raised(tmp_path, monkeypatch):
 def test_a_later_file_of_another_shape_is_refused_from_its_header(tmp_path, monkeypatch):
     """The set's shape is known after its first file: a later header that declares another is refused before
     its voxels are read."""
-    from benchgen import evaluation
     from benchgen.errors import DataError
+    from benchgen.score import evaluate as evaluation
 
     save(tmp_path / "a.nii.gz", brain_like(shape=(8, 12, 8)).clip(0, 1))
     save(tmp_path / "b.nii.gz", brain_like(shape=(8, 12, 9)).clip(0, 1))

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
-from benchgen.evaluation import collect_files
+from benchgen.score.evaluate import collect_files
 from tests.data.badfiles import brain_like, save
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def tree_with_links(root: Path, n: int = 3, parent_link: bool = True) -> Path:
 
 
 def count_in_subprocess(pattern: str, timeout: float = 60) -> tuple[int, float]:
-    code = "import sys; from benchgen.evaluation import collect_files; print(len(collect_files(sys.argv[1])))"
+    code = "import sys; from benchgen.score.evaluate import collect_files; print(len(collect_files(sys.argv[1])))"
     start = time.monotonic()
     try:
         out = subprocess.run([sys.executable, "-c", code, pattern], capture_output=True, text=True, timeout=timeout,
@@ -123,7 +123,7 @@ def test_evaluate_names_special_files_and_dangling_links(tmp_path, as_glob):
 
 
 def test_preprocess_names_the_same_entries_for_the_same_reasons(tmp_path):
-    from benchgen.preprocessing import preprocess_folder
+    from benchgen.data.preprocessing import preprocess_folder
     from benchgen.safety import file_problem
 
     syn = with_special_entries(tmp_path / "syn")

@@ -92,7 +92,7 @@ def test_run_logs_an_excluded_scan_verbatim(tmp_path, monkeypatch):
 
 
 def test_stored_labels_render_verbatim_on_the_board(tmp_path):
-    from benchgen.store import ResultStore
+    from benchgen.results.store import ResultStore
     from tests.core.test_store import make_record
 
     st = ResultStore(tmp_path / "r.sqlite")  # a store written by an older benchgen that did not check names

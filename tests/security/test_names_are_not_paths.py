@@ -10,11 +10,11 @@ import pytest
 from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
+from benchgen.data.preprocessing import preprocess_folder
+from benchgen.data.preprocessing.export import export_dataset
 from benchgen.errors import ConfigError
-from benchgen.preprocessing import preprocess_folder
-from benchgen.preprocessing.export import export_dataset
 from benchgen.safety import inside
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 from tests.core.conftest import SUITE
 from tests.data.badfiles import brain_like, save
 

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
 from benchgen.errors import ConfigError
-from benchgen.store import ResultStore, open_existing
+from benchgen.results.store import ResultStore, open_existing
 from tests.core.test_store import make_record
 
 

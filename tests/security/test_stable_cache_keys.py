@@ -10,7 +10,7 @@ import pytest
 
 from benchgen import paths
 from benchgen.runner import run_suite
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 
 SUITE = """
 [suite]
@@ -67,9 +67,9 @@ def test_a_resumed_run_reuses_the_cached_samples(tmp_path, home):
 
 
 def test_a_refit_drops_the_samples_of_the_checkpoint_it_replaces(tmp_path, home):
-    from benchgen.checkpoints import fit_or_load
-    from benchgen.data import load_data
-    from benchgen.sampling import sample_cached
+    from benchgen.data.load import load_data
+    from benchgen.fit.fit import fit_or_load
+    from benchgen.sample.cache import sample_cached
 
     path = tmp_path / "keys.toml"
     path.write_text(SUITE)

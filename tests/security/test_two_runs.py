@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchgen.store import ResultStore
+from benchgen.results.store import ResultStore
 from tests.core.test_store import make_record
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
-from benchgen.store import ResultStore
+from benchgen.results.store import ResultStore
 from tests.core.test_store import make_record
 
 

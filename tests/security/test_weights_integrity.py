@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from benchgen.checkpoints import GENERATOR_FILE, checkpoint_sha256, load_checkpoint
+from benchgen.checkpoint import GENERATOR_FILE, checkpoint_sha256, load_checkpoint
 from benchgen.errors import BenchgenError, DataError
+from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.store import ResultStore
-from benchgen.suite import load_suite
+from benchgen.suite.model import load_suite
 
 
 def fitted(home: Path) -> dict[str, Path]:

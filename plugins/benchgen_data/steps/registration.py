@@ -9,9 +9,9 @@ from typing import Literal
 
 import numpy as np
 
+from benchgen.data.qc import add_qc
 from benchgen.errors import DataError
 from benchgen.interfaces import PrepContext, Preprocessor
-from benchgen.qc import add_qc
 from benchgen.volumes import Volume
 from benchgen_data.geometry import voxel_sizes
 from benchgen_data.sitk_io import from_sitk, to_sitk

@@ -17,12 +17,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from benchgen import hierarchical, paths, verdicts
+from benchgen import paths
 from benchgen.atomic import atomic_path
-from benchgen.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
+from benchgen.board import verdicts
+from benchgen.board.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
+from benchgen.functional import hierarchical
 from benchgen.provenance import now
-from benchgen.store import ResultStore, draw_of
-from benchgen.suite import Suite
+from benchgen.results.store import ResultStore, draw_of
+from benchgen.suite.model import Suite
 
 REPORT_FILE = "report.html"
 PLOT_FILE = "metrics.png"
@@ -91,7 +93,7 @@ def _provenance(suite: Suite, records: list[dict[str, Any]]) -> list[tuple[str, 
 
 def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any], recs: list[dict[str, Any]],
                        out_dir: Path) -> str:
-    from benchgen.checkpoints import checkpoint_key
+    from benchgen.fit.fit import checkpoint_key
 
     e = html.escape
     folder = run_folder(suite)
@@ -131,13 +133,14 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
 
 
 def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str | None = None) -> str:
-    """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.runner.suite_boards`)."""
+    """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.board.select.suite_boards`)."""
+    from benchgen.board.plots import effect_figure, metric_figure, pareto_figure, tradeoff_figure
+    from benchgen.board.select import as_the_file_says
     from benchgen.errors import ConfigError
-    from benchgen.plots import effect_figure, metric_figure, pareto_figure, tradeoff_figure
-    from benchgen.runner import as_the_file_says, current_records
+    from benchgen.results.cells import current_records
 
     records, hidden = current_records(suite, store, data_fp=data_fp)
-    from benchgen.leaderboard import build_boards
+    from benchgen.board.leaderboard import build_boards
 
     boards = as_the_file_says(suite, build_boards(records, hidden=hidden))
     if not boards:
@@ -230,9 +233,9 @@ def tradeoff_columns(board: Board, records: list[dict[str, Any]]) -> tuple[str, 
 
 
 def pareto_column(board: Board) -> str | None:
-    """The primary metric when the board compares samplers (:func:`benchgen.leaderboard.sampler_rows`) and two
+    """The primary metric when the board compares samplers (:func:`benchgen.board.leaderboard.sampler_rows`) and two
     of them or more have a time and a value to plot; None otherwise (every other suite)."""
-    from benchgen.plots import pareto_points
+    from benchgen.board.plots import pareto_points
 
     return board.primary if len(pareto_points(board, board.primary)[0]) >= 2 else None
 
@@ -241,7 +244,7 @@ def write_run_outputs(suite: Suite, store: ResultStore, boards: list[Board],
                       data_fp: str | None = None) -> list[Path]:
     """What `benchgen run` writes at its end beside the samples: the boards' metric plot (and the disease
     effects, utility trade-off or sampler Pareto plot where the board has them) and the report."""
-    from benchgen.plots import effect_plot, metric_plot, pareto_plot, tradeoff_plot
+    from benchgen.board.plots import effect_plot, metric_plot, pareto_plot, tradeoff_plot
 
     folder = run_folder(suite)
     folder.mkdir(parents=True, exist_ok=True)

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from benchgen import qc as qclib
 from benchgen.atomic import write_text
+from benchgen.data import qc as qclib
+from benchgen.data.preprocessing.driver import CHUNK, Failure, one_line, parallel_map, strip_where
 from benchgen.errors import ConfigError
 from benchgen.interfaces import DataItem, DatasetSource
-from benchgen.preprocessing.driver import CHUNK, Failure, one_line, parallel_map, strip_where
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.provenance import tool_versions
 from benchgen.safety import inside, subject_problem

@@ -5,7 +5,7 @@ Fit 0 is trained with the row's own ``seed`` and keys its cells exactly as a sui
 adding fits to a suite reuses everything already computed; fit k > 0 is trained with a seed derived from
 ``(seed, k)`` and adds ``fit = k`` to its cell keys (its checkpoint key differs through the seed). Records of
 a row fitted more than once say which fit they belong to (``extra.fit``, ``extra.fit_seed``); a board pools
-them (benchgen.hierarchical). A fine-tuned row's pretrain parent is fitted once per parent config and
+them (benchgen.functional.hierarchical). A fine-tuned row's pretrain parent is fitted once per parent config and
 shared by all its fits: only the fine-tuning is repeated.
 
 Other replicate indices (e.g. a re-drawn training set) sit beside ``fit`` in :class:`Replicate` with the
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchgen.hashing import fingerprint
-from benchgen.suite import PluginSpec
+from benchgen.suite.model import PluginSpec
 
 
 @dataclass(frozen=True)

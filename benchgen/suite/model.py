@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Sequence, TypeVar
 
-from benchgen import protocols, registry
+from benchgen import registry
 from benchgen.bounds import check_suite
 from benchgen.errors import BenchgenError, ConfigError
 from benchgen.params import params_to_dict, parse_params, parse_value, unknown_key_error
 from benchgen.safety import check_name
+from benchgen.suite import protocols
 
 if TYPE_CHECKING:
     from benchgen.interfaces import DatasetSource, Generator, Metric, Plugin, Preprocessor
@@ -127,12 +128,12 @@ class Suite:
     device: str
     metrics: dict[str, PluginSpec[Metric]]
     document: dict[str, Any] = field(repr=False, default_factory=dict)  # the merged TOML
-    protocol: str = ""  # a benchgen.protocols preset that supplied the metrics; "" = the suite's own
+    protocol: str = ""  # a benchgen.suite.protocols preset that supplied the metrics; "" = the suite's own
     split_stratify: str = ""  # dataset.split.stratify: a metadata key each split keeps the proportions of
     conditions: dict[str, Any] | None = None  # [evaluation.conditions]: the table synthetic sets are drawn to
     draws: int = 1  # [evaluation] draws: training sets drawn from the train + val pool, each fitted and scored
     fits: dict[str, int] = field(default_factory=dict)  # label -> training runs (evaluation.fits or the table's)
-    baseline: str = ""  # evaluation.baseline: the row every other row is compared with (benchgen.verdicts)
+    baseline: str = ""  # evaluation.baseline: the row every other row is compared with (benchgen.board.verdicts)
 
     def draw_ids(self) -> list[int | None]:
         """The draws of the training set a run covers: [None] (the split as it is, keys as ever) or 0..R-1."""
@@ -301,7 +302,7 @@ def _generator_spec(label: str, table: dict[str, Any], dataset: dict[str, Any]) 
 
 def _parent_folder(path: str, plugins: tuple[str, ...], where: str) -> tuple[Parent, dict[str, Any]]:
     """A checkpoint folder as a parent: its recorded plugin must be one of `plugins`; its params are the defaults."""
-    from benchgen.checkpoints import checkpoint_sha256, generator_config
+    from benchgen.checkpoint import checkpoint_sha256, generator_config
     from benchgen.hashing import fingerprint
 
     folder = Path(path).expanduser()

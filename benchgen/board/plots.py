@@ -1,4 +1,5 @@
-"""PNG pictures a person would rather look at than read: slice montages of real vs generated volumes."""
+"""The board as pictures: metric bars with intervals, condition effects, utility trade-offs, Pareto fronts.
+Volume montages and the atomic PNG writer are :mod:`benchgen.figures`."""
 
 from __future__ import annotations
 
@@ -8,63 +9,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchgen.atomic import atomic_path
 from benchgen.errors import DataError
-
-
-def mid_slices(volume: np.ndarray) -> list[np.ndarray]:
-    """Axial, coronal and sagittal mid-slices of a RAS (x, y, z) volume, oriented for display."""
-    x, y, z = (s // 2 for s in volume.shape)
-    return [np.rot90(volume[:, :, z]), np.rot90(volume[:, y, :]), np.rot90(volume[x, :, :])]
-
-
-def save_figure(fig: "object", path: str | Path) -> Path:
-    """Save atomically (temporary file + rename) so a killed run leaves no half-written PNG."""
-    with atomic_path(path, ".png") as tmp:
-        fig.savefig(tmp, dpi=110, bbox_inches="tight")  # type: ignore[attr-defined]
-    return Path(path)
-
-
-def montage(groups: Sequence[tuple[str, np.ndarray]], path: str | Path, n: int = 4, title: str = "",
-            per_row: int = 1, autoscale: bool = False) -> Path:
-    """Three mid-slices (axial, coronal, sagittal) of up to `n` volumes of each (name, N×D×H×W array)
-    group, `per_row` volumes side by side. Intensities are shown on [0, 1] (the suite's scale), or with
-    `autoscale` per volume from 0 to its 99.5th percentile (raw scans, QC)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tiles = [(name, vols[i]) for name, vols in groups for i in range(min(n, len(vols)))]
-    if not tiles:
-        raise DataError("no volumes for a montage")
-    rows, cols = math.ceil(len(tiles) / per_row), 3 * min(per_row, len(tiles))
-    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2 * rows) if per_row == 1 else (1.6 * cols, 1.9 * rows),
-                             squeeze=False)
-    for ax in axes.ravel():
-        ax.axis("off")
-    for k, (name, vol) in enumerate(tiles):
-        r, c = divmod(k, per_row)
-        vmin, vmax = (float(min(vol.min(), 0.0)), float(np.percentile(vol, 99.5)) or 1.0) if autoscale else (0.0, 1.0)
-        for t, (sl, view) in enumerate(zip(mid_slices(vol), ("axial", "coronal", "sagittal"))):
-            ax = axes[r][3 * c + t]
-            ax.imshow(sl, cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest")
-            if per_row == 1:  # one volume per row: views as column titles, names as row labels
-                ax.axis("on")
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if r == 0:
-                    ax.set_title(view, fontsize=9)
-                if t == 0:
-                    ax.set_ylabel(name, fontsize=8)
-            elif t == 1:
-                ax.set_title(name, fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10 if per_row == 1 else 9)
-    try:
-        return save_figure(fig, path)
-    finally:
-        plt.close(fig)
+from benchgen.figures import save_figure
 
 
 def metric_figure(board: "object", columns: Sequence[str] | None = None) -> "object":
@@ -76,7 +22,7 @@ def metric_figure(board: "object", columns: Sequence[str] | None = None) -> "obj
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchgen.leaderboard import REAL_ROW, Board
+    from benchgen.board.leaderboard import REAL_ROW, Board
 
     assert isinstance(board, Board)
     cols = list(columns or board.columns)
@@ -125,7 +71,7 @@ def _nice_ceiling(x: float) -> float:
 
 
 def _tick_label(x: float, _pos: object = None) -> str:
-    from benchgen.leaderboard import fmt_num
+    from benchgen.board.leaderboard import fmt_num
 
     a = abs(x)
     if a >= 1e4 and math.isclose(math.log10(a), round(math.log10(a))):
@@ -245,7 +191,7 @@ def tradeoff_figure(board: "object", utility: str, others: Sequence[str], title:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchgen.leaderboard import Board
+    from benchgen.board.leaderboard import Board
 
     assert isinstance(board, Board)
     if not others:
@@ -313,7 +259,7 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
 def pareto_points(board: "object", column: str) -> tuple[list[tuple[str, float, Any]], list[tuple[str, Any]]]:
     """The samplers to put on the front — (generator, seconds per volume, cell) of every row with steps, a
     measured time and a value of `column` — and the rows without steps (holdout, noise) with their cells."""
-    from benchgen.leaderboard import Board, sampler_rows
+    from benchgen.board.leaderboard import Board, sampler_rows
 
     assert isinstance(board, Board)
     cells = {gen: cs.get(column) for gen, _, cs in board.rows}
@@ -340,7 +286,7 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchgen.leaderboard import Board
+    from benchgen.board.leaderboard import Board
 
     assert isinstance(board, Board)
     col = column or board.primary

@@ -16,17 +16,18 @@ from typing import Any, Callable, Iterator, Sequence, Union
 import numpy as np
 import torch
 
-from benchgen import protocols, registry
+from benchgen import registry
 from benchgen.bounds import nifti_header
+from benchgen.data.mapped import MappedCohort, write_volumes
 from benchgen.errors import ConfigError, DataError
 from benchgen.functional.sources import iter_batches
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult, PrepContext, Preprocessor
-from benchgen.mapped import MappedCohort, write_volumes
 from benchgen.params import params_to_dict, parse_overrides
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.safety import MISSING_FILE, file_problem, glob_files
-from benchgen.scoring import finite_or_none, score_metric
+from benchgen.score.score import finite_or_none, score_metric
+from benchgen.suite import protocols
 from benchgen.volumes import Cohort, Volume, read_nifti
 
 DEFAULT_METRICS = ("mmd", "frd", "ms-ssim", "prdc")
@@ -144,7 +145,7 @@ def as_set(obj: SetLike, role: str, normalize: bool = False, folder: Path | None
     """A set to score and its content fingerprint (keys the real-set feature cache): a folder, glob or file
     of NIfTI volumes, a :class:`Cohort`, or an ``N×D×H×W`` / ``N×1×D×H×W`` tensor or array in [0, 1].
     `folder`: files are converted into a cohort on disk there (:func:`map_set`) instead of loaded. A ``.npy``
-    file of ``N×1×D×H×W`` float32 volumes (:func:`benchgen.mapped.write_volumes`) is read from disk as is."""
+    file of ``N×1×D×H×W`` float32 volumes (:func:`benchgen.data.mapped.write_volumes`) is read from disk as is."""
     if isinstance(obj, (str, Path)) and str(obj).endswith(".npy"):
         mapped = MappedCohort.open(Path(obj).expanduser(), role)
         return _checked_cohort(mapped, role, normalize), set_fingerprint([mapped.file.path], normalize)
@@ -203,7 +204,7 @@ def evaluate(real: SetLike, synthetic: SetLike, metrics: Sequence[str] = (),
              normalize: bool = False, seed: int = 0, device: str = "cpu", cache_dir: Path | None = None,
              progress: ProgressFn = no_progress, protocol: str = "") -> dict[str, Any]:
     """Score `synthetic` against `real` with each metric; one metric's failure is its own error entry.
-    `protocol`: a :mod:`benchgen.protocols` preset supplies the metrics (then `metrics` must be empty and
+    `protocol`: a :mod:`benchgen.suite.protocols` preset supplies the metrics (then `metrics` must be empty and
     `params` may only set weights and bootstrap).
 
     Returns ``{"protocol", "protocol_check", "n_real", "n_synthetic", "metrics": {name: {value, ci,

@@ -2,7 +2,7 @@
 p-value, the Holm adjustment over the board's comparisons, and one word — better, worse or not separated.
 
 Everything comes from the cells' bootstrap replicates, which are paired across rows (replicate b of every cell
-resampled the same real subjects, and for rows fitted several times the same fit draw: benchgen.hierarchical).
+resampled the same real subjects, and for rows fitted several times the same fit draw: benchgen.functional.hierarchical).
 The difference is taken in "badness" (lower is better: the value, its negative, or the distance to a ≈
 column's target), so a negative difference means the row is better than the baseline. The interval is the
 percentile interval of the paired differences, and the p-value its two-sided counterpart: twice the share of
@@ -24,7 +24,7 @@ from benchgen.errors import ConfigError
 from benchgen.functional.bootstrap import percentile_ci
 
 if TYPE_CHECKING:
-    from benchgen.leaderboard import Board, Cell
+    from benchgen.board.leaderboard import Board, Cell
 
 LEVEL = 0.05
 WORDS = ("better", "worse", "not separated")
@@ -150,7 +150,7 @@ def pair_verdicts(board: Board, row: str, other: str, metrics: list[str] | None 
 
 def verdict_lines(verdicts: list[Verdict]) -> list[str]:
     """One line per comparison: ``ddpm vs gaussian · frd: −120 [−180, −60] · p 0.0004 (Holm 0.003) · better``."""
-    from benchgen.leaderboard import fmt_num
+    from benchgen.board.leaderboard import fmt_num
 
     out = []
     for v in verdicts:

@@ -25,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from benchgen import hierarchical, intervals
+from benchgen.board import intervals
+from benchgen.functional import hierarchical
 from benchgen.functional.bootstrap import interval, percentile_ci
-from benchgen.protocols import record_note as protocol_note
-from benchgen.store import draw_of
+from benchgen.results.store import draw_of
+from benchgen.suite.protocols import record_note as protocol_note
 
 REAL_ROW = "real (test split)"
 OUTSIDE = "†"  # a one-seed value outside its stored bootstrap interval
@@ -73,7 +74,7 @@ class Cell:
     nonfinite: int = 0  # bootstrap replicates without a finite value (left out of the interval, reported)
     sources: str = intervals.REAL_AND_SAMPLES  # what the interval resamples
     seeds_total: int = 0  # (fit, seed) sample sets with a record, ok or not (a cell with fewer values says so)
-    fits: int = 1  # training runs pooled into the cell (benchgen.hierarchical)
+    fits: int = 1  # training runs pooled into the cell (benchgen.functional.hierarchical)
     parts: dict[str, float | None] | None = None  # its variance: training, sampling, test_subjects
 
     @property
@@ -204,12 +205,12 @@ class Board:
     def rank_intervals(self, column: str) -> dict[str, tuple[int, int]]:
         """Per ranked row: (best, worst) rank on `column` that the data support — 1 + the rows better
         than it beyond doubt, and the count of rows minus those it beats beyond doubt (the paired rule of
-        :meth:`better`, Holm-adjusted over the column's pairs: benchgen.verdicts.separated_pairs). Rows that
+        :meth:`better`, Holm-adjusted over the column's pairs: benchgen.board.verdicts.separated_pairs). Rows that
         cannot be separated share ranks."""
         if column not in self._rank_memo:
             cells = {g: cs[column] for g, _, cs in self.rows
                      if column in cs and self.badness(column, cs[column]) is not None}
-            from benchgen.verdicts import separated_pairs
+            from benchgen.board.verdicts import separated_pairs
 
             apart = separated_pairs(self, column, cells)  # Holm over the column's pairs: see there
             out = {}
@@ -797,7 +798,7 @@ def render_table(boards: list[Board], width: int = 100, metrics: list[str] | Non
     tables = []
     for b in boards:
         tables += board_tables(b.select(metrics), width)
-        from benchgen import verdicts
+        from benchgen.board import verdicts
 
         section = verdicts.rich_section(b.select(metrics))
         if section is not None:  # better / worse / not separated against the suite's baseline
@@ -815,7 +816,7 @@ def render_markdown(boards: list[Board]) -> str:
         lines = [f"### {b.title()}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(r) + " |" for r in _rows(b)]
         lines += ["", f"_{b.caption()}_"]
-        from benchgen import verdicts
+        from benchgen.board import verdicts
 
         if b.baseline:
             lines += ["", verdicts.markdown_section(b)]
@@ -866,7 +867,7 @@ def render_csv(boards: list[Board]) -> str:
 
 
 def _verdicts_json(board: Board) -> list[dict[str, Any]]:
-    from benchgen import verdicts
+    from benchgen.board import verdicts
 
     return verdicts.json_section(board)
 
@@ -944,7 +945,7 @@ def board_html(b: Board, facts: str = "") -> str:
 
 
 def render_html(boards: list[Board]) -> str:
-    from benchgen import verdicts
+    from benchgen.board import verdicts
 
     body = "".join(f"<h2>{html.escape(b.title())}</h2>{board_html(b)}{verdicts.html_section(b)}{sampler_html(b)}"
                    for b in boards)

@@ -1,7 +1,7 @@
 """The preprocessing driver: a dataset source's items through a chain of steps, in parallel.
 
 :func:`process_items` works in memory, for the runner (which caches the resulting cohort): every item
-is loaded, validated (:func:`benchgen.qc.validate_input`) and run through the steps; an unusable item
+is loaded, validated (:func:`benchgen.data.qc.validate_input`) and run through the steps; an unusable item
 becomes a :class:`Failure` with a one-line reason instead of stopping the run. :func:`parallel_map` is
 the pool that the folder-to-folder and export code (``folder.py``, ``export.py``) reuse.
 
@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from benchgen import qc as qclib
+from benchgen.data import qc as qclib
 from benchgen.errors import BenchgenError, ConfigError
 from benchgen.interfaces import DataItem, DatasetSource, PrepContext, Preprocessor
 from benchgen.progress import ProgressFn, no_progress

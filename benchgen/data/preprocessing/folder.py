@@ -15,19 +15,19 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchgen import qc as qclib
 from benchgen.atomic import write_text
-from benchgen.errors import BenchgenError, ConfigError, DataError
-from benchgen.hashing import fingerprint
-from benchgen.interfaces import DataItem, DatasetSource, PrepContext, Preprocessor
-from benchgen.plots import montage
-from benchgen.preprocessing.driver import (
+from benchgen.data import qc as qclib
+from benchgen.data.preprocessing.driver import (
     Failure,
     parallel_map,
     run_item,
     split_duplicates,
 )
-from benchgen.preprocessing.export import write_participants
+from benchgen.data.preprocessing.export import write_participants
+from benchgen.errors import BenchgenError, ConfigError, DataError
+from benchgen.figures import montage
+from benchgen.hashing import fingerprint
+from benchgen.interfaces import DataItem, DatasetSource, PrepContext, Preprocessor
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.provenance import tool_versions
 from benchgen.safety import inside

@@ -65,7 +65,7 @@ class Record:
     created_at: str
     run_id: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-    protocol: str = ""  # the benchgen.protocols preset the metric came from; "" = the suite's own metrics
+    protocol: str = ""  # the benchgen.suite.protocols preset the metric came from; "" = the suite's own metrics
 
 
 # Columns added after version 1, with the value their older records read as.
@@ -325,9 +325,9 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             unread = wal_commits(Path(f"{path}-wal")) if target.endswith("immutable=1") else 0
             if unread:  # e.g. a home copied to read-only media after a kill: say so, never a silent partial read
-                from benchgen import registry
+                from benchgen import notices
 
-                registry.warn(f"{path}-wal: {unread} commits in the store's write-ahead log cannot be read here (no "
+                notices.warn(f"{path}-wal: {unread} commits in the store's write-ahead log cannot be read here (no "
                               "-shm index beside it, and none can be made): showing the store without them; copy "
                               "the store with its -wal to a writable folder to read every record")
             return conn

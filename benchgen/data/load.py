@@ -2,7 +2,7 @@
 
 The dataset fingerprint is made from cheap item keys (no voxels read), once per run: it keys the cohort
 cache, the checkpoints and every cell, so a fully cached re-run never touches the voxels.
-The cached cohort is an ``N×1×D×H×W`` float32 ``.npy`` read in place (:class:`benchgen.mapped.MappedCohort`):
+The cached cohort is an ``N×1×D×H×W`` float32 ``.npy`` read in place (:class:`benchgen.data.mapped.MappedCohort`):
 a run holds only the batches it is working on, not the whole cohort.
 """
 
@@ -18,12 +18,12 @@ import numpy as np
 
 from benchgen import paths
 from benchgen.atomic import write_text
+from benchgen.data.splits import Splits, split_cohort
 from benchgen.errors import DataError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import DataItem, DatasetSource, PrepContext
 from benchgen.progress import ProgressFn, no_progress
-from benchgen.splits import Splits, split_cohort
-from benchgen.suite import Suite
+from benchgen.suite.model import Suite
 from benchgen.volumes import Cohort, Volume
 
 
@@ -84,7 +84,7 @@ def load_data(suite: Suite, progress: ProgressFn = no_progress, use_cache: bool 
     """Load the suite's dataset through its preprocessing chain (cached), then split it by subject.
     Pass the run's `listing` to avoid listing the source a second time. `draw` (a suite with ``draws`` > 1)
     picks which draw of the training set the splits hold (the test split is the same for all)."""
-    from benchgen.preprocessing import process_items
+    from benchgen.data.preprocessing import process_items
 
     listing = listing or list_dataset(suite)
     stem = paths.cache_dir("datasets") / f"{suite.source.plugin}-{listing.fingerprint}"
@@ -114,7 +114,7 @@ def write_cohort_cache(volumes: list[Volume], failures: list[tuple[str, str]], s
     """Voxels in a ``.npy`` volume file (written one volume at a time, no stacked copy; each must have the
     first one's shape, as :func:`conform_check` ensures) + metadata in JSON, each written to a temp name and
     renamed."""
-    from benchgen.mapped import write_volumes
+    from benchgen.data.mapped import write_volumes
 
     write_volumes(str(stem) + ".npy", (v.array for v in volumes), len(volumes), volumes[0].array.shape)
     meta = {"affine": np.asarray(volumes[0].affine).tolist(), "subject_ids": [v.subject_id for v in volumes],
@@ -125,7 +125,7 @@ def write_cohort_cache(volumes: list[Volume], failures: list[tuple[str, str]], s
 def read_cohort_cache(stem: Path) -> tuple[Cohort, list[tuple[str, str]]] | None:
     """The cached cohort, mapped from disk; None when there is none — or when the entry is damaged (a
     truncated file, a disk error): then it is removed, so the caller recomputes and rewrites it."""
-    from benchgen.mapped import MappedCohort, VolumeFile
+    from benchgen.data.mapped import MappedCohort, VolumeFile
 
     files = [Path(str(stem) + ".json"), Path(str(stem) + ".npy")]
     if not all(f.is_file() for f in files):

@@ -5,9 +5,9 @@
 * :mod:`.export` — :func:`export_dataset`: ``benchgen data export`` (any source as NIfTI files).
 """
 
-from benchgen.preprocessing.driver import Failure, process_items, run_item
-from benchgen.preprocessing.export import ExportReport, export_dataset, export_source
-from benchgen.preprocessing.folder import PreprocessReport, preprocess_folder
+from benchgen.data.preprocessing.driver import Failure, process_items, run_item
+from benchgen.data.preprocessing.export import ExportReport, export_dataset, export_source
+from benchgen.data.preprocessing.folder import PreprocessReport, preprocess_folder
 
 __all__ = ["ExportReport", "Failure", "PreprocessReport", "export_dataset", "export_source", "preprocess_folder",
            "process_items", "run_item"]

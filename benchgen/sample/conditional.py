@@ -22,14 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchgen.checkpoints import fit_or_load
 from benchgen.conditions import NA, ConditionTable, check_groups, cohort_counts
 from benchgen.errors import ConfigError
+from benchgen.fit.fit import fit_or_load, is_fitted
+from benchgen.fit.parent import resolve_parent
 from benchgen.interfaces import Generator
 from benchgen.progress import ProgressFn, no_progress
-from benchgen.sampling import DrawTime, sample_cached, sample_ids
-from benchgen.scoring import group_of
-from benchgen.suite import PluginSpec, Suite
+from benchgen.sample.cache import DrawTime, sample_cached, sample_ids
+from benchgen.score.score import group_of
+from benchgen.suite.model import PluginSpec, Suite
 from benchgen.volumes import Cohort
 
 
@@ -80,13 +81,15 @@ class Fitted:
 def fit(spec: PluginSpec[Generator], data: Any, suite: Suite, device: str, table: ConditionTable,
         progress: ProgressFn = no_progress) -> Fitted:
     """Fit (or load) the model(s) of `spec`: one, or one per condition of `table` when ``per_condition``."""
+    parts = list(table.groups()) if spec.per_condition else [""]
+    # the parent is a step of its own, taken only when a part still has to be fitted
+    parent = None if all(is_fitted(spec, data, c) for c in parts) else resolve_parent(spec, suite, device, progress)
     if not spec.per_condition:
-        return Fitted(spec, {"": fit_or_load(spec, data, suite, device, progress)})
+        return Fitted(spec, {"": fit_or_load(spec, data, suite, device, progress, parent=parent)})
     models = {}
-    groups = list(table.groups())
-    for i, cond in enumerate(groups):
-        progress(f"{spec.label}: one model per condition ({cond} next)", i, len(groups))
-        models[cond] = fit_or_load(spec, data, suite, device, progress, condition=cond)
+    for i, cond in enumerate(parts):
+        progress(f"{spec.label}: one model per condition ({cond} next)", i, len(parts))
+        models[cond] = fit_or_load(spec, data, suite, device, progress, condition=cond, parent=parent)
     return Fitted(spec, models)
 
 

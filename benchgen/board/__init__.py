@@ -1,0 +1,1 @@
+"""Board: ranks, intervals, verdicts and every rendering of them (terminal, files, report)."""

@@ -1,0 +1,1 @@
+"""Data: a suite's cohort from its dataset source through preprocessing to cached splits."""

@@ -1,0 +1,1 @@
+"""Results: the SQLite store and which cells a suite needs and a board shows."""

@@ -1,0 +1,1 @@
+"""Sample: synthetic sets drawn from fitted generators, cached by checkpoint and seed."""
