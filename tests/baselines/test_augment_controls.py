@@ -13,6 +13,7 @@ from scipy import ndimage
 from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import FitContext
 from benchgen.volumes import Cohort
+from tests.suites import CONDITIONS, tiny_suite
 
 SHAPE = (12, 16, 12)
 AFFINE = np.diag([3.0, 3.0, 3.0, 1.0])
@@ -157,32 +158,10 @@ def test_label_swap_needs_two_conditions(tmp_path):
 
 
 # ----------------------------------------------------------------------------------- in a run
-RUN_SUITE = '''
-[suite]
-name = "derived"
-version = "1"
-primary_metric = "memorization"
+RUN_SUITE = tiny_suite("derived", template=CONDITIONS, suite={"primary_metric": "memorization"},
+                       generators=["augment", "label-swap", "holdout"], metrics=["memorization"],
+                       evaluation={"n_samples": 6, "bootstrap": 5, "draws": 2})
 
-[dataset]
-source = "phantom"
-shape = [8, 10, 8]
-split = { train = 0.5, val = 0.25, test = 0.25, stratify = "condition" }
-params = { voxel_mm = 8.0, conditions = { healthy = 12, ftd-like = 12 } }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.augment]
-[generators.label-swap]
-[generators.holdout]
-
-[evaluation]
-n_samples = 6
-seeds = [0]
-bootstrap = 5
-draws = 2
-[evaluation.metrics.memorization]
-'''
 
 
 def test_records_of_derived_rows_name_each_volumes_source_in_the_draws_training_set(tmp_path, monkeypatch):

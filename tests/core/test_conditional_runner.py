@@ -16,43 +16,12 @@ from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
 from benchgen.sample.conditional import Fitted
 from benchgen.suite.model import load_suite
-
-SUITE = '''
-[suite]
-name = "cond"
-version = "1"
-primary_metric = "mmd"
-
-[dataset]
-source = "phantom"
-shape = [8, 10, 8]
-split = {{ train = 0.5, val = 0.25, test = 0.25, stratify = "condition" }}
-params = {{ voxel_mm = 8.0, conditions = {{ healthy = 12, ftd-like = 12 }} }}
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.holdout]
-[generators.gaussian]
-per_condition = true
-params = {{ rank = 2 }}
-[generators.noise]
-
-[evaluation]
-n_samples = {n}
-seeds = [0]
-bootstrap = 5
-{extra}
-[evaluation.metrics.mmd]
-stratify = "condition"
-[evaluation.metrics.memorization]
-stratify = "condition"
-'''
+from tests.suites import conditional_suite
 
 
 def write(tmp_path: Path, n: int = 6, extra: str = "") -> Path:
     p = tmp_path / "cond.toml"
-    p.write_text(SUITE.format(n=n, extra=extra))
+    p.write_text(conditional_suite(n, extra))
     return p
 
 
@@ -94,8 +63,8 @@ def test_bad_condition_tables_are_one_line_at_load(tmp_path, spec, words):
     ('stratify = "site"', "'site' is not allowed"),
 ])
 def test_bad_stratify_is_refused_at_load(tmp_path, table, words):
-    text = SUITE.format(n=6, extra="").replace('[evaluation.metrics.mmd]\nstratify = "condition"',
-                                               f"[evaluation.metrics.mmd]\n{table}")
+    text = conditional_suite(6).replace('[evaluation.metrics.mmd]\nstratify = "condition"',
+                                        f"[evaluation.metrics.mmd]\n{table}")
     p = tmp_path / "s.toml"
     p.write_text(text)
     with pytest.raises(ConfigError, match=words):
@@ -104,7 +73,7 @@ def test_bad_stratify_is_refused_at_load(tmp_path, table, words):
 
 def test_stratify_on_a_metric_that_compares_groups_itself_is_refused(tmp_path):
     p = tmp_path / "s.toml"
-    p.write_text(SUITE.format(n=6, extra="") + '[evaluation.metrics.anatomy]\nstratify = "condition"\n')
+    p.write_text(conditional_suite(6) + '[evaluation.metrics.anatomy]\nstratify = "condition"\n')
     with pytest.raises(ConfigError, match="anatomy.stratify: metric 'anatomy' cannot be scored per group"):
         load_suite(p, profile="default")
 
@@ -209,7 +178,7 @@ def test_unknown_diagnosis_values_are_one_line():
 
 
 def test_like_copies_a_generator_table_under_its_own_keys(tmp_path):
-    text = SUITE.format(n=6, extra="").replace("[generators.noise]", '''[generators.noise]
+    text = conditional_suite(6).replace("[generators.noise]", '''[generators.noise]
 [generators.gauss2]
 like = "gaussian"
 params = { temperature = 0.5 }

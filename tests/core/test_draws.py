@@ -22,43 +22,12 @@ from benchgen.results.cells import cell_key, plan_cells
 from benchgen.results.store import ResultStore, draw_of
 from benchgen.runner import run_suite
 from benchgen.suite.model import load_suite
-
-SUITE = '''
-[suite]
-name = "cond"
-version = "1"
-primary_metric = "mmd"
-
-[dataset]
-source = "phantom"
-shape = [8, 10, 8]
-split = {{ train = 0.5, val = 0.25, test = 0.25, stratify = "condition" }}
-params = {{ voxel_mm = 8.0, conditions = {{ healthy = 12, ftd-like = 12 }} }}
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.holdout]
-[generators.gaussian]
-per_condition = true
-params = {{ rank = 2 }}
-[generators.noise]
-
-[evaluation]
-n_samples = {n}
-seeds = [0]
-bootstrap = 5
-{extra}
-[evaluation.metrics.mmd]
-stratify = "condition"
-[evaluation.metrics.memorization]
-stratify = "condition"
-'''
+from tests.suites import conditional_suite
 
 
 def write(tmp_path: Path, extra: str = "", n: int = 6) -> Path:
     p = tmp_path / "cond.toml"
-    p.write_text(SUITE.format(n=n, extra=extra))
+    p.write_text(conditional_suite(n, extra))
     return p
 
 
@@ -80,8 +49,8 @@ def test_draws_need_a_val_pool_and_a_positive_count(tmp_path):
     with pytest.raises(ConfigError, match="evaluation.draws: must be ≥ 1"):
         load_suite(write(tmp_path, "draws = 0"))
     p = tmp_path / "noval.toml"
-    p.write_text(SUITE.format(n=6, extra="draws = 2").replace("train = 0.5, val = 0.25, test = 0.25",
-                                                               "train = 0.5, test = 0.5"))
+    p.write_text(conditional_suite(6, "draws = 2").replace("train = 0.5, val = 0.25, test = 0.25",
+                                                           "train = 0.5, test = 0.5"))
     with pytest.raises(ConfigError, match="val fraction"):
         load_suite(p)
 

@@ -12,41 +12,13 @@ import time
 from rich.console import Console
 
 from benchgen.progress import ProgressReporter
+from tests.suites import TINY_UNET, tiny_suite
 
-SUITE = """
-[suite]
-name = "progress_logs"
-version = "1"
+SUITE = tiny_suite("progress_logs", dataset={"params": {"n_subjects": 12, "voxel_mm": 6.0}},
+                   generators={"ddpm": {"params": {**TINY_UNET, "max_steps": 60, "batch_size": 2, "val_every": 0,
+                                                   "sampler": "ddim", "inference_steps": 3, "lr": 1e-3}}},
+                   evaluation={"n_samples": 3, "bootstrap": 5})
 
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { n_subjects = 12, voxel_mm = 6.0 }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.ddpm]
-[generators.ddpm.params]
-channels = [8, 16]
-attention_levels = [false, true]
-num_head_channels = [0, 16]
-num_res_blocks = 1
-norm_num_groups = 8
-max_steps = 60
-batch_size = 2
-val_every = 0
-sampler = "ddim"
-inference_steps = 3
-lr = 1e-3
-
-[evaluation]
-n_samples = 3
-seeds = [0]
-bootstrap = 5
-[evaluation.metrics.mmd]
-"""
 
 
 def test_piped_stderr_shows_training_progress_while_it_runs(tmp_path):

@@ -14,6 +14,7 @@ from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
 from benchgen.suite.model import load_suite
 from tests.core.test_store import make_record
+from tests.suites import tiny_suite
 
 
 def _rec(gen: str, seed: int, value: float, reps: np.ndarray | None, metric: str = "m", **kw):
@@ -81,36 +82,14 @@ def test_json_gives_rank_and_rank_ci_per_metric():
     assert got[("b", "x")] == (1, [1, 2], 2) and got[("a", "x")] == (2, [1, 2], 1)
 
 
-SUITE = """
-[suite]
-name = "ranks"
-version = "1"
-primary_metric = "mmd"
+SUITE = tiny_suite("ranks", suite={"primary_metric": "mmd"},
+                   dataset={"split": {"train": 0.4, "val": 0.3, "test": 0.3},
+                            "params": {"n_subjects": 40, "voxel_mm": 6.0}},
+                   generators={"holdout": {}, "holdout-copy": {"plugin": "holdout"}, "noise": {}},
+                   evaluation={"n_samples": 10, "seeds": [0, 1], "bootstrap": 100},
+                   metrics={"mmd": {}, "kid": {"params": {"subsets": 10}},
+                            "ms-ssim": {"params": {"kernel_size": 3, "scales": 1}}})
 
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.4, val = 0.3, test = 0.3 }
-params = { n_subjects = 40, voxel_mm = 6.0 }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.holdout]
-[generators.holdout-copy]
-plugin = "holdout"
-[generators.noise]
-
-[evaluation]
-n_samples = 10
-seeds = [0, 1]
-bootstrap = 100
-[evaluation.metrics.mmd]
-[evaluation.metrics.kid]
-params = { subsets = 10 }
-[evaluation.metrics.ms-ssim]
-params = { kernel_size = 3, scales = 1 }
-"""
 
 
 def test_two_copies_of_holdout_overlap_on_every_metric_and_noise_is_separated(tmp_path, monkeypatch):

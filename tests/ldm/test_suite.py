@@ -10,36 +10,19 @@ import pytest
 
 from benchgen.results.store import ResultStore
 from benchgen.suite.model import load_suite
+from tests.suites import TINY_UNET, tiny_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SUITE = '''
-[suite]
-name = "ldm_tiny"
-version = "1.0"
-primary_metric = "mmd"
+SUITE = tiny_suite("ldm_tiny", suite={"version": "1.0", "primary_metric": "mmd"},
+                   dataset={"shape": [8, 8, 8], "params": {"voxel_mm": 8.0, "n_subjects": 8}},
+                   generators={"ldm": {"params": {**TINY_UNET, "batch_size": 2, "max_steps": 3, "val_every": 1,
+                                                  "sampler": "ddim", "inference_steps": 3, "ae_channels": [8, 8],
+                                                  "ae_latent_channels": 2, "ae_norm_num_groups": 4,
+                                                  "ae_max_steps": 3}},
+                               "ldm-recon": {"like": "ldm", "params": {"reconstruct": True}}},
+                   evaluation={"n_samples": 3})
 
-[dataset]
-source = "phantom"
-shape = [8, 8, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { voxel_mm = 8.0, n_subjects = 8 }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.ldm]
-params = { channels = [8, 16], attention_levels = [false, true], num_head_channels = [0, 16], num_res_blocks = 1, norm_num_groups = 8, batch_size = 2, max_steps = 3, val_every = 1, sampler = "ddim", inference_steps = 3, ae_channels = [8, 8], ae_latent_channels = 2, ae_norm_num_groups = 4, ae_max_steps = 3 }
-[generators.ldm-recon]
-like = "ldm"
-params = { reconstruct = true }
-
-[evaluation]
-n_samples = 3
-seeds = [0]
-bootstrap = 0
-[evaluation.metrics.mmd]
-'''
 
 
 def test_an_ldm_and_its_reconstruction_row_share_one_fit(tmp_path, monkeypatch):

@@ -19,6 +19,7 @@ from benchgen.errors import ConfigError, MetricError
 from benchgen.interfaces import MetricContext, MetricResult
 from benchgen.testing import tiny_cohorts
 from benchgen.volumes import Cohort
+from tests.suites import CONDITIONS, tiny_suite
 
 SHAPE = (30, 36, 30)
 
@@ -211,31 +212,11 @@ def test_features_plugin_back_end():
     assert res.details["trtr"]["auc"] > 0.9
 
 
-SUITE = '''
-[suite]
-name = "utility"
-version = "1"
-primary_metric = "utility"
+SUITE = tiny_suite("utility", template=CONDITIONS, suite={"primary_metric": "utility"},
+                   generators=["holdout", "noise"], evaluation={"n_samples": 6, "bootstrap": 5},
+                   metrics={"utility": {"params": {"classifier": ["logistic", "svm"], "ratios": [0.25, 0.5],
+                                                   "ratio": 0.5, "refits": 3}}})
 
-[dataset]
-source = "phantom"
-shape = [8, 10, 8]
-split = { train = 0.5, val = 0.25, test = 0.25, stratify = "condition" }
-params = { voxel_mm = 8.0, conditions = { healthy = 12, ftd-like = 12 } }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.holdout]
-[generators.noise]
-
-[evaluation]
-n_samples = 6
-seeds = [0]
-bootstrap = 5
-[evaluation.metrics.utility]
-params = { classifier = ["logistic", "svm"], ratios = [0.25, 0.5], ratio = 0.5, refits = 3 }
-'''
 
 
 def test_through_the_runner(tmp_path, monkeypatch):

@@ -17,42 +17,22 @@ import pytest
 
 from benchgen import registry
 from benchgen.testing import check_names
+from tests.suites import tiny_suite
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURE = REPO / "tests" / "fixtures" / "benchgen_example_plugin"
 DIST = "benchgen-example-plugin"
 
-SUITE = """
-[suite]
-name = "example_plugin_suite"
-version = "1"
-primary_metric = "gap"
+SUITE = tiny_suite("example_plugin_suite", suite={"primary_metric": "gap"},
+                   dataset={"params": {"n_subjects": 12, "voxel_mm": 6.0}},
+                   # the third-party generator, by its entry-point name; a built-in for contrast: noise far
+                   # brighter than any brain
+                   generators={"meanvar": {"plugin": "example-meanvar"},
+                               "bright-noise": {"plugin": "noise",
+                                                "params": {"distribution": "gaussian", "mean": 0.95, "std": 0.02}}},
+                   evaluation={"seeds": [0, 1], "bootstrap": 20},
+                   metrics={"gap": {"plugin": "example-intensity-gap"}})  # the third-party metric
 
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-[dataset.params]
-n_subjects = 12
-voxel_mm = 6.0
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.meanvar]                # the third-party generator, by its entry-point name
-plugin = "example-meanvar"
-[generators.bright-noise]           # a built-in, for contrast: noise far brighter than any brain
-plugin = "noise"
-params = { distribution = "gaussian", mean = 0.95, std = 0.02 }
-
-[evaluation]
-n_samples = 4
-seeds = [0, 1]
-bootstrap = 20
-
-[evaluation.metrics.gap]            # the third-party metric
-plugin = "example-intensity-gap"
-"""
 
 
 @pytest.fixture(scope="module")

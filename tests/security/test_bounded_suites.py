@@ -15,33 +15,14 @@ import pytest
 from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
+from tests.suites import tiny_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 LIMIT = 1536 * 2**20
 
-SUITE = """
-[suite]
-name = "sizes"
-version = "1"
+SUITE = tiny_suite("sizes", dataset={"params": {"n_subjects": 8, "voxel_mm": 8.0}},
+                   preprocessing={"steps": ["scale-01"]}, evaluation={"bootstrap": 10})
 
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { n_subjects = 8, voxel_mm = 8.0 }
-
-[preprocessing]
-steps = ["scale-01"]
-
-[generators.gaussian]
-
-[evaluation]
-n_samples = 4
-seeds = [0]
-bootstrap = 10
-
-[evaluation.metrics.mmd]
-"""
 
 HUGE = {
     "evaluation.n_samples=1000000000": "evaluation.n_samples",

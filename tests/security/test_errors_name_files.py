@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from benchgen.atomic import atomic_path, write_text
 from benchgen.cli import load_commands
 from benchgen.errors import DataError, WriteError
+from tests.suites import tiny_suite
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # what a full disk raises: no file name
 
@@ -39,9 +40,9 @@ def truncate(path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------------------- TOML
-BASE = '[suite]\nname = "deep"\nversion = "1"\n[dataset]\nsource = "phantom"\nshape = [8, 12, 8]\n' \
-       'split = { train = 0.5, test = 0.5 }\n[generators.noise]\n[evaluation]\nn_samples = 4\nseeds = [0]\n' \
-       '[evaluation.metrics.mmd]\n'
+BASE = tiny_suite("deep", generators=["noise"], dataset={"split": {"train": 0.5, "test": 0.5}, "params": None},
+                  preprocessing=None, evaluation={"bootstrap": None})
+
 
 
 @pytest.mark.parametrize("extra, profile", [

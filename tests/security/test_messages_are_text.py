@@ -10,29 +10,14 @@ from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
 from tests.data.badfiles import brain_like, save
+from tests.suites import tiny_suite
 
-NIFTI_SUITE = """
-[suite]
-name = "texts"
-version = "1"
 
-[dataset]
-source = "nifti-folder"
-shape = [8, 12, 8]
-split = {{ train = 0.5, test = 0.5 }}
-params = {{ path = "{path}" }}
+def nifti_suite(path: Path) -> str:
+    return tiny_suite("texts", generators=["noise"], evaluation={"n_samples": 2},
+                      dataset={"source": "nifti-folder", "split": {"train": 0.5, "test": 0.5},
+                               "params": {"path": str(path)}})
 
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.noise]
-
-[evaluation]
-n_samples = 2
-seeds = [0]
-bootstrap = 0
-[evaluation.metrics.mmd]
-"""
 
 
 def invoke(*args: str):
@@ -60,7 +45,7 @@ def test_a_path_with_closing_tag_syntax_is_printed_verbatim(tmp_path):
 
 def test_a_hint_is_text_too(tmp_path):
     suite = tmp_path / "s.toml"
-    suite.write_text(NIFTI_SUITE.format(path=tmp_path / "none"))
+    suite.write_text(nifti_suite(tmp_path / "none"))
     res = invoke("validate", str(suite), "--profile", "[bold]quick")
     assert res.exit_code == 2
     assert "unknown profile '[bold]quick'" in res.output
@@ -70,7 +55,7 @@ def test_an_excluded_4d_scan_keeps_its_table_name(tmp_path):
     four_d = np.stack([brain_like(seed=1), brain_like(seed=2)], axis=-1)
     save(tmp_path / "scans" / "only4d.nii.gz", four_d)
     suite = tmp_path / "s.toml"
-    suite.write_text(NIFTI_SUITE.format(path=tmp_path / "scans"))
+    suite.write_text(nifti_suite(tmp_path / "scans"))
     res = invoke("train", str(suite), "-g", "noise", "--quiet")
     assert res.exit_code == 2, res.output
     assert "(or first_volume = true in [dataset]) to use the first" in res.output
@@ -84,7 +69,7 @@ def test_run_logs_an_excluded_scan_verbatim(tmp_path, monkeypatch):
         save(tmp_path / "scans" / f"s{i}.nii.gz", brain_like(seed=i))
     save(tmp_path / "scans" / "t4d.nii.gz", np.stack([brain_like(seed=9)] * 2, axis=-1))
     suite = tmp_path / "s.toml"
-    suite.write_text(NIFTI_SUITE.format(path=tmp_path / "scans"))
+    suite.write_text(nifti_suite(tmp_path / "scans"))
     res = invoke("run", str(suite))
     assert res.exit_code == 0, res.output
     assert "first_volume = true in [dataset]" in " ".join(res.output.split())

@@ -12,31 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.suites import tiny_suite
+
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "import sys; from benchgen.cli import main; sys.argv[0] = 'benchgen'; main()"
 
-BIG = """
-[suite]
-name = "orphans"
-version = "1"
+BIG = tiny_suite("orphans", generators=["noise"], evaluation={"bootstrap": None},
+                 dataset={"shape": [16, 24, 16], "params": {"n_subjects": 3000, "voxel_mm": 2.0}, "jobs": 2})
 
-[dataset]
-source = "phantom"
-shape = [16, 24, 16]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { n_subjects = 3000, voxel_mm = 2.0 }
-jobs = 2
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.noise]
-
-[evaluation]
-n_samples = 4
-seeds = [0]
-[evaluation.metrics.mmd]
-"""
 
 
 def _ppids() -> dict[int, int]:

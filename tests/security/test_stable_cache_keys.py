@@ -11,30 +11,10 @@ import pytest
 from benchgen import paths
 from benchgen.runner import run_suite
 from benchgen.suite.model import load_suite
+from tests.suites import tiny_suite
 
-SUITE = """
-[suite]
-name = "keys"
-version = "1"
+SUITE = tiny_suite("keys", generators=["holdout", "memorizer"], evaluation={"n_samples": 8, "seeds": [0, 1, 2]})
 
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { n_subjects = 24, voxel_mm = 8.0 }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.holdout]
-[generators.memorizer]
-
-[evaluation]
-n_samples = 8
-seeds = [0, 1, 2]
-bootstrap = 0
-[evaluation.metrics.mmd]
-"""
 
 
 @pytest.fixture

@@ -11,36 +11,15 @@ from pathlib import Path
 
 from benchgen.results.store import ResultStore
 from tests.core.test_store import make_record
+from tests.suites import tiny_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = "import sys; from benchgen.cli import main; sys.argv[0] = 'benchgen'; main()"
 
-TINY = """
-[suite]
-name = "tiny"
-version = "1"
-primary_metric = "mmd"
+TINY = tiny_suite("tiny", suite={"primary_metric": "mmd"}, generators=["gaussian", "noise"],
+                  evaluation={"seeds": [0, 1], "bootstrap": 5},
+                  metrics={"mmd": {}, "ms-ssim": {"params": {"kernel_size": 3, "scales": 1}}})
 
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { n_subjects = 24, voxel_mm = 8.0 }
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.gaussian]
-[generators.noise]
-
-[evaluation]
-n_samples = 4
-seeds = [0, 1]
-bootstrap = 5
-[evaluation.metrics.mmd]
-[evaluation.metrics.ms-ssim]
-params = { kernel_size = 3, scales = 1 }
-"""
 
 
 def test_an_error_never_replaces_an_ok_record(tmp_path):

@@ -11,36 +11,13 @@ from typer.testing import CliRunner
 from benchgen.cli import load_commands
 from benchgen.errors import ConfigError
 from benchgen.interfaces import Plugin, SuiteCheck
+from tests.suites import TINY_UNET, tiny_suite
 
-SUITE = """
-[suite]
-name = "checks"
-version = "1"
-primary_metric = "ms-ssim"
+SUITE = tiny_suite("checks", suite={"primary_metric": "ms-ssim"}, preprocessing=None,
+                   generators={"gaussian": {}, "ddpm": {"params": {**TINY_UNET, "max_steps": 3}}},
+                   evaluation={"n_samples": 6, "seeds": [0, 1], "bootstrap": None},
+                   metrics={"ms-ssim": {"params": {"kernel_size": 3, "scales": 2}}, "prdc": {"params": {"k": 3}}})
 
-[dataset]
-source = "phantom"
-shape = [8, 12, 8]
-split = { train = 0.5, val = 0.25, test = 0.25 }
-params = { n_subjects = 24, voxel_mm = 8.0 }
-
-[generators.gaussian]
-[generators.ddpm.params]
-channels = [8, 16]
-attention_levels = [false, true]
-num_head_channels = [0, 16]
-num_res_blocks = 1
-norm_num_groups = 8
-max_steps = 3
-
-[evaluation]
-n_samples = 6
-seeds = [0, 1]
-[evaluation.metrics.ms-ssim]
-params = { kernel_size = 3, scales = 2 }
-[evaluation.metrics.prdc]
-params = { k = 3 }
-"""
 
 MS_SSIM = "evaluation.metrics.ms-ssim"
 CASES = {
