@@ -9,28 +9,8 @@ import benchgen.cli.data  # noqa: F401
 import benchgen.cli.preprocess  # noqa: F401
 from benchgen.cli.app import app
 
-SUITE = """
-[suite]
-name = "my_t1"
-version = "1"
-[dataset]
-source = "{source}"
-shape = [16, 24, 16]
-split = {{ train = 0.5, val = 0.25, test = 0.25 }}
-split_seed = 0
-[dataset.params]
-{params}
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-[generators.holdout]
-[evaluation]
-n_samples = 2
-seeds = [0]
-[evaluation.metrics.mmd]
-"""
 
-
-def test_phantom_export_preprocess_suite(tmp_path, monkeypatch):
+def test_phantom_export_preprocess_suite(tmp_path, monkeypatch, tiny_suite_file):
     runner_mod = pytest.importorskip("benchgen.runner")
     suite_mod = pytest.importorskip("benchgen.suite.model")
     monkeypatch.chdir(tmp_path)
@@ -42,10 +22,11 @@ def test_phantom_export_preprocess_suite(tmp_path, monkeypatch):
                          "--param", "paper.denoise=false", "--param", "paper.shape=[42, 64, 42]", "-q"])
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "prep").glob("sub-*/anat/*_T1w.nii.gz"))) == 4
-    for source, params in [("manifest", 'path = "prep/manifest.csv"'), ("bids", 'root = "prep"'),
-                           ("nifti-folder", 'path = "prep"\nsubject_regex = "^(sub-[^_]+)"')]:
-        path = tmp_path / f"{source}.toml"
-        path.write_text(SUITE.format(source=source, params=params))
+    for source, params in [("manifest", {"path": "prep/manifest.csv"}), ("bids", {"root": "prep"}),
+                           ("nifti-folder", {"path": "prep", "subject_regex": "^(sub-[^_]+)"})]:
+        path = tiny_suite_file("my_t1", f"{source}.toml", generators=["holdout"], metrics=["mmd"],
+                               dataset={"source": source, "shape": [16, 24, 16], "split_seed": 0, "params": params},
+                               evaluation={"n_samples": 2, "bootstrap": None})
         suite = suite_mod.load_suite(path, profile="auto")
         data = runner_mod.load_data(suite, use_cache=False)
         cohorts = [data.splits.train, data.splits.val, data.splits.test]

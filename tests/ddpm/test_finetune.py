@@ -21,6 +21,7 @@ from benchgen.interfaces import FitContext
 from benchgen.params import params_to_dict
 from benchgen.suite.model import load_suite
 from benchgen.volumes import Cohort
+from tests.suites import tiny_suite
 
 from .conftest import tiny
 from .test_conditional import _ball, _ball_means
@@ -143,39 +144,16 @@ def test_a_parent_of_another_shape_or_plugin_or_none_is_one_config_error(parent,
 
 
 # ------------------------------------------------------------------------------------------ suites
-SUITE = '''
-[suite]
-name = "ft"
-version = "1"
-
-[dataset]
-source = "phantom"
-shape = [8, 8, 8]
-split = {{ train = 0.5, val = 0.25, test = 0.25 }}
-params = {{ voxel_mm = 8.0, n_subjects = 8 }}
-
-[preprocessing]
-steps = ["crop-pad", "resize", "scale-01"]
-
-[generators.ft]
-plugin = "finetune"
-{parent}
-[evaluation]
-n_samples = 2
-seeds = [0]
-bootstrap = 0
-[evaluation.metrics.mmd]
-'''
-
-
-def _suite(tmp_path: Path, parent: str) -> Path:
+def _suite(tmp_path: Path, ft: dict) -> Path:
+    """The tiny suite of one `finetune` row, its [generators.ft] table given `ft`'s keys beside the plugin."""
     path = tmp_path / "ft.toml"
-    path.write_text(SUITE.format(parent=parent))
+    path.write_text(tiny_suite("ft", generators={"ft": {"plugin": "finetune", **ft}}, evaluation={"n_samples": 2},
+                               dataset={"shape": [8, 8, 8], "params": {"voxel_mm": 8.0, "n_subjects": 8}}))
     return path
 
 
 def test_a_parent_folder_in_a_suite_supplies_defaults_and_its_identity(parent, tmp_path):
-    suite = load_suite(_suite(tmp_path, f'parent = "{parent}"\nparams = {{ max_steps = 7, freeze = "down" }}'),
+    suite = load_suite(_suite(tmp_path, {"parent": str(parent), "params": {"max_steps": 7, "freeze": "down"}}),
                        profile="default")
     spec = suite.generators["ft"]
     assert list(spec.params.channels) == [8, 16] and spec.params.max_steps == 7 and spec.params.freeze == "down"
@@ -183,23 +161,23 @@ def test_a_parent_folder_in_a_suite_supplies_defaults_and_its_identity(parent, t
         {k: json.loads((parent / GENERATOR_FILE).read_text())[k] for k in ("plugin", "version", "params")})}}
 
 
-@pytest.mark.parametrize("parent_text, words", [
-    ('parent = "/nowhere/ckpt"', "generators.ft.parent: /nowhere/ckpt is not a checkpoint folder"),
-    ("", "needs exactly one of parent"),
-    ('parent = "x"\n[generators.ft.pretrain]', "(it has both)"),
-    ('[generators.ft.pretrain]\nplugin = "gaussian"', "pretrain.plugin: 'gaussian' cannot be a parent here"),
-    ('[generators.ft.pretrain]\ndataset = { shape = [8, 8, 16] }', "the parent is fitted at the suite's shape"),
-    ('[generators.ft.pretrain]\ndataset = { colour = 1 }', "colour"),
-    ('[generators.ft.pretrain]\nparams = { chanels = [8] }', "generators.ft.pretrain.params"),
-])
-def test_bad_parents_in_a_suite_are_one_config_error(tmp_path, parent_text, words):
+@pytest.mark.parametrize("ft_table, words", [
+    ({"parent": "/nowhere/ckpt"}, "generators.ft.parent: /nowhere/ckpt is not a checkpoint folder"),
+    ({}, "needs exactly one of parent"),
+    ({"parent": "x", "pretrain": {}}, "(it has both)"),
+    ({"pretrain": {"plugin": "gaussian"}}, "pretrain.plugin: 'gaussian' cannot be a parent here"),
+    ({"pretrain": {"dataset": {"shape": [8, 8, 16]}}}, "the parent is fitted at the suite's shape"),
+    ({"pretrain": {"dataset": {"colour": 1}}}, "colour"),
+    ({"pretrain": {"params": {"chanels": [8]}}}, "generators.ft.pretrain.params"),
+], ids=["no-folder", "neither", "both", "gaussian-parent", "other-shape", "unknown-dataset-key", "unknown-param"])
+def test_bad_parents_in_a_suite_are_one_config_error(tmp_path, ft_table, words):
     with pytest.raises(ConfigError) as err:
-        load_suite(_suite(tmp_path, parent_text), profile="default")
+        load_suite(_suite(tmp_path, ft_table), profile="default")
     assert words in err.value.message and "\n" not in err.value.message
 
 
 def test_a_parent_on_a_generator_that_trains_from_scratch_is_refused(tmp_path):
-    path = _suite(tmp_path, "")
+    path = _suite(tmp_path, {})
     path.write_text(path.read_text().replace('plugin = "finetune"', 'plugin = "gaussian"\nparent = "x"'))
     with pytest.raises(ConfigError, match="generators.ft.parent: generator 'gaussian' trains from scratch"):
         load_suite(path, profile="default")
@@ -213,8 +191,8 @@ def test_a_pretrain_parent_is_fitted_first_on_its_own_cohort_and_cached(tmp_path
     monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
     net = {k: NET[k] for k in ("channels", "attention_levels", "num_head_channels", "num_res_blocks",
                                "norm_num_groups", "sampler", "inference_steps", "batch_size")}
-    pretrain = ("params = { max_steps = 3 }\n[generators.ft.pretrain]\nparams = " + _inline({**net, "max_steps": 4,
-                "val_every": 0}) + "\ndataset = { params = { seed = 5, n_subjects = 6 } }")
+    pretrain = {"params": {"max_steps": 3}, "pretrain": {"params": {**net, "max_steps": 4, "val_every": 0},
+                                                         "dataset": {"params": {"seed": 5, "n_subjects": 6}}}}
     suite = load_suite(_suite(tmp_path, pretrain), profile="default")
     spec = suite.generators["ft"]
     assert spec.params.max_steps == 3 and list(spec.params.channels) == [8, 16]  # own, then the parent's
@@ -238,7 +216,3 @@ def test_a_pretrain_parent_is_fitted_first_on_its_own_cohort_and_cached(tmp_path
     assert (ckpts["ft.pretrain"] / "weights.safetensors").stat().st_mtime_ns == mtime
     with pytest.raises(ConfigError, match="pretrain parent must be fitted first"):  # the fit gets a folder
         fit_or_load(spec, load_data(suite), suite, "cpu", force=True)
-
-
-def _inline(d: dict) -> str:
-    return "{ " + ", ".join(f"{k} = {json.dumps(v)}" for k, v in d.items()) + " }"
