@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.architecture.graph import MAX_LINES, forbidden_imports, long_files, loops, modules, private_imports
+
+
+@pytest.fixture(scope="module")
+def found():
+    """The import graph of benchgen and plugins/benchgen_*, read once for the rules."""
+    return modules()
 
 
 def _plugins(found) -> list[str]:
@@ -15,8 +23,7 @@ def _plugins(found) -> list[str]:
     return sorted(name for name in found if "." not in name and name != "benchgen")
 
 
-def test_no_import_loop():
-    found = modules()
+def test_no_import_loop(found):
     cycles = loops(found)
     assert not cycles, "import loops (module- and function-level imports both count), each a set of modules " \
                        "that import one another:\n" + "\n".join(" <-> ".join(c) for c in cycles)
@@ -28,22 +35,21 @@ def test_no_file_over_the_line_limit():
         "\n".join(offenders)
 
 
-def test_no_private_name_imported_across_modules():
-    offenders = private_imports(modules())
+def test_no_private_name_imported_across_modules(found):
+    offenders = private_imports(found)
     assert not offenders, "private names used outside their module (make the helper public):\n" + \
         "\n".join(offenders)
 
 
-def test_the_core_imports_no_plugin_and_not_the_cli():
-    found = modules()
+def test_the_core_imports_no_plugin_and_not_the_cli(found):
     offenders = forbidden_imports(found, "benchgen", refused=[*_plugins(found), "benchgen.cli"],
                                   exempt=("benchgen.cli",))
     assert not offenders, "the core reaches plugins only through entry points, and never imports the CLI:\n" + \
         "\n".join(offenders)
 
 
-def test_functional_maths_imports_only_itself_and_errors():
-    offenders = forbidden_imports(modules(), "benchgen.functional", allowed=["benchgen.functional", "benchgen.errors"])
+def test_functional_maths_imports_only_itself_and_errors(found):
+    offenders = forbidden_imports(found, "benchgen.functional", allowed=["benchgen.functional", "benchgen.errors"])
     assert not offenders, "benchgen.functional is pure maths: it may import benchgen.functional and " \
                           "benchgen.errors only (no plugin, no CLI, no stage folder):\n" + "\n".join(offenders)
 
