@@ -2,7 +2,9 @@
 inside functions and under TYPE_CHECKING alike), for the architecture rules in docs/architecture.md.
 
 A submodule import is an edge to that submodule only, not to the packages above it: a package's
-``__init__`` here holds a docstring or lazy attributes, so it adds no loop at run time."""
+``__init__`` here holds a docstring or lazy attributes, so it adds no loop at run time. Imports by a computed name
+(``importlib.import_module``, entry points) are not edges: they are how the CLI loads its commands and the
+registry its plugins."""
 
 from __future__ import annotations
 
