@@ -20,7 +20,9 @@ from typing import Any
 from benchgen import paths
 from benchgen.atomic import atomic_path
 from benchgen.board import verdicts
-from benchgen.board.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
+from benchgen.board.board import Board
+from benchgen.board.render import HTML_STYLE, SORT_JS, board_html
+from benchgen.board.samplers import sampler_html
 from benchgen.functional import hierarchical
 from benchgen.provenance import now
 from benchgen.results.store import ResultStore, draw_of
@@ -134,14 +136,13 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
 
 def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str | None = None) -> str:
     """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.board.select.suite_boards`)."""
+    from benchgen.board.build import build_boards
     from benchgen.board.plots import effect_figure, metric_figure, pareto_figure, tradeoff_figure
     from benchgen.board.select import as_the_file_says
     from benchgen.errors import ConfigError
     from benchgen.results.cells import current_records
 
     records, hidden = current_records(suite, store, data_fp=data_fp)
-    from benchgen.board.leaderboard import build_boards
-
     boards = as_the_file_says(suite, build_boards(records, hidden=hidden))
     if not boards:
         raise ConfigError(f"no results for suite '{suite.name}' (profile {suite.profile})",
@@ -233,7 +234,7 @@ def tradeoff_columns(board: Board, records: list[dict[str, Any]]) -> tuple[str, 
 
 
 def pareto_column(board: Board) -> str | None:
-    """The primary metric when the board compares samplers (:func:`benchgen.board.leaderboard.sampler_rows`) and two
+    """The primary metric when the board compares samplers (:func:`benchgen.board.samplers.sampler_rows`) and two
     of them or more have a time and a value to plot; None otherwise (every other suite)."""
     from benchgen.board.plots import pareto_points
 
