@@ -87,7 +87,7 @@ def board_tables(board: Board, width: int = 100) -> list[Any]:
     :func:`_table`): plain columns in one, sub-result columns (prdc.*) in one per prefix with the prefix
     left out of their headers, any table still too wide split column by column; only the first compact
     table has the rank column. The short legend follows as text (at most three lines at 100 columns; the
-    full one is :func:`explain`)."""
+    full one is :func:`benchgen.board.legend.explain`)."""
     import textwrap
 
     from rich.text import Text

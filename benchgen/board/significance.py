@@ -1,9 +1,5 @@
-"""The paired bootstrap test of two cells and Holm's adjustment over many: what rank intervals and verdicts share.
-
-The p-value of a paired difference is twice the share of its bootstrap replicates on the far side of 0 (the
-percentile interval at level 1 − p just reaches 0): it keeps the skew of FRD-like differences that a normal
-approximation would not (see :mod:`benchgen.board.verdicts`).
-"""
+"""The paired bootstrap test of two cells and Holm's adjustment over many: what a board's rank intervals
+(:func:`benchgen.board.board.separated_pairs`) and its verdicts (:mod:`benchgen.board.verdicts`) share."""
 
 from __future__ import annotations
 
