@@ -225,9 +225,9 @@ def board_effects(board: Board, records: list[dict[str, Any]]) -> list[tuple[str
 def tradeoff_columns(board: Board, records: list[dict[str, Any]]) -> tuple[str, list[str]] | None:
     """(utility column, [fidelity column, memorization column]) of a board that has a metric of kind "utility"
     and at least one of the others; None when it has no such pair. Pooled columns only, each the first of its
-    kind in board order; among fidelity columns a metric's single result before sub-results (PRDC's four),
-    among memorization columns one ranked by ↑/↓ before one ranked by closeness to the real set (a share of
-    copies before AuthPct)."""
+    kind in board order; among fidelity columns the board's primary metric, then a metric's single result
+    before sub-results (PRDC's four); among memorization columns one ranked by ↑/↓ before one ranked by
+    closeness to the real set (a share of copies before AuthPct)."""
     kind = column_kinds(records)
     pooled = [c for c in board.columns if "[" not in c]
 
@@ -238,7 +238,8 @@ def tradeoff_columns(board: Board, records: list[dict[str, Any]]) -> tuple[str, 
     utility = first("utility", lambda c: True)
     if utility is None:
         return None
-    fidelity = first("fidelity", lambda c: "." not in c)
+    fidelity = board.primary if board.primary in pooled and kind.get(board.primary) == "fidelity" else \
+        first("fidelity", lambda c: "." not in c)
     memo = first("memorization", lambda c: board.direction(c) in ("higher", "lower"))
     others = [c for c in (fidelity, memo) if c is not None]
     return (utility, others) if others else None

@@ -94,6 +94,29 @@ def test_no_tradeoff_plot_without_a_utility_column():
     assert tradeoff_columns(board, records) is None
 
 
+def test_tradeoff_axes_are_chosen_by_kind_and_direction():
+    """Installed plugins' kinds: the primary metric when it is a fidelity one, else a single-result fidelity
+    column before PRDC's sub-results; a share of copies (↓) before AuthPct (≈ the real set's value)."""
+    from dataclasses import asdict
+
+    from benchgen.board.build import build_boards
+    from benchgen.board.report import tradeoff_columns
+    from tests.core.test_store import make_record
+
+    def board(primary, columns):
+        recs = [asdict(make_record(f"{g}-{m}", generator=g, metric=m, metric_plugin=m.split(".")[0],
+                                   higher_is_better=m != "memorization.copies", value=v, ci_low=v - 1,
+                                   ci_high=v + 1, primary_metric=primary,
+                                   reference=50.0 if m == "memorization.authpct" else None))
+                for g, v in (("a", 1.0), ("b", 2.0)) for m in columns]
+        return build_boards(recs)[0], recs
+
+    cols = ["utility", "memorization.authpct", "memorization.copies", "prdc.precision", "mmd", "kid"]
+    assert tradeoff_columns(*board("utility", cols)) == ("utility", ["mmd", "memorization.copies"])
+    assert tradeoff_columns(*board("kid", cols)) == ("utility", ["kid", "memorization.copies"])
+    assert tradeoff_columns(*board("utility", cols[:4])) == ("utility", ["prdc.precision", "memorization.copies"])
+
+
 def test_pareto_front_keeps_the_points_nothing_beats_on_both():
     from benchgen.board.plots import pareto_front
 
