@@ -11,7 +11,7 @@ three generators:
 * ``noisy``: phantoms with additive Gaussian noise (std 0.05, the metric sanity suite's ``noise-mid``).
 
 Each set is scored by the suite's metric plugins with the suite's parameters (B bootstrap replicates), the
-records become a board with the leaderboard's own code (`benchgen.board.leaderboard.build_boards`), and the script
+records become a board with the leaderboard's own code (`benchgen.board.build.build_boards`), and the script
 counts how often each cell's printed interval covers the truth:
 
 * population values where the metric has one: 0 for MMD, KID and FRD on ``same``; on ``noisy`` MMD and KID
@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchgen.board.leaderboard import build_boards
+from benchgen.board.build import build_boards
 from benchgen.data.load import load_data
 from benchgen.functional import frechet, kid, mmd, msssim
 from benchgen.interfaces import MetricContext, MetricResult

@@ -19,7 +19,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from benchgen.board.leaderboard import build_boards
+from benchgen.board.build import build_boards
 from benchgen.results.store import Record
 
 BASE = dict(suite="sim", suite_version="1", profile="p", primary_metric="m", generator_plugin="g",

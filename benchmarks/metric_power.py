@@ -35,7 +35,8 @@ import torch
 from scipy import ndimage
 
 from benchgen.board import verdicts
-from benchgen.board.leaderboard import build_boards
+from benchgen.board.board import separated_pairs
+from benchgen.board.build import build_boards
 from benchgen.interfaces import FitContext
 
 NULL = [f"same-{i}" for i in range(1, 6)]
@@ -72,10 +73,10 @@ def one_rep(rep: int, seed: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for col in board.columns:
         cols = {g: cs[col] for g, cs in cells.items() if cs[col].mean is not None}
-        apart = verdicts.separated_pairs(board, col, cols)  # the rank intervals' rule, Holm over the 36 pairs
+        apart = separated_pairs(board, col, cols)  # the rank intervals' rule, Holm over the 36 pairs
         power = {g: ("same-1", g) in apart for g in DIFFERENT}
         null_board = dataclasses.replace(board, rows=[r for r in board.rows if r[0] in NULL], _rank_memo={})
-        ordered = bool(verdicts.separated_pairs(null_board, col, {g: cols[g] for g in NULL}))
+        ordered = bool(separated_pairs(null_board, col, {g: cols[g] for g in NULL}))
         called = any(v.word in ("better", "worse") for v in verdicts.board_verdicts(null_board, "same-1", [col]))
         out[col] = {"power": power, "false_order": ordered, "false_verdict": called}
     return out

@@ -59,7 +59,7 @@ def bundle_path(name: str, root: Path = ROOT) -> Path:
 
 def boards(name: str, root: Path = ROOT) -> list[Any]:
     """The boards of a bundle, read as `benchgen leaderboard --records` reads it."""
-    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.build import build_boards
     from benchgen.results.store import read_export
 
     return build_boards(read_export(bundle_path(name, root)))
@@ -68,24 +68,24 @@ def boards(name: str, root: Path = ROOT) -> list[Any]:
 def render_board(name: str, options: dict[str, str], root: Path = ROOT) -> str:
     from rich.console import Console
 
-    from benchgen.board import leaderboard
+    from benchgen.board import build, render
 
-    bs = leaderboard.select(boards(name, root), options.get("metrics"))
+    bs = build.select(boards(name, root), options.get("metrics"))
     command = f"benchgen leaderboard --records docs/results/{name}.jsonl" + (
         f" --metrics {options['metrics']}" if "metrics" in options else "")
     if options.get("format") == "markdown":
-        return leaderboard.render_markdown(bs)
+        return render.render_markdown(bs)
     buf = io.StringIO()
-    Console(file=buf, width=WIDTH, soft_wrap=True, color_system=None).print(leaderboard.render_table(bs, WIDTH))
+    Console(file=buf, width=WIDTH, soft_wrap=True, color_system=None).print(render.render_table(bs, WIDTH))
     lines = [line.rstrip() for line in buf.getvalue().rstrip("\n").splitlines()]
     return "```text\n$ " + command + "\n" + "\n".join(lines) + "\n```\n"
 
 
 def render_legend(name: str, root: Path = ROOT) -> str:
-    from benchgen.board import leaderboard
+    from benchgen.board.legend import explain
 
     return "```text\n$ benchgen leaderboard --records docs/results/" + name + ".jsonl --explain\n" + \
-        leaderboard.explain(boards(name, root)).rstrip("\n") + "\n```\n"
+        explain(boards(name, root)).rstrip("\n") + "\n```\n"
 
 
 def timing(name: str, root: Path = ROOT) -> dict[str, Any]:

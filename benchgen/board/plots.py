@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from benchgen.board.board import Board, Cell
+from benchgen.board.formatting import REAL_ROW, fmt_num
+from benchgen.board.samplers import sampler_rows
 from benchgen.errors import DataError
 from benchgen.figures import save_figure
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def metric_figure(board: "object", columns: Sequence[str] | None = None) -> "object":
+
+def metric_figure(board: Board, columns: Sequence[str] | None = None) -> Figure:
     """One panel per metric column of a leaderboard: each generator's value with its 95% interval (a
     horizontal bar), a one-seed value outside its bootstrap interval hollow, the real set's value as a
     dashed line where the metric has one. Returns the matplotlib figure (the caller saves and closes it)."""
@@ -22,9 +28,6 @@ def metric_figure(board: "object", columns: Sequence[str] | None = None) -> "obj
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchgen.board.leaderboard import REAL_ROW, Board
-
-    assert isinstance(board, Board)
     cols = list(columns or board.columns)
     if not cols:
         raise DataError("a board without metric columns has nothing to plot")
@@ -71,8 +74,6 @@ def _nice_ceiling(x: float) -> float:
 
 
 def _tick_label(x: float, _pos: object = None) -> str:
-    from benchgen.board.leaderboard import fmt_num
-
     a = abs(x)
     if a >= 1e4 and math.isclose(math.log10(a), round(math.log10(a))):
         return f"{'-' if x < 0 else ''}1e{round(math.log10(a))}"
@@ -117,7 +118,7 @@ def readable_axis(ax: Any, values: Sequence[float]) -> None:
     ax.xaxis.set_major_formatter(formatter)
 
 
-def metric_plot(board: "object", path: str | Path, columns: Sequence[str] | None = None) -> Path:
+def metric_plot(board: Board, path: str | Path, columns: Sequence[str] | None = None) -> Path:
     """:func:`metric_figure` saved as a PNG (atomically)."""
     import matplotlib.pyplot as plt
 
@@ -125,10 +126,10 @@ def metric_plot(board: "object", path: str | Path, columns: Sequence[str] | None
     try:
         return save_figure(fig, path)
     finally:
-        plt.close(fig)  # type: ignore[arg-type]
+        plt.close(fig)
 
 
-def effect_figure(effects: Sequence[tuple[str, dict[str, dict[str, dict[str, float | None]]]]], title: str = "") -> "object":
+def effect_figure(effects: Sequence[tuple[str, dict[str, dict[str, dict[str, float | None]]]]], title: str = "") -> Figure:
     """One panel per generator: the disease effects of its samples against the real ones (``anatomy.effect``
     details: disease -> tissue.region -> d_real, d_synthetic), one colour per disease, the identity line
     dashed. Points on the line: the generator reproduces the effect; on the horizontal axis: it ignores it."""
@@ -179,10 +180,10 @@ def effect_plot(effects: Sequence[tuple[str, dict[str, dict[str, dict[str, float
     try:
         return save_figure(fig, path)
     finally:
-        plt.close(fig)  # type: ignore[arg-type]
+        plt.close(fig)
 
 
-def tradeoff_figure(board: "object", utility: str, others: Sequence[str], title: str = "") -> "object":
+def tradeoff_figure(board: Board, utility: str, others: Sequence[str], title: str = "") -> Figure:
     """One panel per column of `others` (a fidelity metric, memorization): each generator's downstream utility
     (y) against it (x), both with their 95% intervals as error bars — the trade-off a user chooses on.
     Rows without a utility value (an unconditional generator: skipped) are left out and named below."""
@@ -191,17 +192,13 @@ def tradeoff_figure(board: "object", utility: str, others: Sequence[str], title:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchgen.board.leaderboard import Board
-
-    assert isinstance(board, Board)
     if not others:
         raise DataError("a trade-off plot needs a column to put beside utility")
 
-    def span(cell: "object") -> tuple[float, float, float] | None:
-        mean = getattr(cell, "mean", None)
-        if mean is None or not math.isfinite(mean):
+    def span(cell: Cell | None) -> tuple[float, float, float] | None:
+        if cell is None or cell.mean is None or not math.isfinite(cell.mean):
             return None
-        lo, hi = getattr(cell, "lo", None), getattr(cell, "hi", None)
+        mean, lo, hi = cell.mean, cell.lo, cell.hi
         lo = mean if lo is None or not math.isfinite(lo) else lo
         hi = mean if hi is None or not math.isfinite(hi) else hi
         return mean, max(mean - lo, 0.0), max(hi - mean, 0.0)
@@ -232,7 +229,7 @@ def tradeoff_figure(board: "object", utility: str, others: Sequence[str], title:
     return fig
 
 
-def tradeoff_plot(board: "object", path: str | Path, utility: str, others: Sequence[str], title: str = "") -> Path:
+def tradeoff_plot(board: Board, path: str | Path, utility: str, others: Sequence[str], title: str = "") -> Path:
     """:func:`tradeoff_figure` saved as a PNG (atomically)."""
     import matplotlib.pyplot as plt
 
@@ -240,7 +237,7 @@ def tradeoff_plot(board: "object", path: str | Path, utility: str, others: Seque
     try:
         return save_figure(fig, path)
     finally:
-        plt.close(fig)  # type: ignore[arg-type]
+        plt.close(fig)
 
 
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
@@ -256,15 +253,12 @@ def pareto_front(points: Sequence[tuple[float, float]]) -> list[int]:
     return sorted((i for i in range(len(points)) if not dominated(i)), key=lambda i: points[i])
 
 
-def pareto_points(board: "object", column: str) -> tuple[list[tuple[str, float, Any]], list[tuple[str, Any]]]:
+def pareto_points(board: Board, column: str) -> tuple[list[tuple[str, float, Cell]], list[tuple[str, Cell]]]:
     """The samplers to put on the front — (generator, seconds per volume, cell) of every row with steps, a
     measured time and a value of `column` — and the rows without steps (holdout, noise) with their cells."""
-    from benchgen.board.leaderboard import Board, sampler_rows
-
-    assert isinstance(board, Board)
     cells = {gen: cs.get(column) for gen, _, cs in board.rows}
-    samplers: list[tuple[str, float, Any]] = []
-    others: list[tuple[str, Any]] = []
+    samplers: list[tuple[str, float, Cell]] = []
+    others: list[tuple[str, Cell]] = []
     for r in sampler_rows(board):
         cell = cells.get(r.generator)
         if cell is None or cell.mean is None or not math.isfinite(cell.mean):
@@ -276,7 +270,14 @@ def pareto_points(board: "object", column: str) -> tuple[list[tuple[str, float, 
     return samplers, others
 
 
-def pareto_figure(board: "object", column: str | None = None, title: str = "") -> "object":
+
+def _value(cell: Cell) -> float:
+    """The value of a cell :func:`pareto_points` kept (it keeps only cells with one)."""
+    assert cell.mean is not None
+    return float(cell.mean)
+
+
+def pareto_figure(board: Board, column: str | None = None, title: str = "") -> Figure:
     """Quality (`column`, the primary metric by default, with its 95% interval as error bars) against seconds
     per sampled volume (log axis) of a board's samplers, every point labelled; the Pareto front (no other
     sampler is both faster and better) joined by a line and its points filled. Rows without steps
@@ -286,9 +287,6 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from benchgen.board.leaderboard import Board
-
-    assert isinstance(board, Board)
     col = column or board.primary
     samplers, others = pareto_points(board, col)
     if len(samplers) < 2:
@@ -297,13 +295,13 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
     valid = [k for k, b in enumerate(badness) if b is not None]  # a column without a direction has no front
     front = [valid[i] for i in pareto_front([(samplers[k][1], float(badness[k] or 0.0)) for k in valid])]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    values = [float(c.mean) for _, _, c in samplers]
+    values = [_value(c) for _, _, c in samplers]
     yspan = (max(values) - min(values)) or 1.0
     below = _dodged([(x, v) for (_, x, _), v in zip(samplers, values)], yspan)
     lows, highs = [], []
     for k, (gen, x, cell) in enumerate(samplers):
-        mean = float(cell.mean)
-        lo, hi = getattr(cell, "lo", None), getattr(cell, "hi", None)
+        mean = _value(cell)
+        lo, hi = cell.lo, cell.hi
         lo = mean if lo is None or not math.isfinite(lo) else lo
         hi = mean if hi is None or not math.isfinite(hi) else hi
         lows.append(lo)
@@ -313,13 +311,13 @@ def pareto_figure(board: "object", column: str | None = None, title: str = "") -
                     capsize=2, color="#4477aa" if on else "#888888", mfc="#4477aa" if on else "white")
         ax.annotate(gen, (x, mean), textcoords="offset points", xytext=(5, -11) if k in below else (5, 4),
                     fontsize=7, color="#224466" if on else "#555555")
-    ax.plot([samplers[i][1] for i in front], [float(samplers[i][2].mean) for i in front], color="#4477aa", lw=1.2,
+    ax.plot([samplers[i][1] for i in front], [_value(samplers[i][2]) for i in front], color="#4477aa", lw=1.2,
             zorder=0, label="Pareto front")
     span = max(highs) - min(lows) or abs(max(highs)) or 1.0
     ylim = (min(lows) - 0.15 * span, max(highs) + 0.15 * span)
     off = []
     for gen, cell in others:
-        value = float(cell.mean)
+        value = _value(cell)
         if ylim[0] - span <= value <= ylim[1] + span:
             ax.axhline(value, color="#cc3311", ls=":", lw=1)
             ax.annotate(f"{gen} (no sampler)", (1, value), xycoords=("axes fraction", "data"), ha="right",
@@ -352,7 +350,7 @@ def _dodged(points: Sequence[tuple[float, float]], yspan: float) -> set[int]:
     return below
 
 
-def pareto_plot(board: "object", path: str | Path, column: str | None = None, title: str = "") -> Path:
+def pareto_plot(board: Board, path: str | Path, column: str | None = None, title: str = "") -> Path:
     """:func:`pareto_figure` saved as a PNG (atomically)."""
     import matplotlib.pyplot as plt
 
@@ -360,4 +358,4 @@ def pareto_plot(board: "object", path: str | Path, column: str | None = None, ti
     try:
         return save_figure(fig, path)
     finally:
-        plt.close(fig)  # type: ignore[arg-type]
+        plt.close(fig)

@@ -15,12 +15,15 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from benchgen import paths
 from benchgen.atomic import atomic_path
 from benchgen.board import verdicts
-from benchgen.board.leaderboard import HTML_STYLE, SORT_JS, Board, board_html, sampler_html
+from benchgen.board.board import Board
+from benchgen.board.kinds import column_kinds
+from benchgen.board.render import HTML_STYLE, SORT_JS, board_html
+from benchgen.board.samplers import sampler_html
 from benchgen.functional import hierarchical
 from benchgen.provenance import now
 from benchgen.results.store import ResultStore, draw_of
@@ -31,7 +34,6 @@ PLOT_FILE = "metrics.png"
 EFFECTS_FILE = "effects.png"
 TRADEOFF_FILE = "tradeoff.png"
 PARETO_FILE = "pareto.png"
-FIDELITY_PLUGINS = ("fid", "frd", "kid", "mmd")  # the first the board has is the trade-off plot's fidelity axis
 
 # Sets document.body.dataset.ok once every image has decoded (the browser test reads it), or the reasons not.
 CHECK_JS = """
@@ -134,14 +136,13 @@ def _generator_section(suite: Suite, board: Board, gen: str, info: dict[str, Any
 
 def render_report(suite: Suite, store: ResultStore, out_dir: Path, data_fp: str | None = None) -> str:
     """The page's HTML for the suite's boards as the file stands (see :func:`benchgen.board.select.suite_boards`)."""
+    from benchgen.board.build import build_boards
     from benchgen.board.plots import effect_figure, metric_figure, pareto_figure, tradeoff_figure
     from benchgen.board.select import as_the_file_says
     from benchgen.errors import ConfigError
     from benchgen.results.cells import current_records
 
     records, hidden = current_records(suite, store, data_fp=data_fp)
-    from benchgen.board.leaderboard import build_boards
-
     boards = as_the_file_says(suite, build_boards(records, hidden=hidden))
     if not boards:
         raise ConfigError(f"no results for suite '{suite.name}' (profile {suite.profile})",
@@ -204,8 +205,12 @@ def write_report(suite: Suite, store: ResultStore, out_dir: str | Path, data_fp:
 
 
 def board_effects(board: Board, records: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
-    """Each row's ``anatomy.effect`` table of d's (first seed), in board order: what :func:`effect_figure` plots."""
-    col = next((c for c in board.columns if c.endswith("anatomy.effect") or c == "anatomy.effect"), None)
+    """Each row's table of disease effects (first seed), in board order: what :func:`effect_figure` plots. The
+    column is the first of a metric of kind "anatomy" whose records carry such a table (``details.effects``:
+    the built-in ``anatomy.effect``)."""
+    kind = column_kinds(records)
+    with_effects = {r["metric"] for r in records if (r.get("details") or {}).get("effects")}
+    col = next((c for c in board.columns if kind.get(c) == "anatomy" and c in with_effects), None)
     if col is None:
         return []
     out = []
@@ -218,22 +223,30 @@ def board_effects(board: Board, records: list[dict[str, Any]]) -> list[tuple[str
 
 
 def tradeoff_columns(board: Board, records: list[dict[str, Any]]) -> tuple[str, list[str]] | None:
-    """(utility column, [fidelity column, memorization column]) of a board that has a ``utility`` metric and
-    at least one of the others (pooled columns, chosen by plugin); None when it has no such pair."""
-    plugin = {r["metric"]: r["metric_plugin"] for r in records}
+    """(utility column, [fidelity column, memorization column]) of a board that has a metric of kind "utility"
+    and at least one of the others; None when it has no such pair. Pooled columns only, each the first of its
+    kind in board order; among fidelity columns the board's primary metric, then a metric's single result
+    before sub-results (PRDC's four); among memorization columns one ranked by ↑/↓ before one ranked by
+    closeness to the real set (a share of copies before AuthPct)."""
+    kind = column_kinds(records)
     pooled = [c for c in board.columns if "[" not in c]
-    utility = next((c for c in pooled if plugin.get(c) == "utility"), None)
+
+    def first(wanted: str, prefer: Callable[[str], bool]) -> str | None:
+        found = [c for c in pooled if kind.get(c) == wanted]
+        return next((c for c in found if prefer(c)), found[0] if found else None)
+
+    utility = first("utility", lambda c: True)
     if utility is None:
         return None
-    fidelity = next((c for p in FIDELITY_PLUGINS for c in pooled if plugin.get(c) == p), None)
-    memo = next((c for c in pooled if plugin.get(c) == "memorization" and c.endswith(".copies")),
-                next((c for c in pooled if plugin.get(c) == "memorization"), None))
+    fidelity = board.primary if board.primary in pooled and kind.get(board.primary) == "fidelity" else \
+        first("fidelity", lambda c: "." not in c)
+    memo = first("memorization", lambda c: board.direction(c) in ("higher", "lower"))
     others = [c for c in (fidelity, memo) if c is not None]
     return (utility, others) if others else None
 
 
 def pareto_column(board: Board) -> str | None:
-    """The primary metric when the board compares samplers (:func:`benchgen.board.leaderboard.sampler_rows`) and two
+    """The primary metric when the board compares samplers (:func:`benchgen.board.samplers.sampler_rows`) and two
     of them or more have a time and a value to plot; None otherwise (every other suite)."""
     from benchgen.board.plots import pareto_points
 

@@ -16,17 +16,16 @@ hold at both ends of it: the larger p-value of the two counts. Cells without rep
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from benchgen.board.board import Board, pair_p
+from benchgen.board.formatting import fmt_num
+from benchgen.board.significance import LEVEL, holm_adjusted
 from benchgen.errors import ConfigError
 from benchgen.functional.bootstrap import percentile_ci
 
-if TYPE_CHECKING:
-    from benchgen.board.leaderboard import Board, Cell
-
-LEVEL = 0.05
 WORDS = ("better", "worse", "not separated")
 
 
@@ -47,18 +46,6 @@ class Verdict:
                 "ci_low": self.lo, "ci_high": self.hi, "p": self.p, "p_holm": self.p_adjusted, "verdict": self.word}
 
 
-def _p_value(diff: np.ndarray, observed: float) -> float | None:
-    """Two-sided bootstrap p-value of a paired difference: twice the share of replicates on the far side of 0
-    (the percentile interval at level 1 − p just reaches 0). It keeps the skew of FRD-like differences that a
-    normal approximation would not; its resolution is 2/B, and 0 means every replicate lies on one side."""
-    d = diff[np.isfinite(diff)]
-    if d.size < 2:
-        return None
-    if not np.any(d) and observed == 0.0:
-        return 1.0
-    return float(min(1.0, 2.0 * min(np.mean(d <= 0.0), np.mean(d >= 0.0))))
-
-
 def compare(board: Board, column: str, row: str, baseline: str) -> Verdict:
     """The unadjusted comparison of `row` with `baseline` on `column` (the word is set by :func:`holm`)."""
     cells = {g: cs.get(column) for g, _, cs in board.rows}
@@ -76,46 +63,12 @@ def compare(board: Board, column: str, row: str, baseline: str) -> Verdict:
         v.word = "no direction"
         return v
     closest = board.direction(column) == "closest"
-    refs: list[float | None] = list(board._targets(column)) if closest else [None]
+    refs: list[float | None] = list(board.target_ends(column)) if closest else [None]
     v.p = pair_p(board, column, a, b)
-    sign = np.sign([(_badness_at(board, column, a, r) or 0.0) - (_badness_at(board, column, b, r) or 0.0)
+    sign = np.sign([(board.badness_at(column, a, r) or 0.0) - (board.badness_at(column, b, r) or 0.0)
                     for r in refs])
     v.word = "worse" if (sign > 0).all() else "better" if (sign < 0).all() else "not separated"
     return v
-
-
-def _badness_at(board: Board, column: str, cell: Cell, ref: float | None) -> float | None:
-    if cell.mean is None:
-        return None
-    if board.direction(column) == "closest":
-        return abs(cell.mean - (board.target(column) or 0.0 if ref is None else ref))
-    return board.badness(column, cell)
-
-
-def pair_p(board: Board, column: str, a: Cell, b: Cell) -> float | None:
-    """The two-sided p-value of "a and b are equally good on `column`" from their paired replicates (the
-    larger one over both ends of a ≈ column's real-row interval); None without replicates on both."""
-    if a.replicates is None or b.replicates is None or len(a.replicates) != len(b.replicates):
-        return None
-    closest = board.direction(column) == "closest"
-    ps = []
-    for ref in (list(board._targets(column)) if closest else [None]):
-        ra, rb = board._badness_replicates(column, a, ref), board._badness_replicates(column, b, ref)
-        bad_a, bad_b = _badness_at(board, column, a, ref), _badness_at(board, column, b, ref)
-        if ra is None or rb is None or bad_a is None or bad_b is None:
-            return None
-        ps.append(_p_value(ra - rb, bad_a - bad_b))
-    return None if any(p is None for p in ps) else max(p for p in ps if p is not None)
-
-
-def holm_adjusted(ps: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the order given."""
-    order = sorted(range(len(ps)), key=lambda i: ps[i])
-    out, running = [1.0] * len(ps), 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(ps) - rank) * ps[i]))
-        out[i] = running
-    return out
 
 
 def holm(verdicts: list[Verdict], level: float = LEVEL) -> list[Verdict]:
@@ -150,8 +103,6 @@ def pair_verdicts(board: Board, row: str, other: str, metrics: list[str] | None 
 
 def verdict_lines(verdicts: list[Verdict]) -> list[str]:
     """One line per comparison: ``ddpm vs gaussian · frd: −120 [−180, −60] · p 0.0004 (Holm 0.003) · better``."""
-    from benchgen.board.leaderboard import fmt_num
-
     out = []
     for v in verdicts:
         diff = "" if v.difference is None else fmt_num(v.difference)
@@ -222,23 +173,3 @@ def html_section(board: Board) -> str:
 def json_section(board: Board) -> list[dict[str, Any]]:
     return [v.as_dict() for v in board_verdicts(board, board.baseline)] if board.baseline else []
 
-
-def separated_pairs(board: Board, column: str, cells: dict[str, Cell]) -> set[tuple[str, str]]:
-    """(better, worse) row pairs a board may put in a strict order on `column`: the paired percentile rule
-    (:meth:`Board.better`) holds and, where both rows have replicates, the pair's p-value stays below the
-    level after a Holm adjustment over every pair of the column with replicates — so a board of many rows of
-    one distribution claims an order about as rarely as a board of two."""
-    rows = list(cells)
-    pairs = [(g, h) for i, g in enumerate(rows) for h in rows[i + 1:]]
-    ps = [pair_p(board, column, cells[g], cells[h]) for g, h in pairs]
-    tested = [k for k, p in enumerate(ps) if p is not None]
-    adjusted = dict(zip(tested, holm_adjusted([ps[k] or 0.0 for k in tested])))
-    out = set()
-    for k, (g, h) in enumerate(pairs):
-        if k in adjusted and adjusted[k] >= LEVEL:
-            continue
-        if board.better(column, cells[g], cells[h]):
-            out.add((g, h))
-        elif board.better(column, cells[h], cells[g]):
-            out.add((h, g))
-    return out

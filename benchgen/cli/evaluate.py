@@ -15,7 +15,7 @@ from benchgen.cli.app import app, console, handle_errors, out, print_tracebacks,
 
 
 def _fmt(x: float | None) -> str:
-    from benchgen.board.leaderboard import fmt_num
+    from benchgen.board.formatting import fmt_num
 
     return "—" if x is None else fmt_num(x)
 
@@ -23,7 +23,7 @@ def _fmt(x: float | None) -> str:
 def render_table(result: dict) -> Table:
     """The scores in the leaderboards' format: ``value [low, high]`` (``†``: the value lies outside its
     bootstrap interval), ↑/↓, and ≈ for a metric with a real-set reference (closest to it is best)."""
-    from benchgen.board.leaderboard import ARROWS, OUTSIDE, fmt_interval
+    from benchgen.board.formatting import ARROWS, OUTSIDE, fmt_interval
 
     check = result.get("protocol_check") or {}
     protocol = f" · protocol {result['protocol']}" if result.get("protocol") else ""

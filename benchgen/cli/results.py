@@ -41,7 +41,7 @@ def leaderboard_cmd(
 ) -> None:
     """Rank generators per suite and profile: value [95% CI], the ranks the data support, ↑/↓ per metric,
     ≈ for a metric ranked by its distance to the real set's value (`--explain` says it all in full)."""
-    from benchgen.board import leaderboard
+    from benchgen.board import build, legend, render
 
     if fmt not in FORMATS:
         raise ConfigError(f"--format: {fmt!r} is not allowed; choose one of {', '.join(FORMATS)}")
@@ -50,14 +50,14 @@ def leaderboard_cmd(
     boards = _boards(suite, profile, all_configs, results, records)
     if not boards:
         raise ConfigError("no results to rank", "run `benchgen run SUITE` first")
-    boards = leaderboard.select(boards, metrics)
+    boards = build.select(boards, metrics)
     if explain:
-        out.file.write(leaderboard.explain(boards))
+        out.file.write(legend.explain(boards))
         return
     if fmt == "table" and output is None:
-        out.print(leaderboard.render_table(boards, width=out.width))
+        out.print(render.render_table(boards, width=out.width))
         return
-    text = leaderboard.render_markdown(boards) if fmt == "table" else leaderboard.RENDERERS[fmt](boards)
+    text = render.render_markdown(boards) if fmt == "table" else render.RENDERERS[fmt](boards)
     if output:
         from benchgen.atomic import write_text
 
@@ -71,7 +71,7 @@ def _boards(suite: str | None, profile: str | None, all_configs: bool, results: 
             records: Path | None) -> list[Any]:
     """The boards of an exported records file, or of the store (a suite file: its configs as it stands)."""
     from benchgen import paths
-    from benchgen.board import leaderboard
+    from benchgen.board import build
     from benchgen.results.store import open_existing, read_export
 
     is_file = bool(suite and (suite.endswith(".toml") or Path(suite).is_file()))
@@ -82,8 +82,8 @@ def _boards(suite: str | None, profile: str | None, all_configs: bool, results: 
         stored = sorted({r["suite"] for r in recs})
         if suite and suite not in stored:
             raise ConfigError(f"--suite {suite}: no records of it in {records}", f"it holds: {', '.join(stored)}")
-        return leaderboard.build_boards([r for r in recs if (not suite or r["suite"] == suite)
-                                         and (not profile or r["profile"] == profile)])
+        return build.build_boards([r for r in recs if (not suite or r["suite"] == suite)
+                                   and (not profile or r["profile"] == profile)])
     store = open_existing(results or paths.default_results())
     try:
         if suite and is_file:
@@ -91,7 +91,7 @@ def _boards(suite: str | None, profile: str | None, all_configs: bool, results: 
             from benchgen.suite.model import load_suite
 
             return suite_boards(load_suite(suite, profile or "auto"), store, all_configs)
-        return leaderboard.stored_boards(store, suite, profile)
+        return build.stored_boards(store, suite, profile)
     finally:
         store.close()
 

@@ -89,7 +89,7 @@ def run_cmd(
     import time
 
     from benchgen import paths
-    from benchgen.board import leaderboard
+    from benchgen.board import build, render
     from benchgen.board.report import write_run_outputs
     from benchgen.board.select import suite_boards
     from benchgen.distributed import is_main_process
@@ -114,7 +114,7 @@ def run_cmd(
         summary = run_suite(suite, results, quiet=quiet or as_json, only=generator or None, console=console)
     t_board = time.perf_counter()
     store = ResultStore(results)
-    boards = leaderboard.select(suite_boards(suite, store, all_configs, summary.data_fingerprint), metrics)
+    boards = build.select(suite_boards(suite, store, all_configs, summary.data_fingerprint), metrics)
     store.close()
     if is_main_process():  # the metric plot and the results page, beside the samples
         store = ResultStore(results)
@@ -133,10 +133,10 @@ def run_cmd(
                    "time": summary.stages.summary(total),
                    "errors": [{"cell": e.cell, "message": e.message} for e in summary.errors],
                    "excluded": [{"item": i, "reason": r} for i, r in summary.data_failures],
-                   "leaderboard": json.loads(leaderboard.render_json(boards))}
+                   "leaderboard": json.loads(render.render_json(boards))}
         out.print_json(json.dumps(payload))
     else:
-        out.print(leaderboard.render_table(boards, width=out.width))
+        out.print(render.render_table(boards, width=out.width))
     if not as_json:
         if not quiet:
             console.print(f"{summary.computed} cells computed, {summary.cached} cached, {len(summary.errors)} errors, "

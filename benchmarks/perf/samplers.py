@@ -54,7 +54,7 @@ class Answer:
 
 def families(board: Any, reference: str) -> dict[str, list[Any]]:
     """Sampler name -> its rows with steps, fewest steps first; the reference row and its sampler left out."""
-    from benchgen.board.leaderboard import sampler_rows
+    from benchgen.board.samplers import sampler_rows
 
     rows = sampler_rows(board)
     ref = next((r for r in rows if r.generator == reference), None)
@@ -82,7 +82,8 @@ def answer(board: Any, reference: str, family: str, rows: list[Any], column: str
 
 
 def report(board: Any, reference: str) -> str:
-    from benchgen.board.leaderboard import fmt_interval, fmt_num, sampler_rows
+    from benchgen.board.formatting import fmt_interval, fmt_num
+    from benchgen.board.samplers import sampler_rows
 
     rows = {r.generator: r for r in sampler_rows(board)}
     ref_spv = rows[reference].seconds_per_volume if reference in rows else None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from benchgen.board.leaderboard import build_boards
+from benchgen.board.build import build_boards
 from tests.core.test_plots import _sampler_records
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "perf" / "samplers.py"
@@ -47,7 +47,7 @@ def test_an_unknown_reference_is_one_line(samplers):
 
 
 def test_overlap_needs_two_intervals(samplers):
-    from benchgen.board.leaderboard import Cell
+    from benchgen.board.board import Cell
 
     a, b, c = Cell(1.0, 0.5, 1.5, 1, "ok"), Cell(2.0, 1.5, 2.5, 1, "ok"), Cell(3.0, None, None, 1, "ok")
     assert samplers.overlaps(a, b) is True and samplers.overlaps(b, Cell(0.1, 0.0, 0.2, 1, "ok")) is False

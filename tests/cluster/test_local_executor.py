@@ -5,7 +5,7 @@ import json
 
 from typer.testing import CliRunner
 
-from benchgen.board import leaderboard
+from benchgen.board.render import render_json
 from benchgen.board.select import suite_boards
 from benchgen.cli import load_commands
 from benchgen.cluster.ledger import default_run_dir, open_run_folder
@@ -24,7 +24,7 @@ TINY = SUITE.replace("seeds = [0, 1]", "seeds = [0]").replace(
 def board(suite, db):
     store = ResultStore(db)
     try:
-        return json.loads(leaderboard.render_json(suite_boards(suite, store)))
+        return json.loads(render_json(suite_boards(suite, store)))
     finally:
         store.close()
 

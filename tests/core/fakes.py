@@ -124,3 +124,14 @@ class Pair(Metric):
 
     def score(self, synthetic, real, train, ctx):
         return {"a": MetricResult(1.0), "b": MetricResult(2.0, higher_is_better=False)}
+
+
+class Gain(Metric):
+    """A third party's downstream-utility metric: declares kind "utility" under a name of its own."""
+
+    kind = "utility"
+    higher_is_better = True
+
+    def score(self, synthetic, real, train, ctx):
+        v = float(synthetic.data.std() - real.data.std())
+        return MetricResult(v, ci=(v - 0.1, v + 0.1))

@@ -10,7 +10,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from benchgen.board.leaderboard import build_boards, render_json
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_json
 from benchgen.functional.bootstrap import interval
 from benchgen.functional.prdc import prdc
 from tests.core.test_store import make_record

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from benchgen import conditions, paths
-from benchgen.board.leaderboard import build_boards, render_markdown
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_markdown
 from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import Generator
 from benchgen.results.store import ResultStore

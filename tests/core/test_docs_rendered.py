@@ -14,7 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from typer.testing import CliRunner
 
-from benchgen.board.leaderboard import build_boards, render_json, render_markdown, render_table
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_json, render_markdown, render_table
 from benchgen.cli import load_commands
 from benchgen.results.store import Record, ResultStore, export, read_export
 from tests.core.boards import healthy_records

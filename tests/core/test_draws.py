@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchgen.board.leaderboard import build_boards
+from benchgen.board.build import build_boards
 from benchgen.cluster.plan import Unit, plan_units
 from benchgen.cluster.resources import executor_config
 from benchgen.data.load import list_dataset, load_data

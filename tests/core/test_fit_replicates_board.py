@@ -9,7 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from benchgen.board.leaderboard import build_boards, render_json
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_json
 from benchgen.functional.hierarchical import pool, variance_parts
 from tests.core.test_board_interval_defects import _rec
 

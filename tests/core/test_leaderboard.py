@@ -2,7 +2,8 @@ import math
 
 import pytest
 
-from benchgen.board.leaderboard import build_boards, render_html, t_interval
+from benchgen.board.build import build_boards, t_interval
+from benchgen.board.render import render_html
 from tests.core.test_store import make_record
 
 
@@ -63,7 +64,7 @@ def _renders(boards) -> dict[str, str]:
 
     from rich.console import Console
 
-    from benchgen.board.leaderboard import render_markdown, render_table
+    from benchgen.board.render import render_markdown, render_table
 
     console = Console(width=200, record=True, file=io.StringIO())
     console.print(render_table(boards, width=200))
@@ -73,7 +74,7 @@ def _renders(boards) -> dict[str, str]:
 def test_asymmetric_interval_renders_as_value_and_bounds_everywhere():
     import json
 
-    from benchgen.board.leaderboard import render_csv, render_json
+    from benchgen.board.render import render_csv, render_json
     from benchgen.cli.evaluate import render_table as evaluate_table
 
     boards = build_boards(_one_seed({"inside": (20.0, 11.5, 61.2), "biased": (10.1, 11.5, 61.2)}))
@@ -146,7 +147,7 @@ def test_the_healthy_quick_board_fits_100_columns():
 
     from rich.console import Console
 
-    from benchgen.board.leaderboard import render_table
+    from benchgen.board.render import render_table
     from tests.core.boards import healthy_records
 
     boards = build_boards(healthy_records())
@@ -175,7 +176,8 @@ def test_a_board_of_samplers_lists_their_steps_and_seconds_and_others_stay_as_th
 
     from rich.console import Console
 
-    from benchgen.board.leaderboard import render_markdown, render_table, sampler_rows
+    from benchgen.board.render import render_markdown, render_table
+    from benchgen.board.samplers import sampler_rows
     from tests.core.test_plots import _sampler_records
 
     def text(boards):
@@ -202,7 +204,7 @@ def test_a_board_of_samplers_lists_their_steps_and_seconds_and_others_stay_as_th
 def test_seconds_per_volume_is_the_mean_over_seeds_of_each_draw():
     from dataclasses import asdict
 
-    from benchgen.board.leaderboard import seconds_per_volume
+    from benchgen.board.build import seconds_per_volume
 
     recs = [asdict(make_record(f"k{s}{m}", seed=s, metric=m, sampler={"seconds_per_volume": v}))
             for s, v in ((0, 1.0), (1, 3.0)) for m in ("a", "b")]
@@ -217,7 +219,8 @@ def test_terminal_legend_is_three_lines_and_explain_has_every_column_in_full():
 
     from rich.console import Console
 
-    from benchgen.board.leaderboard import explain, render_table
+    from benchgen.board.legend import explain
+    from benchgen.board.render import render_table
 
     recs = []
     for metric in ("mmd", "frd", "kid", "ms-ssim", "prdc.precision", "prdc.recall", "prdc.density",

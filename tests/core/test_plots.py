@@ -66,7 +66,7 @@ def _utility_records():
 
 
 def test_tradeoff_plot_puts_utility_against_fidelity_and_memorization(tmp_path):
-    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.build import build_boards
     from benchgen.board.plots import tradeoff_figure, tradeoff_plot
     from benchgen.board.report import tradeoff_columns
 
@@ -86,12 +86,35 @@ def test_tradeoff_plot_puts_utility_against_fidelity_and_memorization(tmp_path):
 
 
 def test_no_tradeoff_plot_without_a_utility_column():
-    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.build import build_boards
     from benchgen.board.report import tradeoff_columns
 
     records = [r for r in _utility_records() if r["metric"] != "utility"]
     [board] = build_boards(records)
     assert tradeoff_columns(board, records) is None
+
+
+def test_tradeoff_axes_are_chosen_by_kind_and_direction():
+    """Installed plugins' kinds: the primary metric when it is a fidelity one, else a single-result fidelity
+    column before PRDC's sub-results; a share of copies (↓) before AuthPct (≈ the real set's value)."""
+    from dataclasses import asdict
+
+    from benchgen.board.build import build_boards
+    from benchgen.board.report import tradeoff_columns
+    from tests.core.test_store import make_record
+
+    def board(primary, columns):
+        recs = [asdict(make_record(f"{g}-{m}", generator=g, metric=m, metric_plugin=m.split(".")[0],
+                                   higher_is_better=m != "memorization.copies", value=v, ci_low=v - 1,
+                                   ci_high=v + 1, primary_metric=primary,
+                                   reference=50.0 if m == "memorization.authpct" else None))
+                for g, v in (("a", 1.0), ("b", 2.0)) for m in columns]
+        return build_boards(recs)[0], recs
+
+    cols = ["utility", "memorization.authpct", "memorization.copies", "prdc.precision", "mmd", "kid"]
+    assert tradeoff_columns(*board("utility", cols)) == ("utility", ["mmd", "memorization.copies"])
+    assert tradeoff_columns(*board("kid", cols)) == ("utility", ["kid", "memorization.copies"])
+    assert tradeoff_columns(*board("utility", cols[:4])) == ("utility", ["prdc.precision", "memorization.copies"])
 
 
 def test_pareto_front_keeps_the_points_nothing_beats_on_both():
@@ -134,7 +157,7 @@ def _sampler_records():
 
 
 def test_pareto_plot_of_samplers_against_seconds_per_volume(tmp_path):
-    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.build import build_boards
     from benchgen.board.plots import pareto_figure, pareto_plot, pareto_points
     from benchgen.board.report import pareto_column
 
@@ -156,7 +179,7 @@ def test_pareto_plot_of_samplers_against_seconds_per_volume(tmp_path):
 
 
 def test_no_pareto_plot_for_a_board_that_does_not_compare_samplers():
-    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.build import build_boards
     from benchgen.board.report import pareto_column
 
     one = [r for r in _sampler_records() if r["generator"] in ("holdout", "ddpm", "noise")]
@@ -188,7 +211,7 @@ def test_metric_axes_are_readable_near_zero_for_fractions_and_with_a_far_off_row
     fig3.canvas.draw()
     labels = [t.get_text() for t in ax3.get_xticklabels() if t.get_text()]
     assert len(labels) <= 6 and labels[0] == "0" and "1e7" in labels and all(len(t) <= 5 for t in labels), labels
-    from benchgen.board.leaderboard import build_boards
+    from benchgen.board.build import build_boards
     from tests.core.boards import healthy_records
 
     board = build_boards(healthy_records())[0]

@@ -10,7 +10,8 @@ from dataclasses import asdict
 
 import pytest
 
-from benchgen.board.leaderboard import build_boards, render_json, render_markdown
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_json, render_markdown
 from benchgen.errors import ConfigError
 from benchgen.results.cells import cell_key
 from benchgen.results.store import ResultStore, open_existing

@@ -8,7 +8,8 @@ from dataclasses import asdict
 
 import numpy as np
 
-from benchgen.board.leaderboard import build_boards, render_json, render_markdown
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_json, render_markdown
 from benchgen.functional.bootstrap import bootstrap_replicates
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite

@@ -96,3 +96,49 @@ def test_report_renders_in_headless_chromium(ran, tmp_path):
     shot = tmp_path / "page.png"
     _dump(browser, url, tmp_path, shot)
     assert shot.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.fixture
+def with_gain():
+    """The fake plugins and a third-party metric `gain` of kind "utility" (not named like the built-in one)."""
+    from importlib.metadata import EntryPoint
+
+    from benchgen import registry
+    from tests.core.conftest import fake_entry_points
+
+    registry.refresh([*fake_entry_points(), EntryPoint("gain", "benchgen_testfakes:Gain", "benchgen.metrics")])
+    yield
+    registry.refresh()
+
+
+def test_a_third_party_utility_metric_gets_the_tradeoff_plot(with_gain, home, suite_file, tmp_path):
+    from tests.core.conftest import SUITE
+
+    path = suite_file(SUITE.replace("[evaluation.metrics.meandiff]", "[evaluation.metrics.meandiff]\n"
+                                    "[evaluation.metrics.gain]"))
+    res = invoke("run", path, "--results", tmp_path / "r.sqlite", "--profile", "default")
+    assert res.exit_code == 0, res.output
+    folder = home / "runs" / "toy" / "default"
+    assert (folder / "tradeoff.png").read_bytes()[:4] == b"\x89PNG" and f"wrote {folder / 'tradeoff.png'}" in res.output
+    text = (folder / "report.html").read_text()
+    assert "Utility against fidelity and memorization" in text and "alt='utility trade-off'" in text
+    assert "downstream utility (gain:" in text and "against meandiff" in text  # chosen by kind, not by name
+
+
+def test_figures_follow_the_installed_plugins_kind_not_the_stored_name(with_gain):
+    from dataclasses import asdict
+
+    from benchgen.board.build import build_boards
+    from benchgen.board.report import tradeoff_columns
+    from tests.core.test_store import make_record
+
+    def records(utility_plugin: str) -> list[dict]:
+        return [asdict(make_record(f"{g}-{m}", generator=g, metric=m, metric_plugin=p, value=v, ci_low=v - 1,
+                                   ci_high=v + 1, primary_metric="meandiff"))
+                for g, v in (("good", 1.0), ("bad", 2.0))
+                for m, p in (("meandiff", "meandiff"), ("auc", utility_plugin))]
+
+    gain = records("gain")
+    assert tradeoff_columns(build_boards(gain)[0], gain) == ("auc", ["meandiff"])
+    named = records("utility")  # the built-in's name, but no such plugin is installed here: no kind, no plot
+    assert tradeoff_columns(build_boards(named)[0], named) is None

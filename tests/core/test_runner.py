@@ -1,7 +1,8 @@
 import json
 import sqlite3
 
-from benchgen.board.leaderboard import build_boards, render_csv, render_json, render_markdown
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_csv, render_json, render_markdown
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
 from benchgen.suite.model import load_suite

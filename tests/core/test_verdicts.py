@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from benchgen.board import verdicts
-from benchgen.board.leaderboard import build_boards, render_json, render_markdown
+from benchgen.board import significance, verdicts
+from benchgen.board.build import build_boards
+from benchgen.board.render import render_json, render_markdown
 from benchgen.errors import ConfigError
 from tests.core.test_board_interval_defects import _rec
 from tests.core.test_fit_replicates_board import _fitted
@@ -59,9 +60,9 @@ def test_holm_matches_the_step_down_definition():
 
 def test_p_value_is_twice_the_share_of_replicates_beyond_zero():
     d = np.concatenate([np.full(190, 0.2), np.full(10, -0.1)])
-    assert verdicts._p_value(d, 0.2) == pytest.approx(0.1)
-    assert verdicts._p_value(np.full(200, 0.3), 0.3) == 0.0  # clear at the bootstrap's resolution
-    assert verdicts._p_value(np.zeros(200), 0.0) == 1.0
+    assert significance.p_value(d, 0.2) == pytest.approx(0.1)
+    assert significance.p_value(np.full(200, 0.3), 0.3) == 0.0  # clear at the bootstrap's resolution
+    assert significance.p_value(np.zeros(200), 0.0) == 1.0
 
 
 def test_board_markdown_and_json_carry_the_verdicts():
