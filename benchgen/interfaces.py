@@ -240,9 +240,9 @@ class Metric(Plugin, abc.ABC):
     higher_is_better: ClassVar[bool] = False
     needs_train: ClassVar[bool] = False
     # What the metric measures, which picks its figures in the report: "fidelity" (distance to the real set:
-    # metric bars), "diversity", "memorization" (copies of training scans: the Pareto plot), "anatomy"
-    # (regional volumes and disease effects: the effect plot) or "utility" (a downstream classifier's gain:
-    # the trade-off plot against fidelity and memorization).
+    # metric bars, the trade-off plot's first panel), "diversity", "memorization" (copies of training scans: the
+    # trade-off plot's second panel), "anatomy" (regional volumes and disease effects: the effect plot) or "utility"
+    # (a downstream classifier's gain: the trade-off plot's y axis).
     kind: ClassVar[str] = "fidelity"
     # Whether `stratify = "condition"` may score it per group (columns `label[group]`): False for a metric
     # whose score itself compares the groups (anatomy's disease effects)
