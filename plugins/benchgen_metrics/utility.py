@@ -51,7 +51,7 @@ from benchgen.hashing import fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.volumes import Cohort
 from benchgen_metrics import anatomy, cache, common, parcels
-from benchgen_metrics.plugins import _boot_fields, _check_bootstrap, _digests, _extractor_or_skip
+from benchgen_metrics.resampling import boot_fields, check_bootstrap
 
 REGIMES = ("trtr", "augmented", "tstr")  # real only, real + synthetic, synthetic only
 ROLES = ("train", "test", "synthetic")
@@ -221,7 +221,7 @@ class Utility(Metric):
         bootstrap: int = 200
 
         def __post_init__(self) -> None:
-            _check_bootstrap(self.bootstrap)
+            check_bootstrap(self.bootstrap)
             pos, neg = _label(self.positive, "positive"), _label(self.negative, "negative")
             if pos == neg:
                 raise ValueError(f"positive and negative are the same class '{neg}'")
@@ -273,7 +273,7 @@ class Utility(Metric):
         subsets = self._ratio_rows(y, ctx)
         if isinstance(subsets[self.params.ratio], str):
             return self._skip(str(subsets[self.params.ratio]))
-        train_key = fingerprint(_digests(train))  # the training split's content: the same for every generator
+        train_key = fingerprint(common.digests(train))  # the training split's content: the same for every generator
         prepared = self._inputs(sets, rows, y, train_key, ctx)
         if isinstance(prepared, MetricResult):  # a features plugin without its weights
             return self._skip(str(prepared.message).removeprefix(f"{self.name}: "))
@@ -369,14 +369,15 @@ class Utility(Metric):
                      else ""))
             extra = {} if p.features == "phantom-regions" else {"regions": parcels.describe()}
             return region_fractions(sets, p.features), {"features": p.features, "features_note": note, **extra}
-        ext = _extractor_or_skip(self.name, p.features, p.weights)
-        if isinstance(ext, MetricResult):
-            return ext
-        f_test, f_syn, info = common.real_and_synthetic_features(self.name, ext, sets["synthetic"], sets["test"], ctx)
+        # not z-scored here: _inputs standardises all three sets by the real training set
+        found = common.feature_sets(self.name, p.features, p.weights, "none", sets["synthetic"], sets["test"], ctx)
+        if isinstance(found, MetricResult):
+            return found
+        ext = found.extractor
         train_fp = fingerprint([ctx.real_fingerprint, "utility-train", train_key]) if ctx.real_fingerprint else None
         f_train = cache.cached(ext, ctx.cache_dir, train_fp, len(sets["train"]),
                                lambda: ext.extract(sets["train"].data, ctx.device))[0]
-        return {"train": f_train, "test": f_test, "synthetic": f_syn}, info
+        return {"train": f_train, "test": found.real, "synthetic": found.synthetic}, found.info
 
     # ------------------------------------------------------------------------------------- fitting
     def _describe(self, name: str) -> dict[str, Any]:
@@ -477,7 +478,7 @@ class Utility(Metric):
 
             boot: dict[str, Any] = {"ci": None}
             if p.bootstrap:
-                boot = _boot_fields(value, bs.bootstrap_replicates(stat, [len(y_test)], p.bootstrap, ctx.seed,
+                boot = boot_fields(value, bs.bootstrap_replicates(stat, [len(y_test)], p.bootstrap, ctx.seed,
                                                                    ["real"]), "percentile", (-1.0, 1.0))
             acc = balanced_accuracy(point[r], y_test)
             regimes = {reg: {"auc": float(aucs[k].mean()), "balanced_accuracy": float(acc[k].mean()),
