@@ -190,8 +190,6 @@ def voxels(c: Cohort) -> Any:
     return c if c.streamed else c.data
 
 
-
-
 def digests(c: Cohort) -> list[str]:
     """Content hash of every volume (exact equality)."""
     return [hashlib.blake2b(np.ascontiguousarray(v).tobytes(), digest_size=16).hexdigest()
