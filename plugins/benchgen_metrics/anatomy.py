@@ -37,7 +37,7 @@ from benchgen.functional import bootstrap as bs
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.volumes import Cohort
 from benchgen_metrics import common, parcels
-from benchgen_metrics.plugins import _resampled
+from benchgen_metrics.resampling import resampled
 
 TISSUES = ("csf", "gm", "wm")
 SIDES = ("l", "r")
@@ -335,7 +335,7 @@ class Anatomy(Metric):
                  for k, (n, w) in enumerate(zip(names, per))}
         details = {**base, "per_volume": table, "brain_mask_ml": {"real_mean": float(m_real.mean()),
                                                                   "synthetic_mean": float(m_syn.mean())}}
-        boot = _resampled(value, lambda i, j: float(np.nanmean(standardized_w1(x_real[i], x_syn[j]))),
+        boot = resampled(value, lambda i, j: float(np.nanmean(standardized_w1(x_real[i], x_syn[j]))),
                           [len(x_real), len(x_syn)], ["real", "synthetic"], self.params.bootstrap, ctx, "basic",
                           (0.0, None))
         return MetricResult(value, details=details, higher_is_better=False, **boot)
@@ -364,7 +364,7 @@ class Anatomy(Metric):
             rs.append(corr)
             return weighted
 
-        boot = _resampled(value, stat, [len(f_real), len(f_syn)], ["real", "synthetic"],
+        boot = resampled(value, stat, [len(f_real), len(f_syn)], ["real", "synthetic"],
                           self.params.bootstrap if np.isfinite(value) else 0, ctx, "basic", (0.0, None))
         table = {d: {str(n): {"d_real": _num(d_real[a, k]), "d_synthetic": _num(d_syn[a, k])}
                      for k, n in enumerate(names)} for a, d in enumerate(diseases)}

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
 import weakref
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
 
 import numpy as np
 import torch
 
-from benchgen.errors import BenchgenError, MetricError
+from benchgen.errors import BenchgenError, MetricError, MissingWeightsError
 from benchgen.functional.sources import iter_batches
 from benchgen.hashing import fingerprint
-from benchgen.interfaces import FeatureExtractor, MetricContext
+from benchgen.interfaces import FeatureExtractor, MetricContext, MetricResult
 from benchgen.volumes import Cohort
 from benchgen_metrics import cache
+
+ZScore = Literal["auto", "real", "none"]  # the ``zscore`` option of the feature-based metrics
 
 
 def check_cohorts(metric: str, **sets: Cohort | None) -> None:
@@ -44,6 +48,16 @@ def make_extractor(metric: str, name: str, weights: str | None) -> FeatureExtrac
         ext = registry.create("features", name, params, where=f"metric '{metric}' features '{name}'")
     except BenchgenError as exc:
         raise MetricError(f"{metric}: {exc.message}", exc.hint, debug_details=exc.debug_details) from None
+    return ext
+
+
+def extractor_or_skip(metric: str, features: str, weights: str | None) -> FeatureExtractor | MetricResult:
+    """The extractor, or a `skipped` result carrying the download instructions for missing weights."""
+    ext = make_extractor(metric, features, weights)
+    try:
+        ext.weights_sha256()
+    except MissingWeightsError as exc:
+        return MetricResult(None, status="skipped", message=f"{metric}: {exc}")
     return ext
 
 
@@ -109,6 +123,44 @@ def real_and_synthetic_features(metric: str, ext: FeatureExtractor, synthetic: C
     return f_real, f_syn, info
 
 
+@dataclass(frozen=True)
+class FeatureSets:
+    """Features of the real and synthetic sets, as a metric compares them."""
+
+    real: np.ndarray
+    synthetic: np.ndarray
+    info: dict[str, Any]  # what to record about them (see real_and_synthetic_features)
+    zscored: bool  # standardised by the real set's mean and std
+    extractor: FeatureExtractor
+
+
+def feature_sets(metric: str, features: str, weights: str | None, zscore: ZScore, synthetic: Cohort, real: Cohort,
+                 ctx: MetricContext) -> FeatureSets | MetricResult:
+    """The one path of every feature-based metric: the features plugin `features` (a `skipped` result when
+    its weights are missing), the features of both sets (real ones from the cache when possible, synthetic
+    ones reused from a metric scored before), z-scored against the real set where `zscore` says so."""
+    ext = extractor_or_skip(metric, features, weights)
+    if isinstance(ext, MetricResult):
+        return ext
+    f_real, f_syn, info = real_and_synthetic_features(metric, ext, synthetic, real, ctx)
+    z = resolve_zscore(zscore, ext)
+    if z:
+        f_real, f_syn = zscore_against_real(f_real, f_syn)
+    return FeatureSets(f_real, f_syn, info, z, ext)
+
+
+def vectors(metric: str, features: str, weights: str | None, zscore: ZScore, synthetic: Cohort, real: Cohort,
+            ctx: MetricContext) -> tuple[Any, Any, dict[str, Any]] | MetricResult:
+    """(real, synthetic) row vectors for kernel metrics (MMD, KID): flattened voxels (``features =
+    "voxels"``), or :func:`feature_sets` with what to record about them; a `skipped` result as there."""
+    if features == "voxels":
+        return voxels(real), voxels(synthetic), {}
+    sets = feature_sets(metric, features, weights, zscore, synthetic, real, ctx)
+    if isinstance(sets, MetricResult):
+        return sets
+    return sets.real, sets.synthetic, {**sets.info, "zscore": sets.zscored}
+
+
 def zscore_against_real(f_real: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     """Standardise every set with the real set's per-feature mean and std (constant features: std 1)."""
     mu = f_real.mean(axis=0)
@@ -138,3 +190,7 @@ def voxels(c: Cohort) -> Any:
     return c if c.streamed else c.data
 
 
+def digests(c: Cohort) -> list[str]:
+    """Content hash of every volume (exact equality)."""
+    return [hashlib.blake2b(np.ascontiguousarray(v).tobytes(), digest_size=16).hexdigest()
+            for _, batch in iter_batches(c, CHECK_BATCH) for v in batch[:, 0].numpy()]

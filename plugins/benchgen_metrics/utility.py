@@ -35,13 +35,11 @@ The synthetic set's labels must be generated: an unconditional generator (labels
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
 
 from benchgen.conditions import condition_of, conditions_of
 from benchgen.errors import DataError, MetricError
@@ -51,7 +49,16 @@ from benchgen.hashing import fingerprint
 from benchgen.interfaces import Metric, MetricContext, MetricResult
 from benchgen.volumes import Cohort
 from benchgen_metrics import anatomy, cache, common, parcels
-from benchgen_metrics.plugins import _boot_fields, _check_bootstrap, _digests, _extractor_or_skip
+from benchgen_metrics.classifiers import (
+    CNNConfig,
+    SklearnConfig,
+    auc,
+    balanced_accuracy,
+    cnn_scores,
+    sklearn_scores,
+    source_weights,
+)
+from benchgen_metrics.resampling import boot_fields, check_bootstrap
 
 REGIMES = ("trtr", "augmented", "tstr")  # real only, real + synthetic, synthetic only
 ROLES = ("train", "test", "synthetic")
@@ -71,109 +78,6 @@ def _label(value: str | None, key: str) -> str | None:
         return condition_of({"condition": value}, key)
     except DataError as exc:
         raise ValueError(exc.message) from None
-# ------------------------------------------------------------------------------------------- scoring
-def auc(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """ROC AUC (Mann–Whitney, ties count half) of each row of `scores` (``... × n``) for labels `y` (0/1);
-    NaN when a class is missing."""
-    pos, n_pos = y == 1, int((y == 1).sum())
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return np.full(scores.shape[:-1], np.nan)
-    ranks = rankdata(scores, axis=-1)
-    return (ranks[..., pos].sum(-1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-
-
-def balanced_accuracy(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Mean of sensitivity and specificity at probability 0.5, per row of `scores`."""
-    hit = (scores >= 0.5) == (y == 1)
-    return 0.5 * (hit[..., y == 1].mean(-1) + hit[..., y == 0].mean(-1))
-
-
-def class_weights(y: np.ndarray) -> np.ndarray:
-    """Per-sample weights giving each class half the total weight (scikit-learn's "balanced")."""
-    counts = np.bincount(y, minlength=2)
-    return len(y) / (2.0 * counts[y])
-
-
-# ---------------------------------------------------------------------------------------- back-ends
-def source_weights(y: np.ndarray, source: np.ndarray, synthetic_weight: float) -> np.ndarray:
-    """Per-sample weights: within each source (0 real, 1 synthetic) each class weighs half of the source;
-    a synthetic scan weighs `synthetic_weight` times a real one on average; the mean weight of a real scan is 1."""
-    w = np.zeros(len(y))
-    for s, scale in ((0, 1.0), (1, synthetic_weight)):
-        rows = source == s
-        if rows.any():
-            w[rows] = scale * class_weights(y[rows])
-    return w
-
-
-@dataclass(frozen=True)
-class SklearnConfig:
-    c: float
-    max_iter: int
-    trees: int
-    depth: int
-
-
-def sklearn_scores(name: str, x: np.ndarray, y: np.ndarray, w: np.ndarray, x_test: np.ndarray, seed: int,
-                   cfg: SklearnConfig) -> np.ndarray:
-    """Scores of the test rows in [0, 1] (0.5 = the decision boundary) from a scikit-learn classifier fitted
-    with sample weights `w` (features already standardised): P(positive) for ``logistic`` and ``gboost``, the
-    logistic function of the decision value for ``svm``."""
-    from sklearn.ensemble import GradientBoostingClassifier
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.svm import LinearSVC
-
-    with warnings.catch_warnings():  # a separable small set stops at max_iter: the fit is still usable
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        if name == "logistic":
-            model = LogisticRegression(C=cfg.c, solver="lbfgs", max_iter=cfg.max_iter).fit(x, y, sample_weight=w)
-            return model.predict_proba(x_test)[:, 1]
-        if name == "svm":
-            svm = LinearSVC(C=cfg.c, max_iter=cfg.max_iter, dual="auto").fit(x, y, sample_weight=w)
-            return 1.0 / (1.0 + np.exp(-svm.decision_function(x_test)))
-        # √p features per split: 5-7× cheaper than all of them on a few hundred features (and a seeded draw)
-        gb = GradientBoostingClassifier(n_estimators=cfg.trees, max_depth=cfg.depth, learning_rate=0.1,
-                                        max_features="sqrt", random_state=seed).fit(x, y, sample_weight=w)
-        return gb.predict_proba(x_test)[:, 1]
-
-
-@dataclass(frozen=True)
-class CNNConfig:
-    channels: tuple[int, ...]
-    steps: int
-    batch_size: int
-    lr: float
-
-
-def cnn_scores(x: torch.Tensor, y: np.ndarray, w: np.ndarray, x_test: torch.Tensor, seed: int, cfg: CNNConfig,
-               device: str) -> np.ndarray:
-    """P(positive) of the test volumes from MONAI's ``Classifier`` trained for ``cfg.steps`` Adam steps on
-    batches drawn with replacement (seeded), the loss weighted by the sample weights `w`."""
-    from monai.networks.nets import Classifier
-
-    with torch.random.fork_rng(devices=[]):  # seed the weights without touching the caller's RNG
-        torch.manual_seed(seed)
-        net = Classifier(tuple(x.shape[1:]), 1, cfg.channels, (2,) * len(cfg.channels)).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    rng = np.random.default_rng(seed)
-    target = torch.as_tensor(y, dtype=torch.float32)
-    weight = torch.as_tensor(w, dtype=torch.float32)
-    net.train()
-    for _ in range(cfg.steps):
-        idx = torch.as_tensor(rng.integers(0, len(y), size=min(cfg.batch_size, len(y))))
-        logits = net(x[idx].to(device)).reshape(-1)
-        loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, target[idx].to(device),
-                                                                    weight=weight[idx].to(device))
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    net.eval()
-    with torch.no_grad():
-        out = [torch.sigmoid(net(x_test[i:i + cfg.batch_size].to(device)).reshape(-1))
-               for i in range(0, len(x_test), cfg.batch_size)]
-    return torch.cat(out).cpu().numpy().astype(np.float64)
 
 
 # -------------------------------------------------------------------------------------------- plugin
@@ -221,7 +125,7 @@ class Utility(Metric):
         bootstrap: int = 200
 
         def __post_init__(self) -> None:
-            _check_bootstrap(self.bootstrap)
+            check_bootstrap(self.bootstrap)
             pos, neg = _label(self.positive, "positive"), _label(self.negative, "negative")
             if pos == neg:
                 raise ValueError(f"positive and negative are the same class '{neg}'")
@@ -273,7 +177,7 @@ class Utility(Metric):
         subsets = self._ratio_rows(y, ctx)
         if isinstance(subsets[self.params.ratio], str):
             return self._skip(str(subsets[self.params.ratio]))
-        train_key = fingerprint(_digests(train))  # the training split's content: the same for every generator
+        train_key = fingerprint(common.digests(train))  # the training split's content: the same for every generator
         prepared = self._inputs(sets, rows, y, train_key, ctx)
         if isinstance(prepared, MetricResult):  # a features plugin without its weights
             return self._skip(str(prepared.message).removeprefix(f"{self.name}: "))
@@ -369,14 +273,15 @@ class Utility(Metric):
                      else ""))
             extra = {} if p.features == "phantom-regions" else {"regions": parcels.describe()}
             return region_fractions(sets, p.features), {"features": p.features, "features_note": note, **extra}
-        ext = _extractor_or_skip(self.name, p.features, p.weights)
-        if isinstance(ext, MetricResult):
-            return ext
-        f_test, f_syn, info = common.real_and_synthetic_features(self.name, ext, sets["synthetic"], sets["test"], ctx)
+        # not z-scored here: _inputs standardises all three sets by the real training set
+        found = common.feature_sets(self.name, p.features, p.weights, "none", sets["synthetic"], sets["test"], ctx)
+        if isinstance(found, MetricResult):
+            return found
+        ext = found.extractor
         train_fp = fingerprint([ctx.real_fingerprint, "utility-train", train_key]) if ctx.real_fingerprint else None
         f_train = cache.cached(ext, ctx.cache_dir, train_fp, len(sets["train"]),
                                lambda: ext.extract(sets["train"].data, ctx.device))[0]
-        return {"train": f_train, "test": f_test, "synthetic": f_syn}, info
+        return {"train": f_train, "test": found.real, "synthetic": found.synthetic}, found.info
 
     # ------------------------------------------------------------------------------------- fitting
     def _describe(self, name: str) -> dict[str, Any]:
@@ -477,7 +382,7 @@ class Utility(Metric):
 
             boot: dict[str, Any] = {"ci": None}
             if p.bootstrap:
-                boot = _boot_fields(value, bs.bootstrap_replicates(stat, [len(y_test)], p.bootstrap, ctx.seed,
+                boot = boot_fields(value, bs.bootstrap_replicates(stat, [len(y_test)], p.bootstrap, ctx.seed,
                                                                    ["real"]), "percentile", (-1.0, 1.0))
             acc = balanced_accuracy(point[r], y_test)
             regimes = {reg: {"auc": float(aucs[k].mean()), "balanced_accuracy": float(acc[k].mean()),

@@ -119,7 +119,7 @@ def test_a_fit_that_raises_fails_check_fit_and_debug_shows_the_plugins_traceback
 
 def test_a_name_of_several_kinds_needs_kind(monkeypatch):
     eps = [md.EntryPoint("twin", "benchgen_baselines.generators:Noise", "benchgen.generators"),
-           md.EntryPoint("twin", "benchgen_metrics.plugins:MMD", "benchgen.metrics")]
+           md.EntryPoint("twin", "benchgen_metrics.mmd:MMD", "benchgen.metrics")]
     registry.refresh(eps)
     try:
         res = invoke("check", "twin")

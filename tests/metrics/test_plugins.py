@@ -177,6 +177,41 @@ def test_rezscore_with_every_real_row_once_is_the_identity():
     assert np.allclose(sub.mean(0), 0) and np.allclose(sub.std(0, ddof=1), 1)
 
 
+def test_feature_sets_extracts_and_zscores_against_the_real_set(sets):
+    from benchgen_metrics.common import FeatureSets, feature_sets
+
+    real, syn, _ = sets
+    ext = registry.create("features", "radiomics", {})
+    fr, fs = ext.extract(real.data), ext.extract(syn.data)
+    mu, sd = fr.mean(0), fr.std(0, ddof=1)
+    sd[sd < 1e-12] = 1
+    for mode, zscored in (("auto", True), ("real", True), ("none", False)):
+        got = feature_sets("m", "radiomics", None, mode, syn, real, MetricContext())
+        assert isinstance(got, FeatureSets) and got.zscored is zscored and got.extractor.name == "radiomics"
+        want = ((fr - mu) / sd, (fs - mu) / sd) if zscored else (fr, fs)
+        assert np.allclose(got.real, want[0], rtol=1e-10, atol=1e-12)
+        assert np.allclose(got.synthetic, want[1], rtol=1e-10, atol=1e-12)
+        assert got.info["features"] == "radiomics" and got.info["features_dim"] == fr.shape[1]
+
+
+def test_every_feature_based_metric_takes_the_one_features_path(sets, monkeypatch):
+    from benchgen_metrics import common
+
+    real, syn, train = sets
+    called = []
+    one_path = common.feature_sets
+
+    def counted(metric, *args, **kwargs):
+        called.append(metric)
+        return one_path(metric, *args, **kwargs)
+
+    monkeypatch.setattr(common, "feature_sets", counted)
+    for name, params in (("frd", {}), ("kid", {"subsets": 5}), ("prdc", {"k": 3}), ("mmd", {"features": "radiomics"}),
+                         ("memorization", {"method": "l2", "features": "radiomics"})):
+        create(name, bootstrap=0, **params).score(syn, real, train, MetricContext())
+    assert called == ["frd", "kid", "prdc", "mmd", "memorization"]
+
+
 def test_metrics_of_one_synthetic_set_extract_its_features_once(sets, monkeypatch):
     from benchgen_metrics import common
 

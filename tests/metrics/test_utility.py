@@ -303,7 +303,7 @@ def test_ratios_are_all_in_details_and_the_board_shows_one(pool, test_set, extra
 
 
 def test_source_weights_balance_classes_within_each_source():
-    from benchgen_metrics.utility import source_weights
+    from benchgen_metrics.classifiers import source_weights
 
     y = np.array([0, 1, 1, 1, 0, 0, 1, 1])
     source = np.array([0, 0, 0, 0, 1, 1, 1, 1])

@@ -115,7 +115,7 @@ def test_validate_refuses_an_unwritable_home(suite, tmp_path, monkeypatch, how):
 def test_check_suite_is_a_no_op_by_default_and_gets_the_suite():
     ctx = SuiteCheck(shape=(8, 12, 8), n_samples=6, device="auto", where="generators.x")
     assert Plugin().check_suite(ctx) is None
-    from benchgen_metrics.plugins import PRDC
+    from benchgen_metrics.prdc import PRDC
 
     with pytest.raises(ConfigError, match=r"generators.x.params.k: k = 5 .* the real set has 5"):
         PRDC(PRDC.Params(k=5)).check_suite(SuiteCheck((8, 12, 8), 10, "auto", "generators.x", n_real=5))
