@@ -110,14 +110,14 @@ def bootstrap_replicates(stat: Callable[..., float], sizes: Sequence[int], n_boo
         raise ValueError(f"{len(sizes)} sizes but {len(roles)} roles")
     streams = {"real": np.random.default_rng(real_seed), "synthetic": np.random.default_rng(seed)}
     out = np.empty(n_boot, dtype=np.float64)
-    with _single_threaded_blas():
+    with single_threaded_blas():
         for b in range(n_boot):
             idx = [streams[r].integers(0, n, size=n) for n, r in zip(sizes, roles)]
             out[b] = stat(*idx)
     return out
 
 
-def _single_threaded_blas() -> contextlib.AbstractContextManager:
+def single_threaded_blas() -> contextlib.AbstractContextManager:
     """Replicates are many small linear-algebra calls (e.g. 39×39 eigh), where multi-threaded BLAS only
     adds synchronisation (30× slower on a busy 2-core CPU); limit it with threadpoolctl when installed."""
     try:

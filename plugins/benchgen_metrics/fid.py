@@ -84,7 +84,7 @@ class FID(Metric):
 
         def fd_inf(a: np.ndarray, b: np.ndarray) -> frechet.FDInf:
             try:
-                with bs._single_threaded_blas():  # many small eigh: one thread is ~20× faster on a busy CPU
+                with bs.single_threaded_blas():  # many small eigh: one thread is ~20× faster on a busy CPU
                     return frechet.frechet_distance_inf(a, b, p.fd_inf_points, p.fd_inf_min_fraction,
                                                         p.fd_inf_repeats, seed=ctx.seed, eps=p.eps)
             except ValueError as exc:

@@ -186,7 +186,7 @@ class Utility(Metric):
                 "counts": {r: {pos: int(y[r].sum()), neg: int((1 - y[r]).sum())} for r in ROLES},
                 "left_out": {r: len(sets[r]) - len(rows[r]) for r in ROLES},
                 "ratio": self.params.ratio, "synthetic_weight": self.params.synthetic_weight}
-        with bs._single_threaded_blas():  # many small fits: BLAS/OpenMP threads only wait on each other
+        with bs.single_threaded_blas():  # many small fits: BLAS/OpenMP threads only wait on each other
             out = {name: self._classifier_result(name, data, subsets, base, ctx) for name in self.classifiers()}
         return out[self.params.classifier] if isinstance(self.params.classifier, str) else out
 
