@@ -12,7 +12,7 @@ from benchgen.board.leaderboard import build_boards, render_json, render_markdow
 from benchgen.functional.bootstrap import bootstrap_replicates
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.test_store import make_record
 
 

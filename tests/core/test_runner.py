@@ -4,7 +4,7 @@ import sqlite3
 from benchgen.board.leaderboard import build_boards, render_csv, render_json, render_markdown
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import SUITE
 
 

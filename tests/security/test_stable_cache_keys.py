@@ -10,7 +10,7 @@ import pytest
 
 from benchgen import paths
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 
 SUITE = """
 [suite]
