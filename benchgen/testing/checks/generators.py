@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import torch
 
 from benchgen.conditions import ALIASES
 from benchgen.errors import ConfigError
-from benchgen.interfaces import FitContext, save_generator
+from benchgen.fit.saving import load_fitted, save_fitted
+from benchgen.interfaces import FitContext
 from benchgen.testing.checks import every_kind  # noqa: F401  (import and build run first)
 from benchgen.testing.checks.shared import EXTRA_KEY, N_CONDITIONAL, N_SAMPLES, SAME_ATOL, difference, same, shape_of
 from benchgen.testing.core import Checker, contract_check
@@ -26,9 +28,13 @@ def _other_seed_samples(h: Checker) -> Any:
 
 
 def _checkpoint(h: Checker) -> Any:
+    """The fitted generator saved as a run saves it (:func:`benchgen.fit.saving.save_fitted`: `save` into a fresh
+    folder, its generator.json beside, the folder moved into place)."""
     def save() -> Any:
         folder = h.folder("checkpoint", create=False)
-        h.call("save()", save_generator, h.plugin, folder)
+        description = {**h.call("config()", h.plugin.config), "shape": list(h.shape),
+                       "affine": np.asarray(h.cohorts["train"].affine).tolist()}
+        h.call("save()", save_fitted, h.plugin, folder, description)
         return folder
     return h.memo("checkpoint", save)
 
@@ -132,10 +138,11 @@ def generator_checkpoint_no_pickles(h: Checker) -> str:
 @contract_check("generators", "save_load_round_trip", requires=("deterministic_for_seed",))
 def generator_round_trip(h: Checker) -> None:
     """`load(folder)` into a fresh instance built from `config()["params"]` restores the fitted state: it
-    samples the same volumes for seed 0 (within 1e-6)."""
+    samples the same volumes for seed 0 (within 1e-6). Saved and loaded the way a run does: `save` writes into
+    a folder that is then moved, and `load` reads it at its new place, its weights' checksum checked."""
     folder = _checkpoint(h)
     fresh = h.call("building a fresh instance from config()['params']", h.build, h.plugin.config()["params"])
-    h.call("load() into a fresh instance", fresh.load, folder)
+    h.call("load() into a fresh instance", load_fitted, fresh, folder)
     y = h.call(f"sample({N_SAMPLES}, seed=0) after load()", fresh.sample, N_SAMPLES, seed=0)
     h.require(isinstance(y, torch.Tensor), f"sample() after load() returned {type(y).__name__}")
     h.require(same(y, _fitted_samples(h), SAME_ATOL), lambda: "a fresh instance loaded from the checkpoint samples "
