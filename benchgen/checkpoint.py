@@ -16,6 +16,7 @@ from typing import Any
 from benchgen import registry
 from benchgen.atomic import write_text
 from benchgen.bounds import check_geometry
+from benchgen.descriptions import read_description
 from benchgen.errors import ConfigError, DataError
 from benchgen.hashing import file_sha256, fingerprint
 from benchgen.interfaces import Generator
@@ -23,6 +24,16 @@ from benchgen.params import coerce, parse_params
 
 GENERATOR_FILE = "generator.json"
 WEIGHTS_KEY = "weights_sha256"  # generator.json: checkpoint_sha256 of the folder as saved
+WHAT = "checkpoint description"
+MISSING_HINT = "pass the folder printed by `benchgen train`"
+
+
+def read_generator_json(folder: Path, required: tuple[str, ...] = (), hint: str = "restore it or train again",
+                        missing_hint: str = MISSING_HINT) -> dict[str, Any]:
+    """A checkpoint folder's ``generator.json`` (one ConfigError line naming it when missing, broken or
+    lacking a `required` key)."""
+    return read_description(Path(folder) / GENERATOR_FILE, required, what=WHAT, hint=hint,
+                            folder_kind="checkpoint folder", missing_hint=missing_hint)
 
 
 def checkpoint_sha256(folder: Path) -> str:
@@ -38,7 +49,7 @@ def verified_weights(folder: Path) -> str:
     it was saved: weights that changed since are a DataError naming the folder, never a silent new score. A
     checkpoint saved before the checksum was recorded gets it now (kept unchecked if the cache is read-only)."""
     meta_file = Path(folder) / GENERATOR_FILE
-    meta = json.loads(meta_file.read_text())
+    meta = read_generator_json(folder)
     digest = checkpoint_sha256(folder)
     stored = meta.get(WEIGHTS_KEY)
     if stored is None:
@@ -56,16 +67,10 @@ def verified_weights(folder: Path) -> str:
 def generator_config(folder: Path) -> dict[str, Any]:
     """The plugin, version and params a checkpoint folder's ``generator.json`` records: a fine-tuning parent's
     identity (with :func:`checkpoint_sha256`). A missing or unreadable file is a ConfigError naming it."""
-    meta_file = Path(folder) / GENERATOR_FILE
-    try:
-        meta = json.loads(meta_file.read_text())
-        return {k: meta[k] for k in ("plugin", "version", "params")}
-    except FileNotFoundError:
-        raise ConfigError(f"{folder} is not a checkpoint folder (no {GENERATOR_FILE})",
-                          "pass a folder that `benchgen train` printed, or use a pretrain table") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{meta_file} is not a readable checkpoint description ({type(exc).__name__}: {exc})",
-                          "restore it, or train the parent again") from None
+    keys = ("plugin", "version", "params")
+    meta = read_generator_json(folder, keys, "restore it, or train the parent again",
+                               "pass a folder that `benchgen train` printed, or use a pretrain table")
+    return {k: meta[k] for k in keys}
 
 
 def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Generator, dict[str, Any]]:
@@ -73,19 +78,9 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
     sampler) and load its fitted state."""
     folder = Path(folder)
     meta_file = folder / GENERATOR_FILE
-    if not meta_file.is_file():
-        raise ConfigError(f"{folder}: not a checkpoint folder (no {GENERATOR_FILE})",
-                          "pass the folder printed by `benchgen train`")
-    try:
-        meta = json.loads(meta_file.read_text())
-        missing = [k for k in ("plugin", "version", "params", "shape", "affine") if k not in meta]
-        why = f"missing {', '.join(missing)}" if missing else None
-    except (OSError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError; TypeError: not an object
-        why = f"{type(exc).__name__}: {exc}"
-    if why:
-        raise ConfigError(f"{meta_file}: not a valid checkpoint description ({why})",
-                          "it must be the JSON object `benchgen train` wrote (plugin, version, params, shape, "
-                          "affine, ...): restore it or train again")
+    meta = read_generator_json(folder, ("plugin", "version", "params", "shape", "affine"),
+                               "it must be the JSON object `benchgen train` wrote (plugin, version, params, shape, "
+                               "affine, ...): restore it or train again")
     check_geometry(meta, meta_file)
     verified_weights(folder)
     plugin, version, stored = meta["plugin"], meta["version"], meta["params"]
@@ -111,14 +106,7 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
 def check_description(folder: Path) -> None:
     """Before a cached checkpoint is loaded: its generator.json's geometry, and its weights' checksum."""
     meta_file = folder / GENERATOR_FILE
-    try:
-        meta = json.loads(meta_file.read_text())
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{meta_file}: not a valid checkpoint description ({type(exc).__name__}: {exc})",
-                          "delete the folder to fit again") from None
-    if not isinstance(meta, dict):
-        raise ConfigError(f"{meta_file}: not a valid checkpoint description (not a JSON object)",
-                          "delete the folder to fit again")
+    meta = read_generator_json(folder, hint="delete the folder to fit again")
     check_geometry(meta, meta_file)
     verified_weights(folder)
 
@@ -129,8 +117,8 @@ def weights_record(checkpoints: dict[str, Path]) -> dict[str, Any]:
     shas = {}
     for cond, folder in checkpoints.items():
         try:
-            shas[cond] = json.loads((Path(folder) / GENERATOR_FILE).read_text()).get(WEIGHTS_KEY)
-        except (OSError, ValueError, AttributeError):
+            shas[cond] = read_generator_json(folder).get(WEIGHTS_KEY)
+        except ConfigError:  # a record says "unknown" rather than fail over a description it only quotes
             shas[cond] = None
     if list(shas) == [""]:
         return {WEIGHTS_KEY: shas[""]}

@@ -40,7 +40,8 @@ def _type_name(tp: Any) -> str:
 
 
 def coerce(value: Any, tp: Any, where: str) -> Any:
-    """Check `value` against the annotation `tp`; return it converted (lists to tuples, int to float)."""
+    """Check `value` against the annotation `tp`; return it converted (lists to tuples, int to float).
+    The one TOML value checker: plugin params and the suite schema (:mod:`benchgen.suite.schema`) both use it."""
     origin = get_origin(tp)
     if tp is Any:
         return value
@@ -70,6 +71,10 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             return tuple(coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, elems)))
         item = elems[0] if elems else Any
         return tuple(coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is list:  # a bare `list`: a TOML array of anything (the suite schema's shape, seeds, steps)
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected an array, got {value!r}")
+        return value
     if origin is dict or tp is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected a table, got {value!r}")

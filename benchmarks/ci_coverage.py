@@ -53,7 +53,7 @@ from benchgen.data.load import load_data
 from benchgen.functional import frechet, kid, mmd, msssim
 from benchgen.interfaces import MetricContext, MetricResult
 from benchgen.score.score import score_metric, stored_details
-from benchgen.suite.model import load_suite, with_bootstrap
+from benchgen.suite.load import load_suite, with_bootstrap
 from benchgen.volumes import Cohort
 
 SUITE = Path(__file__).with_name("healthy_t1.toml")

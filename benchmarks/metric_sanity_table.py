@@ -19,7 +19,7 @@ from benchgen.data.load import load_data
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext, MetricContext
 from benchgen.score.score import score_metric
-from benchgen.suite.model import load_suite, with_bootstrap
+from benchgen.suite.load import load_suite, with_bootstrap
 from benchgen.volumes import Cohort
 
 

@@ -28,7 +28,7 @@ def compare_cmd(
     from benchgen.board import verdicts
     from benchgen.board.select import suite_boards
     from benchgen.results.store import open_existing
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     store = open_existing(results or paths.default_results())
     try:

@@ -88,7 +88,7 @@ def _boards(suite: str | None, profile: str | None, all_configs: bool, results: 
     try:
         if suite and is_file:
             from benchgen.board.select import suite_boards
-            from benchgen.suite.model import load_suite
+            from benchgen.suite.load import load_suite
 
             return suite_boards(load_suite(suite, profile or "auto"), store, all_configs)
         return build.stored_boards(store, suite, profile)

@@ -21,7 +21,7 @@ SET_HELP = ("Override one suite value, checked like the file's own keys: TABLE.K
 
 
 def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = None) -> Suite:
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite = load_suite(suite_path, profile, sets or ())
     check_home(suite_path)
@@ -37,7 +37,7 @@ def load(suite_path: Path, profile: str, quiet: bool, sets: list[str] | None = N
 def print_paper_cost(suite: Suite, suite_path: Path, requested: str, sets: list[str] | tuple[str, ...]) -> None:
     """On a CUDA machine where `auto` chose a smaller profile: what the paper profile would cost, and how to
     start it (a GPU does not start a paper-scale run by itself)."""
-    from benchgen.suite.model import cuda_available
+    from benchgen.suite.load import cuda_available
 
     if requested != "auto" or suite.profile == "paper" or "paper" not in suite.profiles or not cuda_available():
         return
@@ -198,7 +198,7 @@ def validate_cmd(
     needs of the suite (shape, sample counts, device) and a writable BENCHGEN_HOME."""
     suite = load(suite_path, profile, quiet=True, sets=sets)
     if suite.profile == "paper" and suite.device in ("auto", "cpu"):
-        from benchgen.suite.model import cuda_available
+        from benchgen.suite.load import cuda_available
 
         if not cuda_available() or suite.device == "cpu":
             console.print("[yellow]warning:[/] the paper profile on a CPU takes days (the reference network needs "

@@ -13,9 +13,11 @@ from typing import Any
 from benchgen.atomic import write_text
 from benchgen.cluster.plan import Unit
 from benchgen.cluster.shards import RunIdentity
+from benchgen.descriptions import read_description
 from benchgen.errors import ConfigError
 
 RUN_FILE, JOBS_FILE = "run.json", "jobs.json"
+RUN_KEYS = ("suite", "suite_version", "profile", "results", "executor", "units")
 
 
 @dataclass
@@ -40,17 +42,17 @@ class RunFolder:
 
 def open_run_folder(path: Path) -> RunFolder:
     """The run folder written by ``benchgen run --executor ...`` (ConfigError when it is not one)."""
+    rewrite = "run the suite again with --executor to rewrite it"
+    doc = read_description(path / RUN_FILE, RUN_KEYS, what="run description", hint=rewrite, folder_kind="run folder",
+                           missing_hint="pass the folder `benchgen run --executor local|slurm` printed")
+    jobs = (read_description(path / JOBS_FILE, what="job ledger", hint=rewrite)
+            if (path / JOBS_FILE).is_file() else {})
+    identity = RunIdentity(doc["suite"], doc["suite_version"], doc["profile"])
     try:
-        doc = json.loads((path / RUN_FILE).read_text(encoding="utf-8"))
-        jobs = json.loads((path / JOBS_FILE).read_text(encoding="utf-8")) if (path / JOBS_FILE).is_file() else {}
-        identity = RunIdentity(doc["suite"], doc["suite_version"], doc["profile"])
         units = [Unit.from_json(u) for u in doc["units"]]
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not a run folder (no {RUN_FILE})",
-                          "pass the folder `benchgen run --executor local|slurm` printed") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{path / RUN_FILE}: unreadable ({type(exc).__name__}: {exc})",
-                          "run the suite again with --executor to rewrite it") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path / RUN_FILE}: not a valid run description (units: {type(exc).__name__}: {exc})",
+                          rewrite) from None
     return RunFolder(path, identity, Path(doc["results"]), doc["executor"], units, jobs)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from benchgen import registry
 from benchgen.errors import ConfigError
-from benchgen.suite.model import Suite, cuda_available
+from benchgen.suite.load import cuda_available
+from benchgen.suite.model import Suite
 
 # key: (type, what it means) — the [executor] keys of one unit kind
 UNIT_KEYS: dict[str, tuple[type, str]] = {

@@ -7,22 +7,19 @@ generator's parent is resolved before the fit (:mod:`benchgen.fit.parent`) and h
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from benchgen import paths, registry
-from benchgen.atomic import write_error, write_text
-from benchgen.checkpoint import GENERATOR_FILE, WEIGHTS_KEY, check_description, checkpoint_sha256
+from benchgen.checkpoint import GENERATOR_FILE
 from benchgen.distributed import is_main_process, wait_for_everyone, world_size
 from benchgen.errors import ConfigError
+from benchgen.fit.saving import load_fitted, save_fitted
 from benchgen.hashing import fingerprint
-from benchgen.interfaces import FitContext, Generator, save_generator
+from benchgen.interfaces import FitContext, Generator
 from benchgen.progress import ProgressFn, no_progress
 from benchgen.provenance import now
 from benchgen.suite.model import PluginSpec, Suite
@@ -81,9 +78,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
         lock.acquire()
     try:
         if (final / GENERATOR_FILE).is_file() and not force:
-            check_description(final)
-            gen.load(final)
-            return gen, final
+            return load_fitted(gen, final), final
         if parent is None and spec.parent is not None:
             if spec.parent.path is None:
                 raise ConfigError(f"generators.{spec.label}: its pretrain parent must be fitted first",
@@ -102,19 +97,7 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
                          val=val, progress=progress, parent=parent)
         gen.fit(train, ctx)
         if is_main_process():
-            tmp = root / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
-            try:
-                save_generator(gen, tmp)
-                write_generator_json(tmp, spec, data, suite, condition, weights_sha256=checkpoint_sha256(tmp))
-            except Exception as exc:
-                shutil.rmtree(tmp, ignore_errors=True)
-                named = write_error(final, exc)  # a full disk names the checkpoint, not a bare [Errno 28]
-                if named is None or named is exc:
-                    raise
-                raise named from exc
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
+            save_fitted(gen, final, generator_description(spec, data, suite, condition))
             for stale in paths.cache_dir("samples").glob(f"{key}-*"):  # drawn from the checkpoint just replaced
                 stale.unlink(missing_ok=True)
             shutil.rmtree(workdir, ignore_errors=True)
@@ -125,12 +108,11 @@ def fit_or_load(spec: PluginSpec, data: Data, suite: Suite, device: str, progres
             lock.release()
 
 
-def write_generator_json(folder: Path, spec: PluginSpec, data: Data, suite: Suite, condition: str = "",
-                         weights_sha256: str | None = None) -> None:
-    meta = {**spec.config(), "label": spec.label, "seed": spec.seed, "data_fingerprint": data.fingerprint,
+def generator_description(spec: PluginSpec, data: Data, suite: Suite, condition: str = "") -> dict[str, Any]:
+    """What a checkpoint's ``generator.json`` says beside its weights' sha256: the plugin, its params, the data,
+    the shape and affine it samples at (so it can be sampled without the suite that trained it)."""
+    return {**spec.config(), "label": spec.label, "seed": spec.seed, "data_fingerprint": data.fingerprint,
             "suite": suite.name, "profile": suite.profile, "shape": list(suite.shape),
             "affine": np.asarray(data.splits.test.affine).tolist(), "created_at": now(),
             **({"condition": condition} if condition else {}),
-            **({"draw": data.draw, "fit_seed": fit_seed(spec.seed, data.draw)} if data.draw is not None else {}),
-            **({WEIGHTS_KEY: weights_sha256} if weights_sha256 else {})}
-    write_text(folder / GENERATOR_FILE, json.dumps(meta, indent=2))
+            **({"draw": data.draw, "fit_seed": fit_seed(spec.seed, data.draw)} if data.draw is not None else {})}

@@ -43,7 +43,7 @@ def n_train(document: dict[str, Any], split: dict[str, float]) -> int | None:
 
 def profile_cost(suite_path: Path, profile: str = "paper", sets: Sequence[str] = ()) -> ProfileCost | None:
     """The cost of `profile` of a suite, or None when it has no such profile or no generator can count."""
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite = load_suite(suite_path, profile, sets)
     n = n_train(suite.document, suite.split)

@@ -33,7 +33,7 @@ from typing import Any, Mapping, Sequence
 
 from benchgen.interfaces import Plugin
 from benchgen.testing import checks as _checks  # noqa: F401  (registers the checks)
-from benchgen.testing.checks import variations
+from benchgen.testing.checks.preprocessors import variations
 from benchgen.testing.core import (
     CHECKS,
     Check,

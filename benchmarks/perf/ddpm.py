@@ -50,7 +50,7 @@ SUITE = Path(__file__).resolve().parents[1] / "healthy_t1.toml"
 
 def quick_params(**changes) -> DDPMParams:
     """The ddpm params of the suite's `quick` profile (benchmarks/healthy_t1.toml), with changes."""
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     spec = next(g for g in load_suite(SUITE, "quick").generators.values() if g.plugin == "ddpm")
     return dataclasses.replace(spec.params, **changes)
@@ -76,7 +76,7 @@ def _data(n_train: int, n_val: int, n_test: int, suite: str | None):
     through the runner's cached loader) or, without a suite, MNI152-derived volumes."""
     if suite:
         from benchgen.data.load import load_data
-        from benchgen.suite.model import load_suite
+        from benchgen.suite.load import load_suite
 
         splits = load_data(load_suite(suite, "quick")).splits
         return splits.train, splits.val, splits.test
@@ -141,7 +141,7 @@ def cmd_suite_samples(args: argparse.Namespace) -> None:
 
     from benchgen import paths
     from benchgen.data.load import load_data
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
     from benchgen.volumes import read_nifti
 
     suite = load_suite(args.suite, args.profile)

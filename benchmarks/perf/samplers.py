@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchgen.board.select import suite_boards
     from benchgen.errors import BenchgenError
     from benchgen.results.store import open_existing
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     try:
         suite = load_suite(args.suite, args.profile)

@@ -169,7 +169,7 @@ def test_records_of_derived_rows_name_each_volumes_source_in_the_draws_training_
     from benchgen.data.load import load_data
     from benchgen.results.store import ResultStore, draw_of
     from benchgen.runner import condition_table, run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("BENCHGEN_CACHE", raising=False)
@@ -196,7 +196,7 @@ def test_records_of_derived_rows_name_each_volumes_source_in_the_draws_training_
 def test_the_augmentation_suite_loads_with_its_controls_and_draws(profile, draws):
     from pathlib import Path
 
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite = load_suite(Path(__file__).resolve().parents[2] / "benchmarks" / "augmentation_fewshot.toml",
                        profile=profile)

@@ -6,7 +6,7 @@ from benchgen.cluster.status import unit_states
 from benchgen.cluster.submit import run_on_executor
 from benchgen.results.store import ResultStore, draw_of
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.cluster.test_local_executor import TINY, board
 
 DRAWS = TINY.replace("bootstrap = 7", "bootstrap = 7\ndraws = 2")

@@ -18,7 +18,7 @@ from benchgen.cluster.shards import RunIdentity, read_shards
 from benchgen.cluster.status import unit_states
 from benchgen.data.load import load_data
 from benchgen.fit.fit import fit_or_load
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.cluster.conftest import ROOT
 from tests.core.conftest import SUITE
 
@@ -27,7 +27,7 @@ SCRIPT = """
 import sys
 from pathlib import Path
 from benchgen.cluster.submit import run_on_executor
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 s = run_on_executor(load_suite(sys.argv[1], profile="default"), Path(sys.argv[2]), "local", quiet=True,
                     run_dir=Path(sys.argv[3]))
 print("computed", s.computed, "cached", s.cached, "errors", len(s.errors))

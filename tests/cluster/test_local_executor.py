@@ -13,7 +13,7 @@ from benchgen.cluster.status import unit_states
 from benchgen.cluster.submit import run_on_executor
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import SUITE
 
 # two generators, one seed, a metric with sub-columns: four units (two fits, two sampling + scoring jobs)

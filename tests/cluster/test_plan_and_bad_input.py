@@ -14,7 +14,7 @@ from benchgen.cluster.shards import RunIdentity, ShardStore, merge_shards, shard
 from benchgen.cluster.submit import why_failed
 from benchgen.errors import ConfigError
 from benchgen.results.store import ResultStore
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import SUITE
 from tests.core.test_store import make_record
 

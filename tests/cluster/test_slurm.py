@@ -9,7 +9,7 @@ import pytest
 
 from benchgen.cluster.submit import run_on_executor
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.cluster.test_local_executor import TINY, board
 
 pytestmark = pytest.mark.skipif(shutil.which("sbatch") is None, reason="no sbatch on PATH (no SLURM cluster)")

@@ -13,7 +13,7 @@ from benchgen.cli import load_commands
 from benchgen.errors import ConfigError
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import SUITE
 
 

@@ -54,7 +54,7 @@ def test_export_into_a_closed_pipe_exits_quietly(fake_registry, suite_file, home
     import os
 
     from benchgen.runner import run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     db = tmp_path / "r.sqlite"
     run_suite(load_suite(suite_file(), "default"), db, quiet=True)

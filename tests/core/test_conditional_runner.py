@@ -16,7 +16,7 @@ from benchgen.interfaces import Generator
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
 from benchgen.sample.conditional import Fitted
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.suites import conditional_suite
 
 

@@ -21,7 +21,7 @@ from benchgen.functional.hierarchical import pool, small_sample_scale
 from benchgen.results.cells import cell_key, plan_cells
 from benchgen.results.store import ResultStore, draw_of
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.suites import conditional_suite
 
 

@@ -20,7 +20,7 @@ SCRIPT = """
 import sys
 from benchgen import registry
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import fake_entry_points
 registry.refresh(fake_entry_points())
 s = run_suite(load_suite(sys.argv[1]), sys.argv[2], quiet=True)
@@ -39,7 +39,7 @@ class _Empty:
 def test_a_one_fit_suite_keeps_its_cell_keys(suite_file, fake_registry, home):
     from benchgen.data.load import list_dataset
     from benchgen.results.cells import plan_cells
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite = load_suite(suite_file())
     plans = plan_cells(suite, list(suite.generators), _Empty(), list_dataset(suite).fingerprint)
@@ -62,7 +62,7 @@ def test_three_fits_give_one_row_per_label_with_three_distinct_fits(suite_file, 
     from benchgen.board.select import suite_boards
     from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite = load_suite(suite_file(THREE))
     s = run_suite(suite, tmp_path / "r.sqlite", quiet=True)
@@ -112,7 +112,7 @@ def test_cluster_units_are_one_fit_unit_per_fit(suite_file, fake_registry, home)
     from benchgen.cluster.resources import executor_config
     from benchgen.data.load import list_dataset
     from benchgen.results.cells import plan_cells
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite = load_suite(suite_file(THREE))
     fp = list_dataset(suite).fingerprint
@@ -134,7 +134,7 @@ def test_compare_and_report_of_a_three_fit_suite(suite_file, fake_registry, home
     from benchgen.cli import COMMAND_MODULES, app
     from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     for m in COMMAND_MODULES:  # the commands register themselves on import
         __import__(f"benchgen.cli.{m}")

@@ -14,7 +14,7 @@ SCRIPT = """
 import sys
 from benchgen import registry
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import fake_entry_points
 registry.refresh(fake_entry_points())
 s = run_suite(load_suite(sys.argv[1], profile="default"), sys.argv[2], quiet=True)

@@ -17,7 +17,7 @@ from benchgen.results.cells import cell_key
 from benchgen.results.store import ResultStore, open_existing
 from benchgen.runner import run_suite
 from benchgen.suite import protocols
-from benchgen.suite.model import _plugin_spec, check_plugins, load_suite
+from benchgen.suite.load import check_plugins, load_suite, plugin_spec
 from tests.core.test_store import make_record
 from tests.security.test_two_runs import TINY as TWO_RUNS_SUITE
 
@@ -46,7 +46,7 @@ def test_presets_validate_like_suite_metrics(name):
     assert p.primary in p.metrics
     assert p.min_samples is None or p.min_samples >= 2
     # the same parser as a suite's [evaluation.metrics], and the plugins' own suite checks at the paper's shape
-    specs = {label: _plugin_spec("metrics", label, table, f"protocol {name}.{label}")
+    specs = {label: plugin_spec("metrics", label, table, f"protocol {name}.{label}")
              for label, table in p.metrics.items()}
     check_plugins({}, specs, p.shape or (128, 128, 128), p.min_samples or 100, "cpu")
     for label, table in p.metrics.items():

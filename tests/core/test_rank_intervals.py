@@ -13,7 +13,7 @@ from benchgen.board.render import render_json, render_markdown
 from benchgen.functional.bootstrap import bootstrap_replicates
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.test_store import make_record
 from tests.suites import tiny_suite
 

@@ -22,7 +22,7 @@ def ran(fake_registry, home, suite_file, tmp_path):
     from benchgen import paths
     from benchgen.data.load import list_dataset
     from benchgen.fit.fit import checkpoint_key
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     db = tmp_path / "r.sqlite"
     path = suite_file()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.test_progress_logs import SUITE
 
 

@@ -5,7 +5,7 @@ from benchgen.board.build import build_boards
 from benchgen.board.render import render_csv, render_json, render_markdown
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import SUITE
 
 

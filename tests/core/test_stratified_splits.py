@@ -8,7 +8,7 @@ import torch
 
 from benchgen.data.splits import assign_subjects, split_cohort
 from benchgen.errors import ConfigError, DataError
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from benchgen.volumes import Cohort
 from tests.core.conftest import SUITE
 

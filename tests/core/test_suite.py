@@ -1,7 +1,7 @@
 import pytest
 
 from benchgen.errors import ConfigError
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import SUITE
 
 
@@ -16,10 +16,10 @@ def test_valid_suite_and_profile(fake_registry, suite_file):
 @pytest.mark.parametrize("cuda", [False, True])
 def test_auto_profile_is_quick_with_or_without_cuda(fake_registry, suite_file, monkeypatch, cuda):
     """A CUDA device (a laptop GPU is one) never starts the paper profile by itself."""
-    monkeypatch.setattr("benchgen.suite.model.cuda_available", lambda: cuda)
+    monkeypatch.setattr("benchgen.suite.load.cuda_available", lambda: cuda)
     s = load_suite(suite_file())
     assert s.profile == "quick" and "only when named" in s.profile_reason
-    from benchgen.suite.model import choose_profile
+    from benchgen.suite.load import choose_profile
 
     assert choose_profile("auto", ["paper", "quick"])[0] == "quick"
     assert choose_profile("auto", ["paper", "paper-plus", "small"])[0] == "small"
@@ -81,3 +81,18 @@ def test_a_profile_like_another_is_merged_over_it(fake_registry, suite_file):
         load_suite(path, profile="loop-a")
     with pytest.raises(ConfigError, match="profiles.orphan.like: no profile 'nowhere' in this suite"):
         load_suite(path, profile="orphan")
+
+
+@pytest.mark.parametrize("tp, bad", [(str, 3), (int, 1.5), (int, True), (float, "x"), (bool, 1), (list, "x"),
+                                     (dict, [1])])
+def test_suite_schema_and_plugin_params_check_values_with_one_checker(tp, bad):
+    """A suite key and a plugin parameter of the same type fail with the same line: one checker."""
+    from benchgen.params import coerce
+    from benchgen.suite.schema import check_table
+
+    with pytest.raises(ConfigError) as by_params:
+        coerce(bad, tp, "t.k")
+    with pytest.raises(ConfigError) as by_schema:
+        check_table({"k": bad}, {"k": (tp, True)}, "t")
+    assert by_schema.value.message == by_params.value.message
+    assert by_schema.value.message.startswith("t.k: expected ")

@@ -80,7 +80,7 @@ def test_unknown_baseline_is_one_clear_error():
 
 
 def test_suite_baseline_and_fits_are_checked_at_load(suite_file, fake_registry):
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
     from tests.core.conftest import SUITE
 
     ok = load_suite(suite_file(SUITE.replace("bootstrap = 7", 'bootstrap = 7\nbaseline = "good"\nfits = 2')))

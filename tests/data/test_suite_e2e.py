@@ -12,7 +12,7 @@ from benchgen.cli.app import app
 
 def test_phantom_export_preprocess_suite(tmp_path, monkeypatch, tiny_suite_file):
     runner_mod = pytest.importorskip("benchgen.runner")
-    suite_mod = pytest.importorskip("benchgen.suite.model")
+    suite_mod = pytest.importorskip("benchgen.suite.load")
     monkeypatch.chdir(tmp_path)
     cli = CliRunner()
     r = cli.invoke(app, ["data", "export", "phantom", "raw", "--n", "4", "--param", "voxel_mm=4.0",

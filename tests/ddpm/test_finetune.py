@@ -19,7 +19,7 @@ from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext
 from benchgen.params import params_to_dict
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from benchgen.volumes import Cohort
 from tests.suites import tiny_suite
 

@@ -48,7 +48,7 @@ def test_paper_cost_is_counted_from_the_network_and_printed_on_a_cuda_machine(mo
 
     from benchgen.cli import run as run_cli
     from benchgen.suite.cost import ASSUMED_FLOP_PER_S, profile_cost
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite_path = Path(__file__).parents[2] / "benchmarks" / "healthy_t1.toml"
     cost = profile_cost(suite_path)
@@ -59,7 +59,7 @@ def test_paper_cost_is_counted_from_the_network_and_printed_on_a_cuda_machine(mo
         convs = _conv_flops(build_unet(p), (84, 128, 84))
     assert convs <= cost.flops["ddpm"] / passes <= 1.3 * convs
     assert cost.gpu_hours == sum(cost.flops.values()) / ASSUMED_FLOP_PER_S / 3600
-    monkeypatch.setattr("benchgen.suite.model.cuda_available", lambda: True)
+    monkeypatch.setattr("benchgen.suite.load.cuda_available", lambda: True)
     run_cli.print_paper_cost(load_suite(suite_path), suite_path, "auto", ())
     err = " ".join(capsys.readouterr().err.split())
     assert "GPU-hours at an assumed 50 TFLOP/s" in err and f"benchgen run {suite_path} --profile paper" in err

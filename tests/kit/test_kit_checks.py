@@ -84,6 +84,18 @@ class WritesIntoItsFolder(GoodGen):
         save_file({"mean": self.mean.contiguous()}, str(folder / "mean.safetensors"))
 
 
+class RemembersItsSaveFolder(GoodGen):
+    """Loads from the folder `save` was given, not the one `load` is given: a run moves the saved folder to
+    its place in the checkpoint cache, so the kit must too (and fail this one at the round trip)."""
+
+    def save(self, folder: Path) -> None:
+        super().save(folder)
+        (folder / "where.json").write_text(json.dumps({"saved_in": str(folder)}))
+
+    def load(self, folder: Path) -> None:
+        super().load(Path(json.loads((folder / "where.json").read_text())["saved_in"]))
+
+
 class FitRaises(GoodGen):
     def fit(self, train, ctx):
         raise ValueError("no convergence")  # THE-FIT-LINE
@@ -169,6 +181,7 @@ class BadConfig(GoodGen):
 @pytest.mark.parametrize("cls,expected", [
     (GoodGen, []),
     (WritesIntoItsFolder, []),
+    (RemembersItsSaveFolder, ["save_load_round_trip"]),
     (FitRaises, ["fit"]),
     (NotATensor, ["sample"]),
     (WrongShape, ["sample_shape"]),
@@ -188,6 +201,29 @@ def test_each_broken_generator_fails_exactly_its_check(cls, expected):
     assert [r.name for r in results] == check_names("generators")
     assert failed(results) == expected, [(r.name, r.status, r.message) for r in results if not r.passed]
     assert not [r for r in results if r.skipped and not r.message.startswith("not run: needs")]
+
+
+def test_the_kit_saves_and_loads_a_generator_the_way_a_run_does():
+    """One path for save and load: the kit's checkpoint is the folder `save_fitted` makes in a run (the plugin's
+    files, a generator.json whose weights checksum matches them), and `load_fitted` checks that checksum."""
+    import benchgen.fit.fit as run_fit
+    import benchgen.testing.checks.generators as kit
+    from benchgen.checkpoint import GENERATOR_FILE, WEIGHTS_KEY, checkpoint_sha256
+    from benchgen.errors import DataError
+    from benchgen.fit import saving
+
+    assert kit.save_fitted is saving.save_fitted is run_fit.save_fitted
+    assert kit.load_fitted is saving.load_fitted is run_fit.load_fitted
+    with Checker("generators", WritesIntoItsFolder) as checker:
+        checker.expect("save_load_round_trip")
+        folder = checker.workdir / "checkpoint"
+        meta = json.loads((folder / GENERATOR_FILE).read_text())
+        assert meta[WEIGHTS_KEY] == checkpoint_sha256(folder) and meta["shape"] == list(SHAPE)
+        assert sorted(p.name for p in folder.iterdir()) == [GENERATOR_FILE, "mean.safetensors"]
+        assert not [p for p in folder.parent.iterdir() if p.name.startswith(".tmp-")]
+        (folder / "mean.safetensors").write_bytes(b"changed")
+        with pytest.raises(DataError, match="its weights changed since they were saved"):
+            saving.load_fitted(WritesIntoItsFolder(), folder)
 
 
 def test_a_failing_fit_keeps_the_plugins_traceback_and_skips_what_needs_it():

@@ -40,7 +40,10 @@ def test_benchgen_wheel_ships_the_kit(tmp_path):
     for name in ("benchgen", "plugins"):
         shutil.copytree(REPO / name, src / name, ignore=IGNORE)
     files = set(zipfile.ZipFile(build_wheel(src, tmp_path / "dist")).namelist())
-    assert {f"benchgen/testing/{m}.py" for m in ("__init__", "core", "checks", "data")} <= files
+    checks = ("__init__", "shared", "every_kind", "generators", "metrics", "preprocessors", "datasets", "features",
+              "config")
+    kit = ("__init__", "core", "data", *(f"checks/{m}" for m in checks))
+    assert {f"benchgen/testing/{m}.py" for m in kit} <= files
     assert "benchgen/cli/check.py" in files
     assert not any(f.startswith("tests/") for f in files)
 

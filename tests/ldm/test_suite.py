@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from benchgen.results.store import ResultStore
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.suites import TINY_UNET, tiny_suite
 
 ROOT = Path(__file__).resolve().parents[2]

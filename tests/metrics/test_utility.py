@@ -224,7 +224,7 @@ def test_through_the_runner(tmp_path, monkeypatch):
     skipped with its reason."""
     from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("BENCHGEN_CACHE", raising=False)

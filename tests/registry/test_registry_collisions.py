@@ -86,7 +86,7 @@ def test_a_suite_can_name_the_shadowed_plugin_and_records_keep_the_qualified_nam
     from benchgen.checkpoint import load_checkpoint
     from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
     from tests.core import fakes
     from tests.core.conftest import SUITE
 
@@ -152,7 +152,7 @@ def test_validate_the_main_benchmark_with_a_really_installed_shadowing_ddpm(othe
 @pytest.mark.filterwarnings("ignore::benchgen.registry.ShadowedPluginWarning")  # asserted below
 def test_a_really_installed_shadowed_plugin_is_used_by_its_qualified_name(other_ddpm_site, monkeypatch, tmp_path,
                                                                          fresh_warnings):
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     monkeypatch.syspath_prepend(str(other_ddpm_site))
     registry.refresh()

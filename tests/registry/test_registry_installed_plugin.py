@@ -106,7 +106,7 @@ def test_installed_plugins_pass_the_shared_contract_tests(installed):
 def test_installed_plugins_run_inside_a_suite(installed, tmp_path, monkeypatch):
     from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     monkeypatch.setenv("BENCHGEN_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("BENCHGEN_CACHE", raising=False)

@@ -33,7 +33,7 @@ HUGE = {
 
 CHILD = """
 import json, sys
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from benchgen.errors import ConfigError
 out = {}
 for item in json.loads(sys.argv[2]):
@@ -93,7 +93,7 @@ def test_nan_splits_are_refused(suite_path, split):
 
 
 def test_jobs_are_capped_at_the_cpu_count_with_a_warning(suite_path):
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     res = CliRunner().invoke(load_commands(), ["validate", str(suite_path), "--set", "dataset.jobs=100000"])
     assert res.exit_code == 0, res.output

@@ -13,7 +13,7 @@ import pytest
 from benchgen.errors import BenchgenError, WriteError
 from benchgen.results.store import ResultStore, open_existing
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.fakes import MeanGen
 from tests.core.test_store import make_record
 

@@ -145,7 +145,7 @@ def test_a_truncated_baseline_checkpoint_is_named(tmp_path):
 def test_damaged_cohort_and_sample_cache_entries_are_recomputed(fake_registry, suite_file, home):
     from benchgen import paths
     from benchgen.runner import run_suite
-    from benchgen.suite.model import load_suite
+    from benchgen.suite.load import load_suite
 
     suite = load_suite(suite_file(), "default")
     db = home / "r.sqlite"

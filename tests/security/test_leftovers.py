@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from benchgen.cli import load_commands
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 
 
 def leftovers(home):

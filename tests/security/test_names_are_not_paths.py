@@ -14,7 +14,7 @@ from benchgen.data.preprocessing import preprocess_folder
 from benchgen.data.preprocessing.export import export_dataset
 from benchgen.errors import ConfigError
 from benchgen.safety import inside
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.core.conftest import SUITE
 from tests.data.badfiles import brain_like, save
 

@@ -10,7 +10,7 @@ import pytest
 
 from benchgen import paths
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 from tests.suites import tiny_suite
 
 SUITE = tiny_suite("keys", generators=["holdout", "memorizer"], evaluation={"n_samples": 8, "seeds": [0, 1, 2]})

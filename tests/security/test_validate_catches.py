@@ -48,9 +48,9 @@ CASES = {
 def no_cuda(monkeypatch):
     import torch
 
-    import benchgen.suite.model
+    import benchgen.suite.load
 
-    monkeypatch.setattr(benchgen.suite.model, "cuda_available", lambda: False)
+    monkeypatch.setattr(benchgen.suite.load, "cuda_available", lambda: False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
 
 

@@ -14,7 +14,7 @@ from benchgen.checkpoint import GENERATOR_FILE, checkpoint_sha256, load_checkpoi
 from benchgen.errors import BenchgenError, DataError
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
-from benchgen.suite.model import load_suite
+from benchgen.suite.load import load_suite
 
 
 def fitted(home: Path) -> dict[str, Path]:
