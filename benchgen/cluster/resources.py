@@ -8,6 +8,7 @@ from typing import Any
 
 from benchgen import registry
 from benchgen.errors import ConfigError
+from benchgen.params import coerce
 from benchgen.suite.load import cuda_available
 from benchgen.suite.model import Suite
 
@@ -54,9 +55,7 @@ def _checked(table: dict[str, Any], keys: dict[str, tuple[type, str]], where: st
         if key not in keys:
             choices = [*UNIT_KEYS, *RUN_KEYS, *KINDS] if where == "executor" else list(keys)
             raise ConfigError(f"{where}.{key}: unknown executor key", f"choose from {', '.join(choices)}")
-        tp = keys[key][0]
-        if not isinstance(value, tp) or isinstance(value, bool):
-            raise ConfigError(f"{where}.{key}: expected {tp.__name__}, got {value!r}")
+        value = coerce(value, keys[key][0], f"{where}.{key}")  # the one TOML value checker
         least = 0 if key in ("gpus", "array_parallelism") else 1
         if isinstance(value, int) and value < least:
             raise ConfigError(f"{where}.{key}: must be ≥ {least}, got {value}")

@@ -63,7 +63,7 @@ def test_resources_defaults_plugin_suite_and_cli(cluster_env, suite_file, monkey
      "choose from partition, account, gpus, cpus, mem_gb, time_min, array_parallelism, run_dir, fit, score"),
     ("[executor.fit]\nmem = 3", "executor.fit.mem: unknown executor key", "choose from partition"),
     ("[executor]\ncpus = 0", "executor.cpus: must be ≥ 1", ""),
-    ("[executor]\ntime_min = \"1h\"", "executor.time_min: expected int", ""),
+    ("[executor]\ntime_min = \"1h\"", "executor.time_min: expected an integer", ""),
 ])
 def test_bad_executor_table_is_one_line(cluster_env, suite_file, table, expect, hint):
     res = invoke("run", suite_file(SUITE + "\n" + table + "\n"), "-p", "default", "--results",
