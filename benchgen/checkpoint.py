@@ -73,16 +73,15 @@ def generator_config(folder: Path) -> dict[str, Any]:
     return {k: meta[k] for k in keys}
 
 
-def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Generator, dict[str, Any]]:
-    """Rebuild the generator recorded in ``generator.json`` (params optionally overridden, e.g. the
-    sampler) and load its fitted state."""
+def rebuild_generator(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Generator, dict[str, Any]]:
+    """The generator recorded in ``generator.json`` (params optionally overridden, e.g. the sampler), built but
+    not loaded, and the description: :func:`benchgen.fit.saving.load_checkpoint` loads its state."""
     folder = Path(folder)
     meta_file = folder / GENERATOR_FILE
     meta = read_generator_json(folder, ("plugin", "version", "params", "shape", "affine"),
                                "it must be the JSON object `benchgen train` wrote (plugin, version, params, shape, "
                                "affine, ...): restore it or train again")
     check_geometry(meta, meta_file)
-    verified_weights(folder)
     plugin, version, stored = meta["plugin"], meta["version"], meta["params"]
     cls = registry.load_class("generators", plugin)
     if cls.version != version:
@@ -98,9 +97,7 @@ def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None)
             params = dataclasses.replace(params, **{key: coerce(value, hints[key], f"--{key}")})
         except ValueError as exc:  # the plugin's own range checks
             raise ConfigError(f"--{key} {value}: {exc}") from None
-    gen = registry.instantiate("generators", meta["plugin"], params)
-    gen.load(folder)
-    return gen, meta
+    return registry.instantiate("generators", meta["plugin"], params), meta
 
 
 def check_description(folder: Path) -> None:

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from benchgen.atomic import write_error, write_text
-from benchgen.checkpoint import GENERATOR_FILE, WEIGHTS_KEY, check_description, checkpoint_sha256
+from benchgen.checkpoint import (
+    GENERATOR_FILE,
+    WEIGHTS_KEY,
+    check_description,
+    checkpoint_sha256,
+    rebuild_generator,
+)
 from benchgen.interfaces import Generator, save_generator
 
 
@@ -45,3 +51,11 @@ def load_fitted(gen: Generator, folder: Path) -> Generator:
     check_description(folder)
     gen.load(folder)
     return gen
+
+
+def load_checkpoint(folder: str | Path, overrides: dict[str, Any] | None = None) -> tuple[Generator, dict[str, Any]]:
+    """The generator a checkpoint folder describes (params optionally overridden, e.g. the sampler), loaded by
+    :func:`load_fitted` like a run's, and its ``generator.json``: what `benchgen sample` draws from."""
+    folder = Path(folder)
+    gen, meta = rebuild_generator(folder, overrides)
+    return load_fitted(gen, folder), meta

@@ -146,7 +146,7 @@ def sample_ids(label: str, seed: int, n: int) -> list[str]:
 def sample_checkpoint(folder: str | Path, n: int, out_dir: str | Path, seed: int = 0,
                       overrides: dict[str, Any] | None = None, progress: ProgressFn = no_progress) -> list[Path]:
     """Write `n` volumes of the checkpoint in `folder` as NIfTI files into `out_dir`."""
-    from benchgen.checkpoint import load_checkpoint
+    from benchgen.fit.saving import load_checkpoint
 
     if n < 1:
         raise ConfigError(f"-n: must be at least 1, got {n}")

@@ -39,7 +39,8 @@ def test_a_valid_description_is_returned_whole(tmp_path):
 
 
 def test_checkpoint_and_run_folders_read_their_descriptions_with_it(tmp_path):
-    from benchgen.checkpoint import check_description, generator_config, load_checkpoint
+    from benchgen.checkpoint import check_description, generator_config
+    from benchgen.fit.saving import load_checkpoint
     from benchgen.cluster.ledger import open_run_folder
 
     (tmp_path / "generator.json").write_text("[]")

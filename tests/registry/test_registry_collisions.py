@@ -83,7 +83,7 @@ def test_qualified_names_that_match_nothing_say_what_exists(inject, dist_eps, tm
 @pytest.mark.filterwarnings("ignore::benchgen.registry.ShadowedPluginWarning")  # asserted below
 def test_a_suite_can_name_the_shadowed_plugin_and_records_keep_the_qualified_name(
         inject, dist_eps, tmp_path, monkeypatch):
-    from benchgen.checkpoint import load_checkpoint
+    from benchgen.fit.saving import load_checkpoint
     from benchgen.results.store import ResultStore
     from benchgen.runner import run_suite
     from benchgen.suite.load import load_suite

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from benchgen.checkpoint import GENERATOR_FILE, checkpoint_sha256, load_checkpoint
+from benchgen.checkpoint import GENERATOR_FILE, checkpoint_sha256
+from benchgen.fit.saving import load_checkpoint
 from benchgen.errors import BenchgenError, DataError
 from benchgen.results.store import ResultStore
 from benchgen.runner import run_suite
