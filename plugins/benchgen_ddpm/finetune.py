@@ -24,10 +24,10 @@ from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext
 from benchgen.params import params_to_dict, parse_params
 from benchgen.volumes import Cohort
-from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights
 from benchgen_ddpm.conditioning import Conditioner, FitConditions, reported_as
 from benchgen_ddpm.generator import TRAIN_HINT, DDPMGenerator, _rows
+from benchgen_ddpm.objective import Start
 from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
 
 # parameter-name prefixes of MONAI's DiffusionModelUNet that each `freeze` setting keeps at the parent's values
@@ -104,7 +104,7 @@ class FinetuneGenerator(DDPMGenerator):
         return folder
 
     # ------------------------------------------------------------------------------------ fitting
-    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, training.Start | None]:
+    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, Start | None]:
         p: FinetuneParams = self.params
         folder = self._parent_folder(ctx)
         identity = self._parent_identity(folder)  # its generator.json, read once
@@ -122,7 +122,7 @@ class FinetuneGenerator(DDPMGenerator):
                 cond = FitConditions(conditioner, conditioner.encode(_rows(train)), val)
         sha = checkpoint_sha256(folder)
         self.parent = {**identity, "sha256": sha, "freeze": p.freeze, "new_classes": new}
-        return cond, training.Start(weights, FROZEN[p.freeze], sha)
+        return cond, Start(weights, FROZEN[p.freeze], sha)
 
     def _parent_folder(self, ctx: FitContext) -> Path:
         if ctx.parent is None:

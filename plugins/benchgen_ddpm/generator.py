@@ -16,17 +16,17 @@ from benchgen.errors import ConfigError, DataError, PluginError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, no_progress
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
-from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
 from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, reported_as
 from benchgen_ddpm.intensity import Volumes, encoded
+from benchgen_ddpm.loop import TrainResult, run_loop
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
+from benchgen_ddpm.objective import Start, denoiser_objective
 from benchgen_ddpm.params import MODEL_FIELDS, SAMPLING_FIELDS, DDPMParams
 from benchgen_ddpm.precision import precision_name
 from benchgen_ddpm.sampling import sample_volumes
 from benchgen_ddpm.schedule import sampling_scheduler
 from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
-from benchgen_ddpm.training import TrainResult
 
 
 @contextlib.contextmanager
@@ -151,10 +151,11 @@ class DDPMGenerator(Generator):
         val = None if ctx.val is None else encoded(ctx.val, p.background_gap)
         with _threads(p.num_threads):
             x, val = self._denoiser_data(encoded(train, p.background_gap), val, ctx, device)
-            result: TrainResult = training.train(
-                self._denoiser_params(), x, val, self._denoiser_workdir(workdir), seed=ctx.seed, device=device,
-                resume=ctx.resume, progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond,
-                init=start, name=self.family)
+            p_train = self._denoiser_params()
+            objective = denoiser_objective(p_train, x, ctx.seed, cond=cond, init=start, name=self.family)
+            result: TrainResult = run_loop(
+                p_train, objective, x, val, self._denoiser_workdir(workdir), seed=ctx.seed, device=device,
+                resume=ctx.resume, progress=None if ctx.quiet else ctx.progress, trackers=trackers)
         self._set_model(result.weights, train.shape, train.affine, None if cond is None else cond.conditioner)
         self.train_info = {k: getattr(result, k) for k in (
             "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",
@@ -188,7 +189,7 @@ class DDPMGenerator(Generator):
         assert self._shape is not None
         return self._shape
 
-    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, training.Start | None]:
+    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, Start | None]:
         """The conditions to train with and where training starts (None: MONAI's initialisation); the
         ``finetune`` plugin starts from its parent instead."""
         return _fit_conditions(self.params, train, ctx.val), None
