@@ -25,8 +25,8 @@ from benchgen.interfaces import FitContext
 from benchgen.params import params_to_dict, parse_params
 from benchgen.volumes import Cohort
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights
-from benchgen_ddpm.conditioning import Conditioner, FitConditions, reported_as
-from benchgen_ddpm.generator import TRAIN_HINT, DDPMGenerator, _rows
+from benchgen_ddpm.conditioning import Conditioner, FitConditions, reported_as, scan_rows
+from benchgen_ddpm.generator import TRAIN_HINT, DDPMGenerator
 from benchgen_ddpm.objective import Start
 from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
 
@@ -57,7 +57,7 @@ def _extend_classes(parent: Conditioner, train: Cohort) -> tuple[Conditioner, li
     if "condition" not in parent.condition_on:
         return parent, []
     with reported_as(DataError, TRAIN_HINT):
-        seen = Conditioner.learn(("condition",), _rows(train)).classes
+        seen = Conditioner.learn(("condition",), scan_rows(train)).classes
     new = [c for c in seen if c not in parent.classes]
     return Conditioner(parent.condition_on, (*parent.classes, *new), parent.age_mean, parent.age_sd), new
 
@@ -117,9 +117,8 @@ class FinetuneGenerator(DDPMGenerator):
             conditioner, new = _extend_classes(parent_cond, train)
             weights = _grown_embedding(weights, len(new))
             with reported_as(DataError, TRAIN_HINT):
-                val = None if ctx.val is None else conditioner.encode(
-                    [(f"validation scan '{s}'", m) for s, m in zip(ctx.val.subject_ids, ctx.val.metadata)])
-                cond = FitConditions(conditioner, conditioner.encode(_rows(train)), val)
+                val = None if ctx.val is None else conditioner.encode(scan_rows(ctx.val, "validation"))
+                cond = FitConditions(conditioner, conditioner.encode(scan_rows(train)), val)
         sha = checkpoint_sha256(folder)
         self.parent = {**identity, "sha256": sha, "freeze": p.freeze, "new_classes": new}
         return cond, Start(weights, FROZEN[p.freeze], sha)

@@ -17,7 +17,7 @@ from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, n
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
-from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, reported_as
+from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, reported_as, scan_rows
 from benchgen_ddpm.intensity import Volumes, encoded
 from benchgen_ddpm.loop import TrainResult, run_loop
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
@@ -62,20 +62,15 @@ SAMPLE_HINT = ("give every row the keys of conditions(), with values the model w
                "(sampler_info() lists its classes)")
 
 
-def _rows(cohort: Cohort) -> list[tuple[str, dict[str, Any]]]:
-    return [(f"training scan '{s}'", m) for s, m in zip(cohort.subject_ids, cohort.metadata)]
-
-
 def _fit_conditions(p: DDPMParams, train: Cohort, val: Cohort | None) -> FitConditions | None:
     """The conditioner learned from `train` and both splits' conditions; a scan missing a value the model
     conditions on is a DataError, raised before any training."""
     if not p.condition_on:
         return None
     with reported_as(DataError, TRAIN_HINT):
-        conditioner = Conditioner.learn(p.condition_on, _rows(train))
-        val_cond = None if val is None else conditioner.encode(
-            [(f"validation scan '{s}'", m) for s, m in zip(val.subject_ids, val.metadata)])
-        return FitConditions(conditioner, conditioner.encode(_rows(train)), val_cond)
+        conditioner = Conditioner.learn(p.condition_on, scan_rows(train))
+        val_cond = None if val is None else conditioner.encode(scan_rows(val, "validation"))
+        return FitConditions(conditioner, conditioner.encode(scan_rows(train)), val_cond)
 
 
 class DDPMGenerator(Generator):
