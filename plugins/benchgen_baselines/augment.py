@@ -24,7 +24,7 @@ import torch
 
 from benchgen.interfaces import FitContext, ProgressFn
 from benchgen.volumes import Cohort
-from benchgen_baselines.generators import _ScanPool
+from benchgen_baselines.generators import ScanPool
 
 
 def row_seed(seed: int, row: int, stream: int = 0) -> int:
@@ -75,7 +75,7 @@ class AugmentParams:
             raise ValueError(f"prob must be in [0, 1], got {self.prob}")
 
 
-class Augment(_ScanPool):
+class Augment(ScanPool):
     """Training scans of the requested condition through MONAI's random spatial and intensity transforms."""
 
     records_sources: ClassVar[bool] = True  # every volume derives from one training scan: records name it
@@ -148,7 +148,7 @@ class MixupParams:
             raise ValueError(f"alpha must be > 0, got {self.alpha}")
 
 
-class Mixup(_ScanPool):
+class Mixup(ScanPool):
     """Each output blends its source training scan with a second training scan of the same condition:
     λ·a + (1 − λ)·b with λ ~ Beta(alpha, alpha). Its source subject is `a`; `last_partner_ids` names `b`."""
 

@@ -17,7 +17,7 @@ import numpy as np
 from benchgen.errors import DataError
 from benchgen.interfaces import FitContext
 from benchgen.volumes import Cohort
-from benchgen_baselines.generators import _ScanPool
+from benchgen_baselines.generators import ScanPool
 
 
 def swapped_labels(conds: list[str | None], mode: str, seed: int) -> list[str | None]:
@@ -36,7 +36,7 @@ class LabelSwapParams:
     mode: Literal["swap", "permute"] = "swap"
 
 
-class LabelSwap(_ScanPool):
+class LabelSwap(ScanPool):
     """Real training scans under swapped condition labels: a row a utility board must put below zero."""
 
     records_sources: ClassVar[bool] = True  # every volume derives from one training scan: records name it

@@ -72,7 +72,7 @@ def draw_indices(pool: int, n: int, seed: int) -> np.ndarray:
     return np.concatenate([rng.permutation(pool), rng.integers(0, pool, size=n - pool)])
 
 
-class _ScanPool(Generator):
+class ScanPool(Generator):
     """Samples stored real scans by index; subclasses choose which split fills the pool."""
 
     source = "?"  # which split the pool holds, recorded in sampler_info
@@ -169,7 +169,7 @@ class _ScanPool(Generator):
         self._restore_meta(meta)
 
 
-class Holdout(_ScanPool):
+class Holdout(ScanPool):
     """Real held-out scans from the validation split (never train; the test split is the scoring
     reference and is never shown to generators). The paper's "real images" row."""
 
@@ -192,7 +192,7 @@ class MemorizerParams:
             raise ValueError(f"max_pool must be ≥ 1 or omitted, got {self.max_pool}")
 
 
-class Memorizer(_ScanPool):
+class Memorizer(ScanPool):
     """Returns training scans verbatim: a perfect copy machine that the memorization metric must flag."""
 
     version = "1"

@@ -20,6 +20,7 @@ import torch
 
 from benchgen.conditions import condition_of
 from benchgen.errors import BenchgenError, ConfigError, DataError
+from benchgen.volumes import Cohort
 
 SEX = {"m": 1.0, "male": 1.0, "f": -1.0, "female": -1.0}
 SEX_UNKNOWN = ("u", "unknown", "o", "other", "n/a", "na")  # written as unknown: the null value 0
@@ -124,6 +125,11 @@ def _sex(meta: dict[str, Any], where: str) -> float:
 
 
 Rows = Sequence[tuple[str, dict[str, Any]]]  # (where, metadata) per volume
+
+
+def scan_rows(cohort: Cohort, split: str = "training") -> list[tuple[str, dict[str, Any]]]:
+    """Each scan's metadata beside the words a message names it by ("training scan 'sub-01'")."""
+    return [(f"{split} scan '{s}'", m) for s, m in zip(cohort.subject_ids, cohort.metadata)]
 
 
 @dataclass(frozen=True)

@@ -24,10 +24,10 @@ from benchgen.hashing import fingerprint
 from benchgen.interfaces import FitContext
 from benchgen.params import params_to_dict, parse_params
 from benchgen.volumes import Cohort
-from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights
-from benchgen_ddpm.conditioning import Conditioner, FitConditions, reported_as
-from benchgen_ddpm.generator import TRAIN_HINT, DDPMGenerator, _rows
+from benchgen_ddpm.conditioning import Conditioner, FitConditions, reported_as, scan_rows
+from benchgen_ddpm.generator import TRAIN_HINT, DDPMGenerator
+from benchgen_ddpm.objective import Start
 from benchgen_ddpm.params import MODEL_FIELDS, DDPMParams
 
 # parameter-name prefixes of MONAI's DiffusionModelUNet that each `freeze` setting keeps at the parent's values
@@ -57,7 +57,7 @@ def _extend_classes(parent: Conditioner, train: Cohort) -> tuple[Conditioner, li
     if "condition" not in parent.condition_on:
         return parent, []
     with reported_as(DataError, TRAIN_HINT):
-        seen = Conditioner.learn(("condition",), _rows(train)).classes
+        seen = Conditioner.learn(("condition",), scan_rows(train)).classes
     new = [c for c in seen if c not in parent.classes]
     return Conditioner(parent.condition_on, (*parent.classes, *new), parent.age_mean, parent.age_sd), new
 
@@ -104,7 +104,7 @@ class FinetuneGenerator(DDPMGenerator):
         return folder
 
     # ------------------------------------------------------------------------------------ fitting
-    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, training.Start | None]:
+    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, Start | None]:
         p: FinetuneParams = self.params
         folder = self._parent_folder(ctx)
         identity = self._parent_identity(folder)  # its generator.json, read once
@@ -117,12 +117,11 @@ class FinetuneGenerator(DDPMGenerator):
             conditioner, new = _extend_classes(parent_cond, train)
             weights = _grown_embedding(weights, len(new))
             with reported_as(DataError, TRAIN_HINT):
-                val = None if ctx.val is None else conditioner.encode(
-                    [(f"validation scan '{s}'", m) for s, m in zip(ctx.val.subject_ids, ctx.val.metadata)])
-                cond = FitConditions(conditioner, conditioner.encode(_rows(train)), val)
+                val = None if ctx.val is None else conditioner.encode(scan_rows(ctx.val, "validation"))
+                cond = FitConditions(conditioner, conditioner.encode(scan_rows(train)), val)
         sha = checkpoint_sha256(folder)
         self.parent = {**identity, "sha256": sha, "freeze": p.freeze, "new_classes": new}
-        return cond, training.Start(weights, FROZEN[p.freeze], sha)
+        return cond, Start(weights, FROZEN[p.freeze], sha)
 
     def _parent_folder(self, ctx: FitContext) -> Path:
         if ctx.parent is None:

@@ -16,17 +16,17 @@ from benchgen.errors import ConfigError, DataError, PluginError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, SuiteCheck, no_progress
 from benchgen.params import params_to_dict
 from benchgen.volumes import Cohort
-from benchgen_ddpm import training
 from benchgen_ddpm.checkpoint import config_mismatch, load_weights, save_weights
-from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, reported_as
+from benchgen_ddpm.conditioning import Condition, Conditioner, FitConditions, reported_as, scan_rows
 from benchgen_ddpm.intensity import Volumes, encoded
+from benchgen_ddpm.loop import TrainResult, run_loop
 from benchgen_ddpm.network import build_unet, check_shape, resolve_device
+from benchgen_ddpm.objective import Start, denoiser_objective
 from benchgen_ddpm.params import MODEL_FIELDS, SAMPLING_FIELDS, DDPMParams
 from benchgen_ddpm.precision import precision_name
 from benchgen_ddpm.sampling import sample_volumes
 from benchgen_ddpm.schedule import sampling_scheduler
 from benchgen_ddpm.telemetry import check_trackers, plot_loss_curve
-from benchgen_ddpm.training import TrainResult
 
 
 @contextlib.contextmanager
@@ -62,20 +62,15 @@ SAMPLE_HINT = ("give every row the keys of conditions(), with values the model w
                "(sampler_info() lists its classes)")
 
 
-def _rows(cohort: Cohort) -> list[tuple[str, dict[str, Any]]]:
-    return [(f"training scan '{s}'", m) for s, m in zip(cohort.subject_ids, cohort.metadata)]
-
-
 def _fit_conditions(p: DDPMParams, train: Cohort, val: Cohort | None) -> FitConditions | None:
     """The conditioner learned from `train` and both splits' conditions; a scan missing a value the model
     conditions on is a DataError, raised before any training."""
     if not p.condition_on:
         return None
     with reported_as(DataError, TRAIN_HINT):
-        conditioner = Conditioner.learn(p.condition_on, _rows(train))
-        val_cond = None if val is None else conditioner.encode(
-            [(f"validation scan '{s}'", m) for s, m in zip(val.subject_ids, val.metadata)])
-        return FitConditions(conditioner, conditioner.encode(_rows(train)), val_cond)
+        conditioner = Conditioner.learn(p.condition_on, scan_rows(train))
+        val_cond = None if val is None else conditioner.encode(scan_rows(val, "validation"))
+        return FitConditions(conditioner, conditioner.encode(scan_rows(train)), val_cond)
 
 
 class DDPMGenerator(Generator):
@@ -151,10 +146,11 @@ class DDPMGenerator(Generator):
         val = None if ctx.val is None else encoded(ctx.val, p.background_gap)
         with _threads(p.num_threads):
             x, val = self._denoiser_data(encoded(train, p.background_gap), val, ctx, device)
-            result: TrainResult = training.train(
-                self._denoiser_params(), x, val, self._denoiser_workdir(workdir), seed=ctx.seed, device=device,
-                resume=ctx.resume, progress=None if ctx.quiet else ctx.progress, trackers=trackers, cond=cond,
-                init=start, name=self.family)
+            p_train = self._denoiser_params()
+            objective = denoiser_objective(p_train, x, ctx.seed, cond=cond, init=start, name=self.family)
+            result: TrainResult = run_loop(
+                p_train, objective, x, val, self._denoiser_workdir(workdir), seed=ctx.seed, device=device,
+                resume=ctx.resume, progress=None if ctx.quiet else ctx.progress, trackers=trackers)
         self._set_model(result.weights, train.shape, train.affine, None if cond is None else cond.conditioner)
         self.train_info = {k: getattr(result, k) for k in (
             "steps", "total_steps", "epochs", "final_loss", "final_val_loss", "elapsed_s", "stopped_by_budget",
@@ -188,7 +184,7 @@ class DDPMGenerator(Generator):
         assert self._shape is not None
         return self._shape
 
-    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, training.Start | None]:
+    def _fit_inputs(self, train: Cohort, ctx: FitContext) -> tuple[FitConditions | None, Start | None]:
         """The conditions to train with and where training starts (None: MONAI's initialisation); the
         ``finetune`` plugin starts from its parent instead."""
         return _fit_conditions(self.params, train, ctx.val), None

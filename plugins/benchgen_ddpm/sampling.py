@@ -23,11 +23,11 @@ from benchgen_ddpm.intensity import decode
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.precision import autocast
 from benchgen_ddpm.schedule import sampling_scheduler
+from benchgen_ddpm.seeds import seed_for
 
 
 def _seed(seed: int, *parts: int) -> int:
-    from benchgen_ddpm.training import _seed_for
-    return _seed_for(seed, 4, *parts)
+    return seed_for(seed, 4, *parts)
 
 
 def _predict(model: torch.nn.Module, x: torch.Tensor, t: torch.Tensor, cond: Condition | None,

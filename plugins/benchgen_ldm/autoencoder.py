@@ -1,5 +1,5 @@
 """Stage 1 of the ldm: MONAI's 3D ``AutoencoderKL`` trained with L1 + KL (+ a patch adversarial term and a
-perceptual term from local weights, when asked), as an :class:`~benchgen_ddpm.training.Objective` of the
+perceptual term from local weights, when asked), as an :class:`~benchgen_ddpm.loop.Objective` of the
 ddpm's training loop; then the latents the denoiser learns and the reconstruction quality a user checks
 before looking at samples.
 
@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import torch
 import torch.nn.functional as F
 from benchgen_ddpm.intensity import Volumes, decode
-from benchgen_ddpm.training import Objective, _data_fingerprint
+from benchgen_ddpm.loop import Objective, volumes_fingerprint
 from monai.losses import PatchAdversarialLoss
 from monai.networks.nets import AutoencoderKL, PatchDiscriminator
 from torch.func import functional_call
@@ -145,7 +145,7 @@ def autoencoder_objective(p: LDMParams, train_x: Volumes, seed: int) -> Objectiv
     d = params_to_dict(p)
     config = {k: d.get(k) for k in AE_TRAINING_FIELDS}
     return Objective("ldm", "autoencoder", lambda: AutoencoderWithCritic(p), loss, val_loss, config,
-                     fingerprint({"stage": "autoencoder", "data": _data_fingerprint(train_x, None)}))
+                     fingerprint({"stage": "autoencoder", "data": volumes_fingerprint(train_x)}))
 
 
 def _batches(x: Volumes, batch: int) -> Any:

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
-from benchgen_ddpm import training
 from benchgen_ddpm.generator import DDPMGenerator
 from benchgen_ddpm.intensity import Volumes, decode
+from benchgen_ddpm.loop import run_loop
 from benchgen_ddpm.params import DDPMParams
 from benchgen_ddpm.precision import autocast
 from benchgen_ddpm.telemetry import plot_loss_curve
@@ -102,9 +102,9 @@ class LDMGenerator(DDPMGenerator):
             self._ae_info = {"source": str(Path(p.autoencoder).resolve())}
         else:
             objective = autoencoder_objective(p, x, ctx.seed)
-            result = training.run_loop(p.autoencoder_stage(), objective, x, val, Path(ctx.workdir) / "autoencoder",
-                                       seed=ctx.seed, device=device, resume=ctx.resume,
-                                       progress=None if ctx.quiet else ctx.progress)
+            result = run_loop(p.autoencoder_stage(), objective, x, val, Path(ctx.workdir) / "autoencoder",
+                              seed=ctx.seed, device=device, resume=ctx.resume,
+                              progress=None if ctx.quiet else ctx.progress)
             ae = build_autoencoder(p)
             ae.load_state_dict({k.removeprefix("autoencoder."): v for k, v in result.weights.items()
                                 if k.startswith("autoencoder.")})

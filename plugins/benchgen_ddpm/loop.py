@@ -1,9 +1,11 @@
-"""The DDPM training loop on ``accelerate.Accelerator``: one CPU, one GPU, or many via ``accelerate launch``.
+"""The one training loop on ``accelerate.Accelerator``: one CPU, one GPU, or many via ``accelerate launch``.
 
-Mixed precision, gradient accumulation, clipping, EMA, torch.compile, validation loss, time budget and
-resumable checkpoints. Randomness is derived from ``(seed, step)`` rather than carried in RNG state,
-so a run resumed from a checkpoint draws exactly the batches, noise and timesteps the uninterrupted run
-would have drawn (and, on CPU in deterministic mode, reproduces its loss trajectory).
+It runs an :class:`Objective` (what is trained and its loss: the ddpm's denoiser in ``objective``, the ldm's
+autoencoder) with mixed precision, gradient accumulation, clipping, EMA, torch.compile, validation loss,
+time budget and resumable checkpoints. Randomness is derived from ``(seed, step)`` rather than carried in
+RNG state, so a run resumed from a checkpoint draws exactly the batches (and hands the objective exactly
+the generator) the uninterrupted run would have drawn (and, on CPU in deterministic mode, reproduces its
+loss trajectory).
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, GradientState
 from accelerate.utils import broadcast, gather_object
@@ -25,7 +26,6 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from benchgen.errors import ConfigError
 from benchgen.hashing import fingerprint
-from benchgen.params import params_to_dict
 from benchgen.progress import ProgressFn
 from benchgen_ddpm.checkpoint import (
     config_mismatch,
@@ -34,12 +34,42 @@ from benchgen_ddpm.checkpoint import (
     save_training_state,
     unflatten_optimizer,
 )
-from benchgen_ddpm.conditioning import Condition, FitConditions
 from benchgen_ddpm.intensity import Volumes
-from benchgen_ddpm.network import build_unet
-from benchgen_ddpm.params import TRAINING_FIELDS, DDPMParams
-from benchgen_ddpm.schedule import train_scheduler, training_target
+from benchgen_ddpm.seeds import seed_for
 from benchgen_ddpm.telemetry import LossLog
+
+
+class LoopSettings(Protocol):
+    """The optimisation settings the loop reads (a ``DDPMParams`` has them all; nothing model-specific)."""
+
+    @property
+    def lr(self) -> float: ...
+    @property
+    def warmup_steps(self) -> int: ...
+    @property
+    def epochs(self) -> float: ...
+    @property
+    def max_steps(self) -> int | None: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def grad_accum(self) -> int: ...
+    @property
+    def clip_grad(self) -> float | None: ...
+    @property
+    def ema_decay(self) -> float | None: ...
+    @property
+    def mixed_precision(self) -> str: ...
+    @property
+    def compile(self) -> bool: ...
+    @property
+    def val_every(self) -> int: ...
+    @property
+    def checkpoint_every(self) -> int: ...
+    @property
+    def time_budget_s(self) -> float | None: ...
+    @property
+    def deterministic(self) -> bool: ...
 
 
 @dataclass
@@ -56,20 +86,6 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def training_config(p: DDPMParams) -> dict[str, Any]:
-    d = params_to_dict(p)
-    return {k: d[k] for k in TRAINING_FIELDS if k in d}  # `added_later` fields at their default are not in d
-
-
-def _seed_for(*parts: int) -> int:
-    """A 63-bit seed from integers (splitmix-style), so streams for different (seed, step, ...) differ."""
-    h = 0x9E3779B97F4A7C15
-    for x in parts:
-        h = (h ^ (x & 0xFFFFFFFFFFFFFFFF)) * 0xBF58476D1CE4E5B9 & 0xFFFFFFFFFFFFFFFF
-        h ^= h >> 31
-    return h & 0x7FFFFFFFFFFFFFFF
-
-
 class IndexStream:
     """Training order as an endless concatenation of per-epoch permutations; any position is computable,
     so resuming needs no data-loader state. (The cohort is already one in-memory tensor, so a
@@ -83,7 +99,7 @@ class IndexStream:
         if epoch not in self._cache:
             if len(self._cache) > 4:
                 self._cache.clear()
-            g = torch.Generator().manual_seed(_seed_for(self.seed, 1, epoch))
+            g = torch.Generator().manual_seed(seed_for(self.seed, 1, epoch))
             self._cache[epoch] = torch.randperm(self.n, generator=g)
         return self._cache[epoch]
 
@@ -109,14 +125,14 @@ def deterministic_mode(on: bool) -> Iterator[None]:
         torch.backends.cudnn.benchmark = bench
 
 
-def lr_at(p: DDPMParams, step: int) -> float:
+def lr_at(p: LoopSettings, step: int) -> float:
     """Linear warm-up over `warmup_steps`, then constant (the paper: constant 5e-5)."""
     if p.warmup_steps and step < p.warmup_steps:
         return p.lr * (step + 1) / p.warmup_steps
     return p.lr
 
 
-def make_accelerator(p: DDPMParams, device: str, workdir: Path, trackers: Any) -> Accelerator:
+def make_accelerator(p: LoopSettings, device: str, workdir: Path, trackers: Any) -> Accelerator:
     # Accelerate keeps one process-wide state and refuses a second Accelerator with other settings
     # (mixed precision, cpu); a library may fit several models in one process, so start it afresh.
     # The process group (PartialState) is kept, so this is safe under `accelerate launch` too.
@@ -127,48 +143,7 @@ def make_accelerator(p: DDPMParams, device: str, workdir: Path, trackers: Any) -
                        project_dir=str(workdir / "trackers") if trackers else None)
 
 
-def validation_loss(model: torch.nn.Module, val: Volumes, p: DDPMParams, seed: int,
-                    accelerator: Accelerator, cond: Condition | None = None) -> float:
-    """Mean loss over the validation split with fixed (seeded per volume) noise and timesteps, so values
-    from different epochs are comparable; each process takes every W-th volume, then a sum-reduce."""
-    scheduler = train_scheduler(p)
-    rank, world = accelerator.process_index, accelerator.num_processes
-    total = torch.zeros(2, device=accelerator.device)
-    was_training = model.training
-    model.eval()
-    with torch.no_grad(), accelerator.autocast():
-        idx = list(range(rank, len(val), world))
-        for start in range(0, len(idx), p.batch_size):
-            chunk = idx[start:start + p.batch_size]
-            x0 = val[chunk].to(accelerator.device)
-            noise, t = [], []
-            for i in chunk:
-                g = torch.Generator().manual_seed(_seed_for(seed, 3, i))
-                t.append(torch.randint(0, p.num_train_timesteps, (1,), generator=g))
-                noise.append(torch.randn(x0.shape[1:], generator=g))
-            t_ = torch.cat(t).to(accelerator.device)
-            n_ = torch.stack(noise).to(accelerator.device)
-            kw = {} if cond is None else cond.take(chunk).to(accelerator.device).kwargs()
-            pred = model(scheduler.add_noise(x0, n_, t_), t_, **kw)
-            per = F.mse_loss(pred.float(), training_target(scheduler, x0, n_, t_).float(), reduction="none")
-            total[0] += per.mean(dim=tuple(range(1, per.ndim))).sum()
-            total[1] += len(chunk)
-    model.train(was_training)
-    total = accelerator.reduce(total, "sum") if world > 1 else total
-    return float(total[0] / total[1].clamp(min=1))
-
-
-@dataclass(frozen=True)
-class Start:
-    """Where a fine-tuning run starts: its parent's weights (for this network), which parameters stay
-    frozen (name prefixes), and a fingerprint of both that a resumed state must match."""
-
-    weights: dict[str, torch.Tensor]
-    frozen: tuple[str, ...] = ()
-    fingerprint: str = ""
-
-
-def _moments(x: Any, batch: int = 8) -> dict[str, Any]:
+def moments(x: Any, batch: int = 8) -> dict[str, Any]:
     """Shape, sum and sum of squares (float64); a set on disk is summed a batch of volumes at a time."""
     if isinstance(x, torch.Tensor):
         return {"shape": list(x.shape), "sum": float(x.double().sum()), "sq": float((x.double() ** 2).sum())}
@@ -179,26 +154,9 @@ def _moments(x: Any, batch: int = 8) -> dict[str, Any]:
     return {"shape": list(x.shape), "sum": total, "sq": sq}
 
 
-def _data_fingerprint(train_x: Volumes, cond: FitConditions | None, start: Start | None = None) -> str:
-    """What a resumed state must have been trained on: the volumes and, when conditional, their conditions
-    (and, when fine-tuning, the start)."""
-    tensors = [train_x] + ([] if cond is None else cond.train.tensors())
-    parts = [_moments(x) for x in tensors]
-    fp = fingerprint(parts[0] if cond is None else {"volumes": parts[0], "conditions": parts[1:],
-                                                    "conditioner": cond.conditioner.to_dict()})
-    return fp if start is None else fingerprint({"data": fp, "start": start.fingerprint, "frozen": start.frozen})
-
-
-def _batch_condition(cond: FitConditions | None, idx: torch.Tensor, dropout: float, g: torch.Generator,
-                     device: Any) -> dict[str, torch.Tensor]:
-    """The UNet's conditioning arguments for one micro-batch, each volume's condition replaced by the null
-    one with probability `dropout` (drawn after the batch's noise, so an unconditional run draws the same)."""
-    if cond is None:
-        return {}
-    c = cond.train.take(idx)
-    if dropout:
-        c = c.dropped(torch.rand(len(idx), generator=g) < dropout)
-    return c.to(device).kwargs()
+def volumes_fingerprint(x: Volumes) -> str:
+    """What a resumed state must have been trained on, when that is a set of volumes alone."""
+    return fingerprint(moments(x))
 
 
 @dataclass(frozen=True)
@@ -216,42 +174,7 @@ class Objective:
     data: str  # fingerprint of what it was trained on
 
 
-def train(p: DDPMParams, train_x: Volumes, val_x: Volumes | None, workdir: Path, seed: int,
-          device: str, resume: bool = True, progress: ProgressFn | None = None,
-          trackers: Any = None, cond: FitConditions | None = None, init: Start | None = None,
-          name: str = "ddpm") -> TrainResult:
-    """Train the denoiser from `train_x` (N×C×D×H×W: volumes in [-1, 1], or an ldm's latents) and, for a
-    conditional model, `cond`; resume from `workdir` when it holds a state. With `init`, training begins at
-    its weights with its frozen parameters left as they are (fine-tuning); without, from MONAI's seeded
-    initialisation."""
-    scheduler = train_scheduler(p)
-
-    def build() -> torch.nn.Module:
-        model = build_unet(p, None if cond is None else cond.conditioner, in_channels=int(train_x.shape[1]))
-        if init is not None:
-            model.load_state_dict(init.weights)
-            for pname, param in model.named_parameters():
-                if pname.startswith(init.frozen):
-                    param.requires_grad_(False)
-        return model
-
-    def loss(model: Any, x0: torch.Tensor, idx: torch.Tensor, g: torch.Generator, step: int,
-             dev: Any) -> torch.Tensor:
-        noise = torch.randn(x0.shape, generator=g).to(dev)
-        t = torch.randint(0, p.num_train_timesteps, (x0.shape[0],), generator=g).to(dev)
-        kw = _batch_condition(cond, idx, p.condition_dropout, g, dev)
-        pred = model(scheduler.add_noise(x0, noise, t), t, **kw)
-        return F.mse_loss(pred.float(), training_target(scheduler, x0, noise, t).float())
-
-    def val_loss(model: torch.nn.Module, val: Volumes, accelerator: Accelerator) -> float:
-        return validation_loss(model, val, p, seed, accelerator, None if cond is None else cond.val)
-
-    objective = Objective(name, "training", build, loss, val_loss, training_config(p),
-                          _data_fingerprint(train_x, cond, init))
-    return run_loop(p, objective, train_x, val_x, workdir, seed, device, resume, progress, trackers)
-
-
-def run_loop(p: DDPMParams, objective: Objective, train_x: Volumes, val_x: Volumes | None,
+def run_loop(p: LoopSettings, objective: Objective, train_x: Volumes, val_x: Volumes | None,
              workdir: Path, seed: int, device: str, resume: bool = True, progress: ProgressFn | None = None,
              trackers: Any = None) -> TrainResult:
     """The one training loop: `objective` on `train_x` with the optimisation settings of `p` (lr, steps,
@@ -332,7 +255,7 @@ def run_loop(p: DDPMParams, objective: Objective, train_x: Volumes, val_x: Volum
                 start = (step * p.grad_accum + micro) * global_batch + rank * p.batch_size
                 idx = stream.take(start, p.batch_size)
                 x0 = train_x[idx].to(accelerator.device, non_blocking=True)
-                g = torch.Generator().manual_seed(_seed_for(seed, 2, step, micro, rank))
+                g = torch.Generator().manual_seed(seed_for(seed, 2, step, micro, rank))
                 with accelerator.accumulate(train_model):
                     # Accelerate autocasts the prepared model's forward only; an objective that calls its
                     # submodules (the ldm's encode / decode) needs the context around the whole loss
