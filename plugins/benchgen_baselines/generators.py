@@ -22,6 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from benchgen.conditions import conditions_of
+from benchgen.descriptions import read_description
 from benchgen.errors import ConfigError, DataError
 from benchgen.interfaces import FitContext, Generator, ProgressFn, no_progress
 from benchgen.volumes import Cohort
@@ -48,10 +49,8 @@ def _read_state(folder: Path, plugin: str) -> tuple[dict[str, torch.Tensor], dic
     except (OSError, SafetensorError) as exc:  # a truncated or foreign file
         raise DataError(f"{state}: not a readable '{plugin}' state ({exc})",
                         "the checkpoint is damaged: copy it again, or fit again (benchgen train --force)") from None
-    try:
-        return tensors, json.loads(meta.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{meta}: not valid JSON ({exc})", "the checkpoint is damaged: fit again") from None
+    return tensors, read_description(meta, what=f"'{plugin}' state description",
+                                     hint="the checkpoint is damaged: fit again", error=DataError)
 
 
 def _not_fitted(plugin: str) -> DataError:
@@ -351,4 +350,6 @@ class Noise(Generator):
         meta = Path(folder) / META_FILE
         if not meta.is_file():
             raise DataError(f"{folder}: no saved 'noise' generator ({META_FILE} expected)")
-        self._shape = tuple(int(s) for s in json.loads(meta.read_text())["shape"])  # type: ignore[assignment]
+        desc = read_description(meta, ("shape",), what="'noise' state description",
+                                hint="the checkpoint is damaged: fit again", error=DataError)
+        self._shape = tuple(int(s) for s in desc["shape"])  # type: ignore[assignment]

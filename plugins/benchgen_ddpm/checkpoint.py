@@ -23,6 +23,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from benchgen.atomic import atomic_path, write_error, write_text
+from benchgen.descriptions import read_description
 from benchgen.errors import ConfigError
 
 FORMAT = "benchgen-ddpm/1"
@@ -123,13 +124,9 @@ def save_weights(folder: Path, weights: dict[str, torch.Tensor], meta: dict[str,
 def load_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     folder = Path(folder)
     damaged = "the checkpoint is damaged (e.g. a copy cut short): copy it again, or train again with --force"
-    try:
-        meta = json.loads((folder / "ddpm.json").read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"ddpm: {folder} is not a ddpm checkpoint (missing {Path(exc.filename).name})",
-                          "point at a folder written by the ddpm generator's save()") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"ddpm: {folder / 'ddpm.json'}: unreadable checkpoint metadata ({exc})", damaged) from None
+    meta = read_description(folder / "ddpm.json", what="ddpm checkpoint description", hint=damaged,
+                            folder_kind="ddpm checkpoint",
+                            missing_hint="point at a folder written by the ddpm generator's save()")
     try:
         weights = load_file(str(folder / "weights.safetensors"))
     except FileNotFoundError as exc:

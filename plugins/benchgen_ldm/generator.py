@@ -10,7 +10,6 @@ samplers and decodes them; ``reconstruct = true`` returns the autoencoder's vali
 from __future__ import annotations
 
 import dataclasses
-import json
 import shutil
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from benchgen_ddpm.precision import autocast
 from benchgen_ddpm.telemetry import plot_loss_curve
 from safetensors.torch import load_file, save_file
 
+from benchgen.descriptions import read_description
 from benchgen.distributed import is_main_process
 from benchgen.errors import ConfigError, PluginError
 from benchgen.figures import montage
@@ -208,7 +208,8 @@ class LDMGenerator(DDPMGenerator):
             if not (folder / name).is_file():
                 raise ConfigError(f"ldm: {folder} has no {name}: not an ldm checkpoint, or an incomplete one",
                                   "train it again (benchgen run refits a missing checkpoint)")
-        meta = json.loads((folder / "ddpm.json").read_text())
+        meta = read_description(folder / "ddpm.json", what="ldm checkpoint description", folder_kind="ldm checkpoint",
+                                hint="train it again (benchgen run refits a missing checkpoint)")
         self._ae_info = dict(meta.get("training", {}).get("autoencoder", {}))
         self._scale = float(self._ae_info["scale_factor"])
         self._autoencoder = self._load_autoencoder(folder)
@@ -230,7 +231,8 @@ class LDMGenerator(DDPMGenerator):
         if not (folder / AE_FILE).is_file() or not meta_file.is_file():
             raise ConfigError(f"ldm: autoencoder = {folder}: not an ldm checkpoint folder (no {AE_FILE} or ddpm.json)",
                               "give the folder of a trained ldm checkpoint")
-        meta = json.loads(meta_file.read_text())
+        meta = read_description(meta_file, what="ldm checkpoint description",
+                                hint="give the folder of a trained ldm checkpoint")
         if tuple(meta.get("shape", ())) != tuple(shape):
             raise ConfigError(f"ldm: autoencoder = {folder} was trained on volumes of shape {tuple(meta.get('shape', ()))}, "
                               f"this dataset's are {tuple(shape)}", "use an autoencoder trained at this shape")

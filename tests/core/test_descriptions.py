@@ -52,3 +52,29 @@ def test_checkpoint_and_run_folders_read_their_descriptions_with_it(tmp_path):
         open_run_folder(tmp_path)
     with pytest.raises(DescriptionMissing, match="is not a run folder"):
         open_run_folder(tmp_path / "nowhere")
+
+
+def test_generator_folders_read_their_own_descriptions_through_it(tmp_path):
+    """A generator's own description file (the baselines' state.json, the ddpm's ddpm.json) broken after a save:
+    one line naming that file, of the error kind the plugin's contract promises."""
+    import torch
+
+    from benchgen.errors import DataError
+    from benchgen.registry import create
+    from benchgen.volumes import Cohort
+
+    noise = create("generators", "noise", {})
+    noise.fit(Cohort(torch.rand(3, 1, 4, 4, 4), torch.eye(4), ["a", "b", "c"]), None)
+    noise.save(tmp_path / "noise")
+    (tmp_path / "noise" / "state.json").write_text('{"plugin": "noise"}')
+    with pytest.raises(DataError, match=r"state.json: not a valid 'noise' state description \(missing shape\)"):
+        create("generators", "noise", {}).load(tmp_path / "noise")
+
+    from benchgen_ddpm.checkpoint import load_weights
+
+    (tmp_path / "ddpm").mkdir()
+    (tmp_path / "ddpm" / "ddpm.json").write_text("{broken")
+    with pytest.raises(ConfigError, match=r"ddpm.json: not a valid ddpm checkpoint description \(JSONDecodeError"):
+        load_weights(tmp_path / "ddpm")
+    with pytest.raises(DescriptionMissing, match="is not a ddpm checkpoint"):
+        load_weights(tmp_path)
