@@ -123,10 +123,14 @@ def loops(found: dict[str, Module]) -> list[list[str]]:
             if len(comp) > 1:
                 out.append(sorted(comp))
 
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
-    for v in sorted(found):
-        if v not in index:
-            visit(v)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10000))  # a deep import chain; restored: other tests rely on the default
+    try:
+        for v in sorted(found):
+            if v not in index:
+                visit(v)
+    finally:
+        sys.setrecursionlimit(limit)
     return out
 
 

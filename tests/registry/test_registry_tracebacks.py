@@ -69,5 +69,5 @@ def test_debug_prints_the_plugin_traceback_before_the_one_line(inject, dist_eps,
 def test_debug_without_details_shows_where_the_error_was_raised(tmp_path):
     res = CliRunner().invoke(cli(), ["--debug", "validate", str(tmp_path / "missing.toml")])
     assert res.exit_code == 2
-    assert res.stderr.startswith("Traceback (most recent call last):") and "suite.py" in res.stderr
+    assert res.stderr.startswith("Traceback (most recent call last):") and "suite/load.py" in res.stderr
     assert res.stderr.splitlines()[-2].startswith("error: ") and "no such suite file" in res.stderr
