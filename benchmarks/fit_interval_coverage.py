@@ -56,7 +56,7 @@ def main() -> None:
     print("| fits | sd_train | coverage of mu | mean width | false order (two rows of one generator) |")
     print("|---|---|---|---|---|")
     for sd_train in (0.0, 0.1, 0.3):
-        for fits in (1, 3, 5):
+        for fits in (1, 2, 3, 5):
             rng = np.random.default_rng([args.seed, fits, int(sd_train * 100)])
             hit, width, order = 0, [], 0
             for _ in range(args.reps):

@@ -46,16 +46,20 @@ def pool(values: dict[Run, list[float]], replicates: dict[Run, list[np.ndarray]]
     if len(fits) == 1:
         reps = per_fit[0]
     else:
-        # few fits: spread them before resampling (see small_sample_scale), keeping replicate b's real subjects
-        common = per_fit.mean(axis=0)
-        per_fit = common + small_sample_scale(len(fits)) * (per_fit - common)
+        # few fits: each run's replicates are centred on its own estimate's offset from the pooled value, stretched
+        # (see small_sample_scale), keeping replicate b's real subjects; only that between-run part is stretched,
+        # each replicate's own sampling noise is kept as it is (stretching it too made two runs' intervals ~9× a
+        # replicate's spread)
+        drift = (per_fit - per_fit.mean(axis=0)).mean(axis=1, keepdims=True)  # replicate clouds' offsets
+        offset = (fit_means - value)[:, None]  # the runs' estimates' offsets
+        per_fit = per_fit - drift + small_sample_scale(len(fits)) * offset
         draw = np.random.default_rng(FIT_SEED).integers(0, len(fits), size=(n_boot, len(fits)))
         reps = np.take_along_axis(per_fit.T, draw, axis=1).mean(axis=1)
     return Pooled(value, reps, variance_parts(values, replicates), len(fits))
 
 
 def small_sample_scale(fits: int, level: float = 0.95) -> float:
-    """How much the fits' deviations from their mean are stretched before they are resampled. Resampling F fits
+    """How much the runs' offsets from their mean are stretched before they are resampled. Resampling F fits
     gives the mean over fits a variance (F−1)/F of the unbiased one, and its percentiles act as if that variance
     were known, while F fits estimate it with F−1 degrees of freedom: sqrt(F/(F−1)) corrects the first,
     t_{F−1}/z the second (benchmarks/fit_interval_coverage.py measures the result)."""

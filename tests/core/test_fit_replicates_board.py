@@ -86,3 +86,17 @@ def test_small_sample_stretch_matches_the_t_and_bias_factors():
     # sqrt(3/2) · t(0.975, 2) / z(0.975) from printed tables: 1.2247 · 4.3027 / 1.9600
     assert small_sample_scale(3) == pytest.approx(1.2247449 * 4.3026527 / 1.9599640, rel=1e-6)
     assert small_sample_scale(200) == pytest.approx(1.0, abs=0.02)  # many fits: a plain bootstrap over fits
+
+
+def test_the_stretch_spreads_the_runs_not_each_replicates_own_noise():
+    """Two runs with equal means and noisy replicates (a refitted classifier's, say): the small-sample stretch
+    (about 9× at two runs) applies to the runs' offsets only, so the interval stays the width the replicates
+    give, not nine times it; runs that do differ still get the stretched spread."""
+    rng = np.random.default_rng(3)
+    noisy = {run: [0.5 + rng.normal(0, 0.1, 400)] for run in (0, 1)}
+    cell = pool({0: [0.5], 1: [0.5]}, noisy)
+    lo, hi = np.percentile(cell.replicates, [2.5, 97.5])
+    assert hi - lo < 0.5  # one run's own replicates span ~0.39; stretching them too gave ~2.5
+    apart = pool({0: [0.4], 1: [0.6]}, {0: [0.4 + rng.normal(0, 0.01, 400)], 1: [0.6 + rng.normal(0, 0.01, 400)]})
+    lo, hi = np.percentile(apart.replicates, [2.5, 97.5])
+    assert hi - lo > 1.0  # the runs' offsets ±0.1, stretched ×9.2
