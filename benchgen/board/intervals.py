@@ -31,7 +31,7 @@ KNOWN_BOUNDS: dict[tuple[str, str], Bounds] = {
 # What each built-in metric's bootstrap resamples (the caption says it per column); anything else: both sets
 REAL_AND_SAMPLES = "real subjects and samples"
 KNOWN_SOURCES: dict[tuple[str, str], str] = {
-    ("utility", ""): "real test subjects (the classifiers are not refitted)",
+    ("utility", ""): "classifier refits on resampled training and synthetic sets, then real test subjects",
     ("ms-ssim", ""): "synthetic samples (pairs within the set)",
     ("memorization", "authpct"): "synthetic samples",
 }

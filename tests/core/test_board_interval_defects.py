@@ -129,5 +129,6 @@ def test_the_caption_says_which_sources_each_interval_resamples():
     caption = build_boards(recs)[0].caption()
     assert "bootstrap over real subjects and samples" not in caption.replace("mmd: bootstrap over real", "")
     assert "mmd: bootstrap over real subjects and samples" in caption
-    assert "utility: bootstrap over real test subjects" in caption
+    assert "utility: bootstrap over classifier refits on resampled training and synthetic sets, then real test subjects" \
+        in caption
     assert "ms-ssim: bootstrap over synthetic samples" in caption
