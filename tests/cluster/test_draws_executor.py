@@ -3,11 +3,9 @@ in-process run."""
 
 from benchgen.cluster.ledger import default_run_dir, open_run_folder
 from benchgen.cluster.status import unit_states
-from benchgen.cluster.submit import run_on_executor
 from benchgen.results.store import ResultStore, draw_of
-from benchgen.runner import run_suite
 from benchgen.suite.load import load_suite
-from tests.cluster.test_local_executor import TINY, board
+from tests.cluster.test_local_executor import TINY, board, in_process_then_local
 
 DRAWS = TINY.replace("bootstrap = 7", "bootstrap = 7\ndraws = 2")
 
@@ -15,11 +13,8 @@ DRAWS = TINY.replace("bootstrap = 7", "bootstrap = 7\ndraws = 2")
 def test_local_executor_runs_every_draw_like_the_in_process_run(cluster_env, suite_file, monkeypatch):
     suite = load_suite(suite_file(DRAWS), profile="default")
     assert suite.draws == 2
-    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-inprocess"))
-    s0 = run_suite(suite, cluster_env / "a.sqlite", quiet=True)
+    s0, s1 = in_process_then_local(suite, cluster_env, monkeypatch)
     assert (s0.computed, s0.errors) == (8, [])
-    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-local"))
-    s1 = run_on_executor(suite, cluster_env / "b.sqlite", "local", quiet=True)
     assert (s1.computed, s1.cached, s1.errors) == (8, 0, [])
     rows = lambda db: sorted((r["cell_key"], draw_of(r), r["value"]) for r in ResultStore(db).records())  # noqa: E731
     assert rows(cluster_env / "b.sqlite") == rows(cluster_env / "a.sqlite")

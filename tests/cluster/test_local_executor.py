@@ -29,13 +29,19 @@ def board(suite, db):
         store.close()
 
 
+def in_process_then_local(suite, env, monkeypatch):
+    """The suite run in this process (store a.sqlite) and on the local executor (b.sqlite), each with a home of
+    its own, so nothing is cached for the second and every unit runs."""
+    monkeypatch.setenv("BENCHGEN_HOME", str(env / "home-inprocess"))
+    s0 = run_suite(suite, env / "a.sqlite", quiet=True)
+    monkeypatch.setenv("BENCHGEN_HOME", str(env / "home-local"))
+    return s0, run_on_executor(suite, env / "b.sqlite", "local", quiet=True)
+
+
 def test_local_executor_gives_the_in_process_board(cluster_env, suite_file, monkeypatch):
     suite = load_suite(suite_file(TINY), profile="default")
-    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-inprocess"))
-    s0 = run_suite(suite, cluster_env / "a.sqlite", quiet=True)
+    s0, s1 = in_process_then_local(suite, cluster_env, monkeypatch)
     assert (s0.computed, s0.errors) == (4, [])
-    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-local"))  # nothing cached: every unit runs
-    s1 = run_on_executor(suite, cluster_env / "b.sqlite", "local", quiet=True)
     assert (s1.computed, s1.cached, s1.errors) == (4, 0, [])
     assert board(suite, cluster_env / "b.sqlite") == board(suite, cluster_env / "a.sqlite")
     keys = lambda db: sorted((r["cell_key"], r["value"]) for r in ResultStore(db).records())  # noqa: E731
@@ -56,11 +62,8 @@ def test_local_executor_gives_the_in_process_board(cluster_env, suite_file, monk
 def test_local_executor_runs_one_fit_unit_per_fit_and_merges_them(cluster_env, suite_file, monkeypatch):
     text = SUITE.replace("seeds = [0, 1]", "seeds = [0]").replace("bootstrap = 7", "bootstrap = 7\nfits = 2")
     suite = load_suite(suite_file(text), profile="default")
-    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-inprocess"))
-    s0 = run_suite(suite, cluster_env / "a.sqlite", quiet=True)
+    s0, s1 = in_process_then_local(suite, cluster_env, monkeypatch)
     assert (s0.computed, s0.errors) == (4, [])
-    monkeypatch.setenv("BENCHGEN_HOME", str(cluster_env / "home-local"))
-    s1 = run_on_executor(suite, cluster_env / "b.sqlite", "local", quiet=True)
     assert (s1.computed, s1.cached, s1.errors) == (4, 0, [])
     assert board(suite, cluster_env / "b.sqlite") == board(suite, cluster_env / "a.sqlite")
     states, problems = unit_states(open_run_folder(default_run_dir("toy", "default")))
